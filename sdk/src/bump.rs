@@ -1,0 +1,132 @@
+//! A bump allocator for wasm32 (the default `#[global_allocator]`, feature `bump-allocator`).
+//!
+//! Every call runs in a fresh instance whose memory is dropped afterwards, so the allocator never
+//! needs to free: it hands out memory upwards from `__heap_base` and grows linear memory with
+//! `memory.grow` when it runs out. Freeing or growing the *last* allocation is done in place, which
+//! covers the common push-then-drop patterns; everything else is leaked until the call ends.
+//! When `memory.grow` fails the allocation returns null (Rust then aborts the call; the host's
+//! page limit usually traps with `MemoryLimit` first). Memory growth is metered per page, so a
+//! contract that allocates a lot pays for it.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::cell::Cell;
+use core::ptr;
+
+const PAGE_BYTES: usize = 64 * 1024;
+
+extern "C" {
+    /// First byte after the module's static data, defined by the linker.
+    static __heap_base: u8;
+}
+
+/// The bump allocator. Single-threaded: wasm32 contracts have one thread.
+pub struct BumpAllocator {
+    /// Next free address; 0 until the first allocation.
+    next: Cell<usize>,
+    /// Everything at or above this address has never been handed out, so it is still zero.
+    untouched: Cell<usize>,
+}
+
+// SAFETY: wasm32 contracts run on a single thread; nothing is ever shared across threads.
+unsafe impl Sync for BumpAllocator {}
+
+impl BumpAllocator {
+    /// An allocator that starts at the heap base on first use.
+    pub const fn new() -> BumpAllocator {
+        BumpAllocator {
+            next: Cell::new(0),
+            untouched: Cell::new(0),
+        }
+    }
+
+    fn next(&self) -> usize {
+        match self.next.get() {
+            // Only the address of the linker-defined symbol is taken; it is never read.
+            0 => ptr::addr_of!(__heap_base) as usize,
+            next => next,
+        }
+    }
+
+    /// Moves the bump pointer to `end`, growing memory as needed; `false` if memory cannot grow.
+    fn bump_to(&self, end: usize) -> bool {
+        let memory_end = core::arch::wasm32::memory_size(0) * PAGE_BYTES;
+        if end > memory_end {
+            let pages = (end - memory_end).div_ceil(PAGE_BYTES);
+            if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
+                return false;
+            }
+        }
+        self.next.set(end);
+        true
+    }
+}
+
+impl Default for BumpAllocator {
+    fn default() -> BumpAllocator {
+        BumpAllocator::new()
+    }
+}
+
+// SAFETY: blocks never overlap: each one starts at or above the end of the previous live block,
+// and the only block ever reused in place is the last one.
+unsafe impl GlobalAlloc for BumpAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let Some(start) = self.next().checked_next_multiple_of(layout.align()) else {
+            return ptr::null_mut();
+        };
+        let Some(end) = start.checked_add(layout.size()) else {
+            return ptr::null_mut();
+        };
+        if !self.bump_to(end) {
+            return ptr::null_mut();
+        }
+        self.untouched.set(self.untouched.get().max(end));
+        start as *mut u8
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let untouched = self.untouched.get().max(self.next());
+        // SAFETY: forwarded from the caller.
+        let block = unsafe { self.alloc(layout) };
+        // Fresh memory (never handed out, or just grown) is already zero: skip the memset.
+        if !block.is_null() && (block as usize) < untouched {
+            let dirty = (untouched - block as usize).min(layout.size());
+            // SAFETY: the block is `layout.size()` bytes and `dirty` is at most that.
+            unsafe { ptr::write_bytes(block, 0, dirty) };
+        }
+        block
+    }
+
+    unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
+        // Freeing the last block gives its memory back; other blocks are leaked.
+        if block as usize + layout.size() == self.next() {
+            self.next.set(block as usize);
+        }
+    }
+
+    unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // The last block grows or shrinks in place.
+        if block as usize + layout.size() == self.next() {
+            let Some(end) = (block as usize).checked_add(new_size) else {
+                return ptr::null_mut();
+            };
+            if !self.bump_to(end) {
+                return ptr::null_mut();
+            }
+            self.untouched.set(self.untouched.get().max(end));
+            return block;
+        }
+        if new_size <= layout.size() {
+            return block;
+        }
+        // SAFETY: `new_size` with the old alignment is a valid layout (the caller guarantees it).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        // SAFETY: forwarded from the caller.
+        let new_block = unsafe { self.alloc(new_layout) };
+        if !new_block.is_null() {
+            // SAFETY: both blocks are live, disjoint and at least `layout.size()` bytes.
+            unsafe { ptr::copy_nonoverlapping(block, new_block, layout.size()) };
+        }
+        new_block
+    }
+}

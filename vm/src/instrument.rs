@@ -1,0 +1,167 @@
+//! Gas injection: `wasm-instrument` decides *where* and *how much* to charge (the billing
+//! definition); our pass then inlines each charge instead of calling a helper function.
+//!
+//! ```text
+//! wasm ─▶ wasm-instrument (mutable-global backend) ─▶ inline pass ─▶ instrumented wasm
+//!          i64.const N; call $gas                      global.get $g; i64.const N; i64.lt_u
+//!                                                      if  i64.const -1; global.set $g; unreachable end
+//!                                                      global.get $g; i64.const N; i64.sub; global.set $g
+//! ```
+//!
+//! The inlined sequence charges exactly what the helper charged, so gas is identical to
+//! wasm-instrument as shipped; only the speed differs. `memory.grow` is routed through a helper
+//! that charges `memory_grow_per_page × pages` into the same counter and also adds it to a second
+//! exported global, so the breakdown can separate memory growth from instructions. On exhaustion
+//! the gas global is set to the sentinel `u64::MAX` before `unreachable`, which the executor uses to
+//! tell out-of-gas from a guest `unreachable`.
+
+use parity_wasm::builder;
+use parity_wasm::elements::{
+    self, BlockType, External, Instruction, Instructions, Internal, Local, Module, ValueType,
+};
+use wasm_instrument::gas_metering::{self, mutable_global};
+
+use crate::abi::{GAS_GLOBAL_EXPORT, GROW_GAS_GLOBAL_EXPORT};
+use crate::schedule::{Schedule, ScheduleRules, ShippedRules};
+
+/// How the code is metered. Only [`Metering::Injected`] is used for billing; the others exist
+/// as comparators for benchmarks and differential tests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Metering {
+    /// wasm-instrument's placement with inlined charges (production).
+    Injected,
+    /// wasm-instrument's mutable-global backend exactly as shipped (calls a helper per block).
+    Shipped,
+    /// wasmi's built-in fuel, one unit per instruction (benchmark comparator only: not the
+    /// billing definition, host charges still apply).
+    Fuel,
+    /// No metering of instructions at all (comparator; host functions are still charged).
+    Unmetered,
+}
+
+/// Instruments `wasm` for `metering`.
+///
+/// # Errors
+/// A message when the module cannot be parsed by parity-wasm or costed by the schedule.
+pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Result<Vec<u8>, String> {
+    match metering {
+        Metering::Fuel | Metering::Unmetered => return Ok(wasm.to_vec()),
+        Metering::Injected | Metering::Shipped => {}
+    }
+    let module: Module = elements::deserialize_buffer(wasm).map_err(|e| format!("parity-wasm cannot parse the module: {e}"))?;
+    let gas_global = u32::try_from(module.globals_space()).map_err(|_| "too many globals")?;
+    let gas_func = u32::try_from(module.functions_space()).map_err(|_| "too many functions")?;
+    let injector = mutable_global::Injector::new(GAS_GLOBAL_EXPORT);
+    let module = match metering {
+        Metering::Shipped => gas_metering::inject(module, injector, &ShippedRules(schedule)),
+        _ => gas_metering::inject(module, injector, &ScheduleRules(schedule)),
+    }
+    .map_err(|_| "an instruction has no cost in the schedule or a block cost overflows".to_string())?;
+    let module = match metering {
+        Metering::Injected => inline_charges(module, gas_global, gas_func, schedule.memory_grow_per_page)?,
+        _ => module,
+    };
+    elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
+}
+
+/// The instructions that charge `cost` into `gas_global`, trapping with the sentinel on exhaustion.
+fn charge_sequence(gas_global: u32, cost: i64, out: &mut Vec<Instruction>) {
+    out.extend([
+        Instruction::GetGlobal(gas_global),
+        Instruction::I64Const(cost),
+        Instruction::I64LtU,
+        Instruction::If(BlockType::NoResult),
+        Instruction::I64Const(-1),
+        Instruction::SetGlobal(gas_global),
+        Instruction::Unreachable,
+        Instruction::End,
+        Instruction::GetGlobal(gas_global),
+        Instruction::I64Const(cost),
+        Instruction::I64Sub,
+        Instruction::SetGlobal(gas_global),
+    ]);
+}
+
+fn inline_charges(module: Module, gas_global: u32, gas_func: u32, per_page: u32) -> Result<Module, String> {
+    let grow_global = gas_global + 1;
+    let grow_func = gas_func + 1;
+    let mut b = builder::from_module(module);
+    // Memory-growth accumulator: exported so the host can attribute it in the breakdown.
+    b.push_global(
+        builder::global().with_type(ValueType::I64).mutable().init_expr(Instruction::I64Const(0)).build(),
+    );
+    b.push_export(
+        builder::export().field(GROW_GAS_GLOBAL_EXPORT).with_internal(Internal::Global(grow_global)).build(),
+    );
+    // grow helper: (pages: i32) -> i32, with an i64 scratch local for the cost.
+    let mut body = vec![
+        Instruction::GetLocal(0),
+        Instruction::I64ExtendUI32,
+        Instruction::I64Const(i64::from(per_page)),
+        Instruction::I64Mul, // < 2^32 × 2^32: cannot overflow
+        Instruction::SetLocal(1),
+        Instruction::GetGlobal(gas_global),
+        Instruction::GetLocal(1),
+        Instruction::I64LtU,
+        Instruction::If(BlockType::NoResult),
+        Instruction::I64Const(-1),
+        Instruction::SetGlobal(gas_global),
+        Instruction::Unreachable,
+        Instruction::End,
+        Instruction::GetGlobal(gas_global),
+        Instruction::GetLocal(1),
+        Instruction::I64Sub,
+        Instruction::SetGlobal(gas_global),
+        Instruction::GetGlobal(grow_global),
+        Instruction::GetLocal(1),
+        Instruction::I64Add,
+        Instruction::SetGlobal(grow_global),
+        Instruction::GetLocal(0),
+        Instruction::GrowMemory(0),
+        Instruction::End,
+    ];
+    let function = builder::function()
+        .signature()
+        .with_param(ValueType::I32)
+        .with_result(ValueType::I32)
+        .build()
+        .body()
+        .with_locals(vec![Local::new(1, ValueType::I64)])
+        .with_instructions(Instructions::new(std::mem::take(&mut body)))
+        .build()
+        .build();
+    let location = b.push_function(function);
+    let mut module = b.build();
+    let imported = module.import_count(elements::ImportCountType::Function) as u32;
+    if location.body + imported != grow_func {
+        return Err("unexpected function layout after gas injection".into());
+    }
+    let code = module.code_section_mut().ok_or("no code section after gas injection")?;
+    let bodies = code.bodies_mut();
+    // The last two bodies are the gas helper and the grow helper: leave them alone.
+    let guest_bodies = bodies.len().checked_sub(2).ok_or("missing injected functions")?;
+    for func_body in &mut bodies[..guest_bodies] {
+        let old = std::mem::take(func_body.code_mut().elements_mut());
+        let mut new = Vec::with_capacity(old.len() + old.len() / 2);
+        let mut iter = old.into_iter().peekable();
+        while let Some(instr) = iter.next() {
+            match instr {
+                Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) => {
+                    iter.next();
+                    charge_sequence(gas_global, cost, &mut new);
+                }
+                Instruction::GrowMemory(0) => new.push(Instruction::Call(grow_func)),
+                Instruction::Call(f) if f == gas_func => {
+                    return Err("a gas charge without a constant cost".into());
+                }
+                other => new.push(other),
+            }
+        }
+        *func_body.code_mut().elements_mut() = new;
+    }
+    // Sanity: nothing may import or re-export our globals under another name.
+    if module.import_section().is_some_and(|s| s.entries().iter().any(|e| matches!(e.external(), External::Global(_)))) {
+        return Err("global imports are not allowed".into());
+    }
+    Ok(module)
+}

@@ -1,0 +1,70 @@
+//! # opmeter-vm
+//!
+//! Opmeter's deterministic, gas-metered WebAssembly virtual machine: validation of uploaded
+//! code, gas injection, a deterministic `wasmi` engine, the host ABI v1 and exact gas accounting.
+//! It never touches a database, a network, JSON or the clock: state reaches it through the
+//! [`StateView`] trait.
+//!
+//! ```text
+//! upload ─▶ validate ─▶ instrument (gas injection) ─▶ compile (cached) ─▶ instantiate ─▶ call
+//!                                                                          │   host ABI ▲
+//!                                                      StateView ─▶ Journal ◀──────────┘
+//!                                                                          ▼
+//!                                          Outcome { status, output, gas, breakdown, events, writes }
+//! ```
+//!
+//! ```
+//! use std::sync::Arc;
+//! use opmeter_vm::{Address, BlockContext, CallRequest, MemoryState, Schedule, Status, Vm, U256};
+//!
+//! let wasm = wat::parse_str(r#"(module
+//!   (import "opmeter" "block_height" (func $h (result i64)))
+//!   (memory (export "memory") 1)
+//!   (func (export "run") (drop (call $h))))"#).unwrap();
+//! let vm = Vm::new(Schedule::v1());
+//! vm.validate(&wasm).expect("valid");
+//! let mut state = MemoryState::default();
+//! state.put_contract(Address([2; 32]), &wasm);
+//! let call = CallRequest { caller: Address([1; 32]), contract: Address([2; 32]),
+//!     method: "run".into(), input: vec![], value: U256::zero(), gas_limit: 10_000 };
+//! let outcome = vm.execute(Arc::new(state), BlockContext::default(), call).unwrap();
+//! assert_eq!(outcome.status, Status::Success);
+//! assert_eq!(outcome.gas_used, outcome.breakdown_total());
+//! ```
+//!
+//! | piece | module |
+//! |---|---|
+//! | costs and limits | [`schedule`] |
+//! | the host ABI table | [`abi`] |
+//! | upload checks | [`validate`](mod@validate) |
+//! | gas injection | [`instrument`](mod@instrument) |
+//! | engine, caches, host functions | [`Vm`] |
+
+pub mod abi;
+mod exec;
+pub mod instrument;
+mod outcome;
+pub mod schedule;
+mod state;
+mod types;
+pub mod validate;
+
+pub use abi::{GasCategory, HostFn};
+pub use exec::{CacheStats, PreparedCode, Vm, VmConfig};
+pub use instrument::Metering;
+pub use outcome::{Outcome, VmError};
+pub use schedule::Schedule;
+pub use state::{MemoryState, StateError, StateView};
+pub use types::{Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256};
+pub use validate::{Rule, ValidationReport, Violation};
+
+/// Parses WebAssembly text or passes binary through (`\0asm` magic), for tools and tests.
+///
+/// # Errors
+/// The `wat` parser's message.
+pub fn wasm_from_text_or_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(bytes.to_vec());
+    }
+    wat::parse_bytes(bytes).map(|cow| cow.into_owned()).map_err(|e| e.to_string())
+}

@@ -1,0 +1,33 @@
+//! The resolved schedule is pinned: any change to a cost or limit is a reviewed snapshot diff.
+//! Bless with `UPDATE_EXPECT=1 cargo test -p opmeter-vm`.
+
+use opmeter_vm::Schedule;
+
+#[test]
+fn schedule_v1_is_pinned() {
+    let schedule = Schedule::v1();
+    let json = serde_json::to_string_pretty(&schedule).unwrap();
+    expect_test::expect_file!["../snapshots/schedule_v1.json"].assert_eq(&json);
+    expect_test::expect!["ed19a48cc2277b10f9e7f73ab25e32d06bbb1518b1b35ebf25ce23067cd146ad"]
+        .assert_eq(&hex::encode(schedule.hash()));
+}
+
+#[test]
+fn every_trap_code_round_trips_and_zero_is_unused() {
+    for code in opmeter_vm::TrapCode::ALL {
+        assert_eq!(opmeter_vm::TrapCode::from_code(code.code()), Some(code));
+        assert_ne!(code.code(), 0);
+    }
+    assert_eq!(opmeter_vm::TrapCode::from_code(0), None);
+}
+
+#[test]
+fn every_host_function_has_a_distinct_name_and_code() {
+    let all = opmeter_vm::HostFn::ALL;
+    for (i, a) in all.iter().enumerate() {
+        assert_eq!(*a as u8 as usize, i + 1);
+        for b in &all[i + 1..] {
+            assert_ne!(a.name(), b.name());
+        }
+    }
+}
