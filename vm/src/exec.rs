@@ -22,12 +22,16 @@ use wasmi::{
     StoreLimitsBuilder, Val,
 };
 
-use crate::abi::{GasCategory, HostFn, GAS_GLOBAL_EXPORT, GROW_GAS_GLOBAL_EXPORT, HOST_MODULE, MEMORY_EXPORT};
+use crate::abi::{
+    GasCategory, HostFn, GAS_GLOBAL_EXPORT, GROW_GAS_GLOBAL_EXPORT, HOST_MODULE, MEMORY_EXPORT,
+};
 use crate::instrument::{instrument, Metering};
 use crate::outcome::{Outcome, VmError};
 use crate::schedule::Schedule;
 use crate::state::{Journal, StateError, StateView};
-use crate::types::{Address, BlockContext, CallRequest, CodeHash, Status, TrapCode, WriteSet, U256};
+use crate::types::{
+    Address, BlockContext, CallRequest, CodeHash, Status, TrapCode, WriteSet, U256,
+};
 use crate::validate::{validate, Rule, ValidationReport, Violation};
 
 /// Tuning of the vm that never changes results (only speed and memory).
@@ -152,7 +156,14 @@ impl Vm {
             modules: LruCache::new(config.module_cache_capacity),
             instrumented: LruCache::new(config.instrumented_cache_capacity),
         };
-        Vm { shared: Arc::new(Shared { schedule, schedule_hash, config, cache: Mutex::new(cache) }) }
+        Vm {
+            shared: Arc::new(Shared {
+                schedule,
+                schedule_hash,
+                config,
+                cache: Mutex::new(cache),
+            }),
+        }
     }
 
     /// The schedule this vm prices with.
@@ -186,7 +197,11 @@ impl Vm {
     pub fn prepare(&self, wasm: &[u8]) -> Result<PreparedCode, ValidationReport> {
         let code_hash = self.validate(wasm)?;
         let instrumented = self.shared.instrumented_for(code_hash, wasm)?;
-        Ok(PreparedCode { code_hash, original: Arc::from(wasm), instrumented })
+        Ok(PreparedCode {
+            code_hash,
+            original: Arc::from(wasm),
+            instrumented,
+        })
     }
 
     /// Cache counters.
@@ -205,7 +220,12 @@ impl Vm {
     ///
     /// # Errors
     /// [`VmError`] when the state backend fails, stored code is corrupt, or an invariant breaks.
-    pub fn execute(&self, state: Arc<dyn StateView>, block: BlockContext, call: CallRequest) -> Result<Outcome, VmError> {
+    pub fn execute(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        call: CallRequest,
+    ) -> Result<Outcome, VmError> {
         let limits = &self.shared.schedule.limits;
         let precheck = if call.method.len() > limits.max_method_name_len_bytes as usize {
             Some(TrapCode::InvalidMethodName)
@@ -256,16 +276,32 @@ impl Vm {
             .and_then(|g| g.checked_add(schedule.deploy_base))
             .unwrap_or(u64::MAX);
         let exists = state.contract_code(&address)?.is_some();
-        let view: Arc<dyn StateView> = Arc::new(DeployView { inner: state, address, code: code.clone() });
+        let view: Arc<dyn StateView> = Arc::new(DeployView {
+            inner: state,
+            address,
+            code: code.clone(),
+        });
         let mut exec = self.new_exec(view, block);
         if deploy_gas > gas_limit {
             exec.add(GasCategory::Deploy, gas_limit)?;
-            let frame = FrameResult { status: Status::OutOfGas, trap_code: None, output: Vec::new(), gas_used: gas_limit };
+            let frame = FrameResult {
+                status: Status::OutOfGas,
+                trap_code: None,
+                output: Vec::new(),
+                gas_used: gas_limit,
+            };
             return Ok((address, self.finish(exec, frame, gas_limit)?));
         }
         exec.add(GasCategory::Deploy, deploy_gas)?;
         if exists {
-            return Ok((address, self.finish(exec, FrameResult::trap(TrapCode::ContractExists, deploy_gas), gas_limit)?));
+            return Ok((
+                address,
+                self.finish(
+                    exec,
+                    FrameResult::trap(TrapCode::ContractExists, deploy_gas),
+                    gas_limit,
+                )?,
+            ));
         }
         let has_init = wasmparser_exports_init(&code.original);
         let (exec, mut frame) = if has_init {
@@ -283,13 +319,22 @@ impl Vm {
             let mut exec = exec;
             let moved = exec.journal.transfer(deployer, address, value)?;
             let frame = if moved {
-                FrameResult { status: Status::Success, trap_code: None, output: Vec::new(), gas_used: 0 }
+                FrameResult {
+                    status: Status::Success,
+                    trap_code: None,
+                    output: Vec::new(),
+                    gas_used: 0,
+                }
             } else {
                 FrameResult::trap(TrapCode::InsufficientBalance, 0)
             };
             (exec, frame)
         };
-        frame.gas_used = if frame.status == Status::OutOfGas { gas_limit } else { frame.gas_used + deploy_gas };
+        frame.gas_used = if frame.status == Status::OutOfGas {
+            gas_limit
+        } else {
+            frame.gas_used + deploy_gas
+        };
         let mut outcome = self.finish(exec, frame, gas_limit)?;
         if outcome.status == Status::Success {
             outcome.writes.contracts.insert(address, code.code_hash);
@@ -309,14 +354,22 @@ impl Vm {
     }
 
     fn finish(&self, exec: Exec, frame: FrameResult, gas_limit: u64) -> Result<Outcome, VmError> {
-        let total = exec.breakdown.values().try_fold(0u64, |acc, v| acc.checked_add(*v));
+        let total = exec
+            .breakdown
+            .values()
+            .try_fold(0u64, |acc, v| acc.checked_add(*v));
         if total != Some(frame.gas_used) {
             return Err(VmError::GasAccounting(format!(
                 "breakdown sums to {total:?} but {} gas was used",
                 frame.gas_used
             )));
         }
-        let Exec { journal, breakdown, logs, .. } = exec;
+        let Exec {
+            journal,
+            breakdown,
+            logs,
+            ..
+        } = exec;
         let (writes, events) = if frame.status == Status::Success {
             journal.into_write_set()
         } else {
@@ -407,7 +460,9 @@ fn new_generation(schedule: &Schedule, metering: Metering) -> Generation {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Cache> {
-        self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn current_generation(&self) -> Arc<Generation> {
@@ -421,7 +476,11 @@ impl Shared {
         Arc::clone(&cache.generation)
     }
 
-    fn instrumented_for(&self, code_hash: CodeHash, wasm: &[u8]) -> Result<Arc<[u8]>, ValidationReport> {
+    fn instrumented_for(
+        &self,
+        code_hash: CodeHash,
+        wasm: &[u8],
+    ) -> Result<Arc<[u8]>, ValidationReport> {
         let key = (code_hash, self.schedule.version);
         if let Some(hit) = self.lock().instrumented.get(&key) {
             return Ok(Arc::clone(hit));
@@ -441,7 +500,12 @@ impl Shared {
         Ok(instrumented)
     }
 
-    fn module(&self, generation: &Arc<Generation>, code_hash: CodeHash, state: &dyn StateView) -> Result<Module, VmError> {
+    fn module(
+        &self,
+        generation: &Arc<Generation>,
+        code_hash: CodeHash,
+        state: &dyn StateView,
+    ) -> Result<Module, VmError> {
         {
             let mut cache = self.lock();
             if Arc::ptr_eq(&cache.generation, generation) {
@@ -450,20 +514,34 @@ impl Shared {
                 }
             }
         }
-        let corrupt = |reason: String| VmError::CorruptCode { code_hash: code_hash.to_hex(), reason };
-        let cached = self.lock().instrumented.get(&(code_hash, self.schedule.version)).cloned();
+        let corrupt = |reason: String| VmError::CorruptCode {
+            code_hash: code_hash.to_hex(),
+            reason,
+        };
+        let cached = self
+            .lock()
+            .instrumented
+            .get(&(code_hash, self.schedule.version))
+            .cloned();
         let instrumented = match cached {
             Some(bytes) => bytes,
             None => {
-                let original = state.code(&code_hash)?.ok_or_else(|| corrupt("code missing from state".into()))?;
-                validate(&original, &self.schedule.limits).map_err(|report| corrupt(report.to_string()))?;
-                self.instrumented_for(code_hash, &original).map_err(|report| corrupt(report.to_string()))?
+                let original = state
+                    .code(&code_hash)?
+                    .ok_or_else(|| corrupt("code missing from state".into()))?;
+                validate(&original, &self.schedule.limits)
+                    .map_err(|report| corrupt(report.to_string()))?;
+                self.instrumented_for(code_hash, &original)
+                    .map_err(|report| corrupt(report.to_string()))?
             }
         };
-        let module = Module::new(&generation.engine, &instrumented[..]).map_err(|e| corrupt(e.to_string()))?;
+        let module = Module::new(&generation.engine, &instrumented[..])
+            .map_err(|e| corrupt(e.to_string()))?;
         let mut cache = self.lock();
         if Arc::ptr_eq(&cache.generation, generation) {
-            cache.compiled_bytes = cache.compiled_bytes.saturating_add(instrumented.len() as u64);
+            cache.compiled_bytes = cache
+                .compiled_bytes
+                .saturating_add(instrumented.len() as u64);
             cache.modules.put(code_hash, module.clone());
         }
         Ok(module)
@@ -509,7 +587,12 @@ struct FrameResult {
 
 impl FrameResult {
     fn trap(code: TrapCode, gas_used: u64) -> FrameResult {
-        FrameResult { status: Status::Trap, trap_code: Some(code), output: Vec::new(), gas_used }
+        FrameResult {
+            status: Status::Trap,
+            trap_code: Some(code),
+            output: Vec::new(),
+            gas_used,
+        }
     }
 }
 
@@ -606,7 +689,10 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     let shared = Arc::clone(&exec.shared);
     let generation = Arc::clone(&exec.generation);
     let module = shared.module(&generation, code_hash, exec.journal.state())?;
-    if !exec.journal.transfer(args.caller, args.contract, args.value)? {
+    if !exec
+        .journal
+        .transfer(args.caller, args.contract, args.value)?
+    {
         return Ok((exec, FrameResult::trap(TrapCode::InsufficientBalance, 0)));
     }
     let limits = &shared.schedule.limits;
@@ -637,16 +723,28 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         host_charged: 0,
         children_used: 0,
     };
-    let mut store = Store::new(&generation.engine, HostState { frame, exec: Some(exec), limits: store_limits });
+    let mut store = Store::new(
+        &generation.engine,
+        HostState {
+            frame,
+            exec: Some(exec),
+            limits: store_limits,
+        },
+    );
     store.limiter(|state| &mut state.limits);
     if metering == Metering::Fuel {
-        store.set_fuel(gas_limit).map_err(|e| VmError::Engine(e.to_string()))?;
+        store
+            .set_fuel(gas_limit)
+            .map_err(|e| VmError::Engine(e.to_string()))?;
     }
 
     let instance = match generation.linker.instantiate_and_start(&mut store, &module) {
         Ok(instance) => instance,
         Err(e) => {
-            let code = e.as_trap_code().and_then(map_trap).ok_or_else(|| VmError::Engine(e.to_string()))?;
+            let code = e
+                .as_trap_code()
+                .and_then(map_trap)
+                .ok_or_else(|| VmError::Engine(e.to_string()))?;
             return finish_frame(store, checkpoint, gas_limit, Err(code), None);
         }
     };
@@ -666,7 +764,13 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         grow_global = instance.get_global(&store, GROW_GAS_GLOBAL_EXPORT);
     }
     let Ok(entry) = instance.get_typed_func::<(), ()>(&store, &args.method) else {
-        return finish_frame(store, checkpoint, gas_limit, Err(TrapCode::MethodNotFound), grow_global);
+        return finish_frame(
+            store,
+            checkpoint,
+            gas_limit,
+            Err(TrapCode::MethodNotFound),
+            grow_global,
+        );
     };
     let result = entry.call(&mut store, ());
     let verdict = match result {
@@ -675,7 +779,9 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     };
     match verdict {
         Ok(()) => finish_frame(store, checkpoint, gas_limit, Ok(None), grow_global),
-        Err(Stop::Revert(data)) => finish_frame(store, checkpoint, gas_limit, Ok(Some(data)), grow_global),
+        Err(Stop::Revert(data)) => {
+            finish_frame(store, checkpoint, gas_limit, Ok(Some(data)), grow_global)
+        }
         Err(Stop::Trap(code)) => finish_frame(store, checkpoint, gas_limit, Err(code), grow_global),
         Err(Stop::OutOfGas) => finish_out_of_gas(store, checkpoint, gas_limit, grow_global),
     }
@@ -695,10 +801,17 @@ fn classify(store: &Store<HostState>, error: wasmi::Error) -> Result<Stop, VmErr
             GasCell::Fuel => code == wasmi::TrapCode::OutOfFuel,
             GasCell::Counter(_) => false,
         };
-        if out_of_gas && matches!(code, wasmi::TrapCode::UnreachableCodeReached | wasmi::TrapCode::OutOfFuel) {
+        if out_of_gas
+            && matches!(
+                code,
+                wasmi::TrapCode::UnreachableCodeReached | wasmi::TrapCode::OutOfFuel
+            )
+        {
             return Ok(Stop::OutOfGas);
         }
-        return map_trap(code).map(Stop::Trap).ok_or_else(|| VmError::Engine(error.to_string()));
+        return map_trap(code)
+            .map(Stop::Trap)
+            .ok_or_else(|| VmError::Engine(error.to_string()));
     }
     match error.downcast::<HostAbort>() {
         Some(HostAbort::Revert(data)) => Ok(Stop::Revert(data)),
@@ -755,9 +868,12 @@ fn settle(
     result: Result<Option<Option<Vec<u8>>>, TrapCode>,
     grow_global: Option<Global>,
 ) -> Result<(Exec, FrameResult), VmError> {
-    let memory_gas = grow_global.and_then(|g| g.get(&store).i64()).map_or(0, |v| v as u64);
+    let memory_gas = grow_global
+        .and_then(|g| g.get(&store).i64())
+        .map_or(0, |v| v as u64);
     let HostState { frame, exec, .. } = store.into_data();
-    let mut exec = exec.ok_or_else(|| VmError::GasAccounting("execution state lost by a callee".into()))?;
+    let mut exec =
+        exec.ok_or_else(|| VmError::GasAccounting("execution state lost by a callee".into()))?;
     let instructions = gas_used
         .checked_sub(frame.host_charged)
         .and_then(|g| g.checked_sub(memory_gas))
@@ -771,9 +887,24 @@ fn settle(
     exec.add(GasCategory::Instructions, instructions)?;
     exec.add(GasCategory::MemoryGrowth, memory_gas)?;
     let frame_result = match result {
-        Ok(Some(None)) => FrameResult { status: Status::Success, trap_code: None, output: frame.output, gas_used },
-        Ok(Some(Some(data))) => FrameResult { status: Status::Revert, trap_code: None, output: data, gas_used },
-        Ok(None) => FrameResult { status: Status::OutOfGas, trap_code: None, output: Vec::new(), gas_used },
+        Ok(Some(None)) => FrameResult {
+            status: Status::Success,
+            trap_code: None,
+            output: frame.output,
+            gas_used,
+        },
+        Ok(Some(Some(data))) => FrameResult {
+            status: Status::Revert,
+            trap_code: None,
+            output: data,
+            gas_used,
+        },
+        Ok(None) => FrameResult {
+            status: Status::OutOfGas,
+            trap_code: None,
+            output: Vec::new(),
+            gas_used,
+        },
         Err(code) => FrameResult::trap(code, gas_used),
     };
     if frame_result.status != Status::Success {
@@ -792,7 +923,9 @@ type HostResult<T> = Result<T, wasmi::Error>;
 fn gas_left(caller: &Ctx<'_>) -> HostResult<u64> {
     match caller.data().frame.gas {
         GasCell::Global(global) => Ok(global.get(caller).i64().map_or(0, |v| v as u64)),
-        GasCell::Fuel => caller.get_fuel().map_err(|e| fatal(VmError::Engine(e.to_string()))),
+        GasCell::Fuel => caller
+            .get_fuel()
+            .map_err(|e| fatal(VmError::Engine(e.to_string()))),
         GasCell::Counter(left) => Ok(left),
     }
 }
@@ -802,7 +935,9 @@ fn set_gas_left(caller: &mut Ctx<'_>, left: u64) -> HostResult<()> {
         GasCell::Global(global) => global
             .set(&mut *caller, Val::I64(left as i64))
             .map_err(|e| fatal(VmError::Engine(e.to_string()))),
-        GasCell::Fuel => caller.set_fuel(left).map_err(|e| fatal(VmError::Engine(e.to_string()))),
+        GasCell::Fuel => caller
+            .set_fuel(left)
+            .map_err(|e| fatal(VmError::Engine(e.to_string()))),
         GasCell::Counter(_) => {
             caller.data_mut().frame.gas = GasCell::Counter(left);
             Ok(())
@@ -830,7 +965,11 @@ fn exec_ref<'a>(caller: &'a Ctx<'_>) -> HostResult<&'a Exec> {
 /// gas left cannot pay, what is left is attributed to `category` and execution stops.
 fn charge(caller: &mut Ctx<'_>, category: GasCategory, amount: u64) -> HostResult<()> {
     let left = gas_left(caller)?;
-    let (paid, exhausted) = if amount > left { (left, true) } else { (amount, false) };
+    let (paid, exhausted) = if amount > left {
+        (left, true)
+    } else {
+        (amount, false)
+    };
     set_gas_left(caller, left - paid)?;
     caller.data_mut().frame.host_charged += paid;
     exec_mut(caller)?.add(category, paid).map_err(fatal)?;
@@ -847,7 +986,11 @@ fn charge_host(caller: &mut Ctx<'_>, f: HostFn, bytes: u64) -> HostResult<()> {
         f.cost(&exec.shared.schedule)
     };
     // An overflowing product can never be paid: charge everything left.
-    let amount = cost.per_byte.checked_mul(bytes).and_then(|v| v.checked_add(cost.base)).unwrap_or(u64::MAX);
+    let amount = cost
+        .per_byte
+        .checked_mul(bytes)
+        .and_then(|v| v.checked_add(cost.base))
+        .unwrap_or(u64::MAX);
     charge(caller, GasCategory::Host(f), amount)
 }
 
@@ -857,7 +1000,9 @@ fn schedule_of<'a>(caller: &'a Ctx<'_>) -> HostResult<&'a Schedule> {
 
 fn range(ptr: i32, len: u64) -> HostResult<std::ops::Range<usize>> {
     let start = u64::from(ptr as u32);
-    let end = start.checked_add(len).ok_or_else(|| trap(TrapCode::HostMemoryOutOfBounds))?;
+    let end = start
+        .checked_add(len)
+        .ok_or_else(|| trap(TrapCode::HostMemoryOutOfBounds))?;
     Ok(start as usize..end as usize)
 }
 
@@ -882,7 +1027,10 @@ fn read_bytes(caller: &Ctx<'_>, ptr: i32, len: i32) -> HostResult<Vec<u8>> {
 fn read_32(caller: &Ctx<'_>, ptr: i32) -> HostResult<[u8; 32]> {
     let memory = memory(caller)?;
     let range = range(ptr, 32)?;
-    let slice = memory.data(caller).get(range).ok_or_else(|| trap(TrapCode::HostMemoryOutOfBounds))?;
+    let slice = memory
+        .data(caller)
+        .get(range)
+        .ok_or_else(|| trap(TrapCode::HostMemoryOutOfBounds))?;
     let mut out = [0u8; 32];
     out.copy_from_slice(slice);
     Ok(out)
@@ -954,36 +1102,64 @@ fn check_key(caller: &Ctx<'_>, key_len: i32) -> HostResult<()> {
     Ok(())
 }
 
-fn storage_read(mut caller: Ctx<'_>, key_ptr: i32, key_len: i32, val_ptr: i32, val_cap: i32) -> HostResult<i32> {
+fn storage_read(
+    mut caller: Ctx<'_>,
+    key_ptr: i32,
+    key_len: i32,
+    val_ptr: i32,
+    val_cap: i32,
+) -> HostResult<i32> {
     check_key(&caller, key_len)?;
     charge_host(&mut caller, HostFn::StorageRead, len_u64(key_len))?;
     let key = read_bytes(&caller, key_ptr, key_len)?;
     let contract = caller.data().frame.contract;
-    let value = exec_ref(&caller)?.journal.storage_read(&contract, &key).map_err(fatal)?;
+    let value = exec_ref(&caller)?
+        .journal
+        .storage_read(&contract, &key)
+        .map_err(fatal)?;
     let Some(value) = value else { return Ok(-1) };
     let copied = value.len().min(val_cap as u32 as usize);
     let per_byte = HostFn::StorageRead.cost(schedule_of(&caller)?).per_byte;
-    charge(&mut caller, GasCategory::Host(HostFn::StorageRead), per_byte.saturating_mul(copied as u64))?;
+    charge(
+        &mut caller,
+        GasCategory::Host(HostFn::StorageRead),
+        per_byte.saturating_mul(copied as u64),
+    )?;
     write_bytes(&mut caller, val_ptr, &value[..copied])?;
     Ok(value.len() as i32)
 }
 
-fn storage_write(mut caller: Ctx<'_>, key_ptr: i32, key_len: i32, val_ptr: i32, val_len: i32) -> HostResult<()> {
+fn storage_write(
+    mut caller: Ctx<'_>,
+    key_ptr: i32,
+    key_len: i32,
+    val_ptr: i32,
+    val_len: i32,
+) -> HostResult<()> {
     check_key(&caller, key_len)?;
     let (per_byte_written, value_max) = {
         let schedule = schedule_of(&caller)?;
-        (schedule.host.storage_byte_written, schedule.limits.max_storage_value_len_bytes)
+        (
+            schedule.host.storage_byte_written,
+            schedule.limits.max_storage_value_len_bytes,
+        )
     };
     if len_u64(val_len) > u64::from(value_max) {
         return Err(trap(TrapCode::ValueTooLarge));
     }
     let bytes = len_u64(key_len) + len_u64(val_len);
     charge_host(&mut caller, HostFn::StorageWrite, bytes)?;
-    charge(&mut caller, GasCategory::StorageBytes, per_byte_written.saturating_mul(bytes))?;
+    charge(
+        &mut caller,
+        GasCategory::StorageBytes,
+        per_byte_written.saturating_mul(bytes),
+    )?;
     let key = read_bytes(&caller, key_ptr, key_len)?;
     let value = read_bytes(&caller, val_ptr, val_len)?;
     let contract = caller.data().frame.contract;
-    exec_mut(&mut caller)?.journal.storage_set(contract, key, Some(value));
+    exec_mut(&mut caller)?
+        .journal
+        .storage_set(contract, key, Some(value));
     Ok(())
 }
 
@@ -993,7 +1169,10 @@ fn storage_remove(mut caller: Ctx<'_>, key_ptr: i32, key_len: i32) -> HostResult
     let key = read_bytes(&caller, key_ptr, key_len)?;
     let contract = caller.data().frame.contract;
     let journal = &mut exec_mut(&mut caller)?.journal;
-    let existed = journal.storage_read(&contract, &key).map_err(fatal)?.is_some();
+    let existed = journal
+        .storage_read(&contract, &key)
+        .map_err(fatal)?
+        .is_some();
     if existed {
         journal.storage_set(contract, key, None);
     }
@@ -1031,7 +1210,10 @@ fn block_timestamp(mut caller: Ctx<'_>) -> HostResult<i64> {
 fn balance(mut caller: Ctx<'_>, addr_ptr: i32, out_ptr: i32) -> HostResult<()> {
     charge_host(&mut caller, HostFn::Balance, 0)?;
     let account = Address(read_32(&caller, addr_ptr)?);
-    let balance = exec_ref(&caller)?.journal.balance(&account).map_err(fatal)?;
+    let balance = exec_ref(&caller)?
+        .journal
+        .balance(&account)
+        .map_err(fatal)?;
     write_bytes(&mut caller, out_ptr, &u256_bytes(balance))
 }
 
@@ -1040,7 +1222,13 @@ fn gas_left_fn(mut caller: Ctx<'_>) -> HostResult<i64> {
     Ok(gas_left(&caller)? as i64)
 }
 
-fn event_emit(mut caller: Ctx<'_>, topics_ptr: i32, topic_count: i32, data_ptr: i32, data_len: i32) -> HostResult<()> {
+fn event_emit(
+    mut caller: Ctx<'_>,
+    topics_ptr: i32,
+    topic_count: i32,
+    data_ptr: i32,
+    data_len: i32,
+) -> HostResult<()> {
     let (per_topic, limits_ok) = {
         let exec = exec_ref(&caller)?;
         let limits = &exec.shared.schedule.limits;
@@ -1053,8 +1241,16 @@ fn event_emit(mut caller: Ctx<'_>, topics_ptr: i32, topic_count: i32, data_ptr: 
         return Err(trap(TrapCode::EventLimit));
     }
     charge_host(&mut caller, HostFn::EventEmit, len_u64(data_len))?;
-    charge(&mut caller, GasCategory::Host(HostFn::EventEmit), per_topic.saturating_mul(len_u64(topic_count)))?;
-    let raw_topics = read_bytes(&caller, topics_ptr, (topic_count as u32).saturating_mul(32) as i32)?;
+    charge(
+        &mut caller,
+        GasCategory::Host(HostFn::EventEmit),
+        per_topic.saturating_mul(len_u64(topic_count)),
+    )?;
+    let raw_topics = read_bytes(
+        &caller,
+        topics_ptr,
+        (topic_count as u32).saturating_mul(32) as i32,
+    )?;
     let topics = raw_topics
         .chunks_exact(32)
         .map(|chunk| {
@@ -1065,7 +1261,14 @@ fn event_emit(mut caller: Ctx<'_>, topics_ptr: i32, topic_count: i32, data_ptr: 
         .collect();
     let data = read_bytes(&caller, data_ptr, data_len)?;
     let contract = caller.data().frame.contract;
-    exec_mut(&mut caller)?.journal.events.push(crate::types::Event { contract, topics, data });
+    exec_mut(&mut caller)?
+        .journal
+        .events
+        .push(crate::types::Event {
+            contract,
+            topics,
+            data,
+        });
     Ok(())
 }
 
@@ -1073,7 +1276,10 @@ fn debug_log(mut caller: Ctx<'_>, ptr: i32, len: i32) -> HostResult<()> {
     charge_host(&mut caller, HostFn::DebugLog, len_u64(len))?;
     let (max_len, max_lines) = {
         let limits = &schedule_of(&caller)?.limits;
-        (limits.max_debug_log_len_bytes, limits.max_debug_logs_per_call)
+        (
+            limits.max_debug_log_len_bytes,
+            limits.max_debug_logs_per_call,
+        )
     };
     let take = (len as u32).min(max_len) as i32;
     let bytes = read_bytes(&caller, ptr, take)?;
@@ -1091,7 +1297,13 @@ fn blake3_fn(mut caller: Ctx<'_>, ptr: i32, len: i32, out_ptr: i32) -> HostResul
     write_bytes(&mut caller, out_ptr, hash.as_bytes())
 }
 
-fn u256_op(mut caller: Ctx<'_>, f: HostFn, a_ptr: i32, b_ptr: i32, out_ptr: i32) -> HostResult<i32> {
+fn u256_op(
+    mut caller: Ctx<'_>,
+    f: HostFn,
+    a_ptr: i32,
+    b_ptr: i32,
+    out_ptr: i32,
+) -> HostResult<i32> {
     charge_host(&mut caller, f, 0)?;
     let a = u256_le(&read_32(&caller, a_ptr)?);
     let b = u256_le(&read_32(&caller, b_ptr)?);
@@ -1114,7 +1326,11 @@ fn u256_op(mut caller: Ctx<'_>, f: HostFn, a_ptr: i32, b_ptr: i32, out_ptr: i32)
         }
         HostFn::U256Div => a.checked_div(b).map_or((U256::zero(), 2), |v| (v, 0)),
         HostFn::U256Mod => a.checked_rem(b).map_or((U256::zero(), 2), |v| (v, 0)),
-        _ => return Err(fatal(VmError::Engine("u256_op called for a non-u256 function".into()))),
+        _ => {
+            return Err(fatal(VmError::Engine(
+                "u256_op called for a non-u256 function".into(),
+            )))
+        }
     };
     write_bytes(&mut caller, out_ptr, &u256_bytes(value))?;
     Ok(code)
@@ -1146,7 +1362,11 @@ fn call(
 ) -> HostResult<i32> {
     let (max_depth, max_method, max_input) = {
         let limits = &schedule_of(&caller)?.limits;
-        (limits.max_call_depth, limits.max_method_name_len_bytes, limits.max_input_len_bytes)
+        (
+            limits.max_call_depth,
+            limits.max_method_name_len_bytes,
+            limits.max_input_len_bytes,
+        )
     };
     if len_u64(method_len) > u64::from(max_method) {
         return Err(trap(TrapCode::InvalidMethodName));
@@ -1154,7 +1374,11 @@ fn call(
     if len_u64(input_len) > u64::from(max_input) {
         return Err(trap(TrapCode::InputTooLarge));
     }
-    charge_host(&mut caller, HostFn::Call, len_u64(method_len) + len_u64(input_len))?;
+    charge_host(
+        &mut caller,
+        HostFn::Call,
+        len_u64(method_len) + len_u64(input_len),
+    )?;
     let depth = caller.data().frame.depth;
     if depth >= max_depth {
         return Err(trap(TrapCode::CallDepthExceeded));
@@ -1166,7 +1390,11 @@ fn call(
     let value = u256_le(&read_32(&caller, value_ptr)?);
     let left = gas_left(&caller)?;
     let requested = gas_limit as u64;
-    let child_limit = if requested == 0 || requested > left { left } else { requested };
+    let child_limit = if requested == 0 || requested > left {
+        left
+    } else {
+        requested
+    };
     let exec = caller
         .data_mut()
         .exec
@@ -1183,9 +1411,11 @@ fn call(
     };
     let (exec, result) = run_frame(exec, args).map_err(fatal)?;
     caller.data_mut().exec = Some(exec);
-    let remaining = left
-        .checked_sub(result.gas_used)
-        .ok_or_else(|| fatal(VmError::GasAccounting("callee used more than its limit".into())))?;
+    let remaining = left.checked_sub(result.gas_used).ok_or_else(|| {
+        fatal(VmError::GasAccounting(
+            "callee used more than its limit".into(),
+        ))
+    })?;
     set_gas_left(&mut caller, remaining)?;
     caller.data_mut().frame.children_used += result.gas_used;
     if result.trap_code == Some(TrapCode::CallDepthExceeded) {
@@ -1236,12 +1466,24 @@ fn define_host_functions(linker: &mut Linker<HostState>) {
             HostFn::EventEmit => linker.func_wrap(m, n, event_emit),
             HostFn::DebugLog => linker.func_wrap(m, n, debug_log),
             HostFn::Blake3 => linker.func_wrap(m, n, blake3_fn),
-            HostFn::U256Add => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Add, a, b, o)),
-            HostFn::U256Sub => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Sub, a, b, o)),
-            HostFn::U256Mul => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Mul, a, b, o)),
-            HostFn::U256Div => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Div, a, b, o)),
-            HostFn::U256Mod => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Mod, a, b, o)),
-            HostFn::U256Pow => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, HostFn::U256Pow, a, b, o)),
+            HostFn::U256Add => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Add, a, b, o)
+            }),
+            HostFn::U256Sub => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Sub, a, b, o)
+            }),
+            HostFn::U256Mul => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Mul, a, b, o)
+            }),
+            HostFn::U256Div => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Div, a, b, o)
+            }),
+            HostFn::U256Mod => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Mod, a, b, o)
+            }),
+            HostFn::U256Pow => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
+                u256_op(c, HostFn::U256Pow, a, b, o)
+            }),
             HostFn::Call => linker.func_wrap(m, n, call),
             HostFn::ReturnDataLen => linker.func_wrap(m, n, return_data_len),
             HostFn::ReturnDataRead => linker.func_wrap(m, n, return_data_read),

@@ -48,7 +48,8 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
         Metering::Fuel | Metering::Unmetered => return Ok(wasm.to_vec()),
         Metering::Injected | Metering::Shipped => {}
     }
-    let module: Module = elements::deserialize_buffer(wasm).map_err(|e| format!("parity-wasm cannot parse the module: {e}"))?;
+    let module: Module = elements::deserialize_buffer(wasm)
+        .map_err(|e| format!("parity-wasm cannot parse the module: {e}"))?;
     let gas_global = u32::try_from(module.globals_space()).map_err(|_| "too many globals")?;
     let gas_func = u32::try_from(module.functions_space()).map_err(|_| "too many functions")?;
     let injector = mutable_global::Injector::new(GAS_GLOBAL_EXPORT);
@@ -56,9 +57,13 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
         Metering::Shipped => gas_metering::inject(module, injector, &ShippedRules(schedule)),
         _ => gas_metering::inject(module, injector, &ScheduleRules(schedule)),
     }
-    .map_err(|_| "an instruction has no cost in the schedule or a block cost overflows".to_string())?;
+    .map_err(|_| {
+        "an instruction has no cost in the schedule or a block cost overflows".to_string()
+    })?;
     let module = match metering {
-        Metering::Injected => inline_charges(module, gas_global, gas_func, schedule.memory_grow_per_page)?,
+        Metering::Injected => {
+            inline_charges(module, gas_global, gas_func, schedule.memory_grow_per_page)?
+        }
         _ => module,
     };
     elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
@@ -82,16 +87,28 @@ fn charge_sequence(gas_global: u32, cost: i64, out: &mut Vec<Instruction>) {
     ]);
 }
 
-fn inline_charges(module: Module, gas_global: u32, gas_func: u32, per_page: u32) -> Result<Module, String> {
+fn inline_charges(
+    module: Module,
+    gas_global: u32,
+    gas_func: u32,
+    per_page: u32,
+) -> Result<Module, String> {
     let grow_global = gas_global + 1;
     let grow_func = gas_func + 1;
     let mut b = builder::from_module(module);
     // Memory-growth accumulator: exported so the host can attribute it in the breakdown.
     b.push_global(
-        builder::global().with_type(ValueType::I64).mutable().init_expr(Instruction::I64Const(0)).build(),
+        builder::global()
+            .with_type(ValueType::I64)
+            .mutable()
+            .init_expr(Instruction::I64Const(0))
+            .build(),
     );
     b.push_export(
-        builder::export().field(GROW_GAS_GLOBAL_EXPORT).with_internal(Internal::Global(grow_global)).build(),
+        builder::export()
+            .field(GROW_GAS_GLOBAL_EXPORT)
+            .with_internal(Internal::Global(grow_global))
+            .build(),
     );
     // grow helper: (pages: i32) -> i32, with an i64 scratch local for the cost.
     let mut body = vec![
@@ -136,17 +153,23 @@ fn inline_charges(module: Module, gas_global: u32, gas_func: u32, per_page: u32)
     if location.body + imported != grow_func {
         return Err("unexpected function layout after gas injection".into());
     }
-    let code = module.code_section_mut().ok_or("no code section after gas injection")?;
+    let code = module
+        .code_section_mut()
+        .ok_or("no code section after gas injection")?;
     let bodies = code.bodies_mut();
     // The last two bodies are the gas helper and the grow helper: leave them alone.
-    let guest_bodies = bodies.len().checked_sub(2).ok_or("missing injected functions")?;
+    let guest_bodies = bodies
+        .len()
+        .checked_sub(2)
+        .ok_or("missing injected functions")?;
     for func_body in &mut bodies[..guest_bodies] {
         let old = std::mem::take(func_body.code_mut().elements_mut());
         let mut new = Vec::with_capacity(old.len() + old.len() / 2);
         let mut iter = old.into_iter().peekable();
         while let Some(instr) = iter.next() {
             match instr {
-                Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) => {
+                Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) =>
+                {
                     iter.next();
                     charge_sequence(gas_global, cost, &mut new);
                 }
@@ -160,7 +183,11 @@ fn inline_charges(module: Module, gas_global: u32, gas_func: u32, per_page: u32)
         *func_body.code_mut().elements_mut() = new;
     }
     // Sanity: nothing may import or re-export our globals under another name.
-    if module.import_section().is_some_and(|s| s.entries().iter().any(|e| matches!(e.external(), External::Global(_)))) {
+    if module.import_section().is_some_and(|s| {
+        s.entries()
+            .iter()
+            .any(|e| matches!(e.external(), External::Global(_)))
+    }) {
         return Err("global imports are not allowed".into());
     }
     Ok(module)

@@ -55,7 +55,9 @@ pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::Schedule;
 pub use state::{MemoryState, StateError, StateView};
-pub use types::{Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256};
+pub use types::{
+    Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256,
+};
 pub use validate::{Rule, ValidationReport, Violation};
 
 /// Parses WebAssembly text or passes binary through (`\0asm` magic), for tools and tests.
@@ -66,5 +68,7 @@ pub fn wasm_from_text_or_binary(bytes: &[u8]) -> Result<Vec<u8>, String> {
     if bytes.starts_with(b"\0asm") {
         return Ok(bytes.to_vec());
     }
-    wat::parse_bytes(bytes).map(|cow| cow.into_owned()).map_err(|e| e.to_string())
+    wat::parse_bytes(bytes)
+        .map(|cow| cow.into_owned())
+        .map_err(|e| e.to_string())
 }

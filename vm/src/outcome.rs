@@ -35,12 +35,17 @@ pub struct Outcome {
 impl Outcome {
     /// Sum of the breakdown (equals `gas_used` for every outcome the vm produces).
     pub fn breakdown_total(&self) -> u64 {
-        self.gas_breakdown.values().fold(0u64, |acc, v| acc.saturating_add(*v))
+        self.gas_breakdown
+            .values()
+            .fold(0u64, |acc, v| acc.saturating_add(*v))
     }
 
     /// The breakdown with stable string keys, in key order.
     pub fn breakdown_by_key(&self) -> BTreeMap<&'static str, u64> {
-        self.gas_breakdown.iter().map(|(k, v)| (k.key(), *v)).collect()
+        self.gas_breakdown
+            .iter()
+            .map(|(k, v)| (k.key(), *v))
+            .collect()
     }
 }
 

@@ -229,27 +229,87 @@ impl Schedule {
             deploy_base: 50_000,
             deploy_per_code_byte: 20,
             host: HostCosts {
-                input_len: HostCost { base: 20, per_byte: 0 },
-                input_read: HostCost { base: 50, per_byte: 1 },
-                output_set: HostCost { base: 50, per_byte: 1 },
-                revert: HostCost { base: 50, per_byte: 1 },
-                storage_read: HostCost { base: 2_000, per_byte: 2 },
-                storage_write: HostCost { base: 5_000, per_byte: 2 },
-                storage_remove: HostCost { base: 2_500, per_byte: 2 },
-                context: HostCost { base: 50, per_byte: 0 },
-                cheap_query: HostCost { base: 20, per_byte: 0 },
-                balance: HostCost { base: 1_000, per_byte: 0 },
-                event_emit: HostCost { base: 500, per_byte: 4 },
+                input_len: HostCost {
+                    base: 20,
+                    per_byte: 0,
+                },
+                input_read: HostCost {
+                    base: 50,
+                    per_byte: 1,
+                },
+                output_set: HostCost {
+                    base: 50,
+                    per_byte: 1,
+                },
+                revert: HostCost {
+                    base: 50,
+                    per_byte: 1,
+                },
+                storage_read: HostCost {
+                    base: 2_000,
+                    per_byte: 2,
+                },
+                storage_write: HostCost {
+                    base: 5_000,
+                    per_byte: 2,
+                },
+                storage_remove: HostCost {
+                    base: 2_500,
+                    per_byte: 2,
+                },
+                context: HostCost {
+                    base: 50,
+                    per_byte: 0,
+                },
+                cheap_query: HostCost {
+                    base: 20,
+                    per_byte: 0,
+                },
+                balance: HostCost {
+                    base: 1_000,
+                    per_byte: 0,
+                },
+                event_emit: HostCost {
+                    base: 500,
+                    per_byte: 4,
+                },
                 event_per_topic: 200,
-                debug_log: HostCost { base: 100, per_byte: 1 },
-                blake3: HostCost { base: 200, per_byte: 2 },
-                u256_add_sub: HostCost { base: 50, per_byte: 0 },
-                u256_mul: HostCost { base: 100, per_byte: 0 },
-                u256_div_mod: HostCost { base: 200, per_byte: 0 },
-                u256_pow: HostCost { base: 2_000, per_byte: 0 },
-                call: HostCost { base: 10_000, per_byte: 2 },
-                return_data_len: HostCost { base: 20, per_byte: 0 },
-                return_data_read: HostCost { base: 50, per_byte: 1 },
+                debug_log: HostCost {
+                    base: 100,
+                    per_byte: 1,
+                },
+                blake3: HostCost {
+                    base: 200,
+                    per_byte: 2,
+                },
+                u256_add_sub: HostCost {
+                    base: 50,
+                    per_byte: 0,
+                },
+                u256_mul: HostCost {
+                    base: 100,
+                    per_byte: 0,
+                },
+                u256_div_mod: HostCost {
+                    base: 200,
+                    per_byte: 0,
+                },
+                u256_pow: HostCost {
+                    base: 2_000,
+                    per_byte: 0,
+                },
+                call: HostCost {
+                    base: 10_000,
+                    per_byte: 2,
+                },
+                return_data_len: HostCost {
+                    base: 20,
+                    per_byte: 0,
+                },
+                return_data_read: HostCost {
+                    base: 50,
+                    per_byte: 1,
+                },
                 storage_byte_written: 50,
             },
             limits: Limits {
@@ -312,11 +372,12 @@ impl Schedule {
             I32Const(_) | I64Const(_) | F32Const(_) | F64Const(_) => c.constant,
             I32Eqz | I32Eq | I32Ne | I32LtS | I32LtU | I32GtS | I32GtU | I32LeS | I32LeU
             | I32GeS | I32GeU | I64Eqz | I64Eq | I64Ne | I64LtS | I64LtU | I64GtS | I64GtU
-            | I64LeS | I64LeU | I64GeS | I64GeU | I32Clz | I32Ctz | I32Popcnt | I32Add
-            | I32Sub | I32And | I32Or | I32Xor | I32Shl | I32ShrS | I32ShrU | I32Rotl
-            | I32Rotr | I64Clz | I64Ctz | I64Popcnt | I64Add | I64Sub | I64And | I64Or
-            | I64Xor | I64Shl | I64ShrS | I64ShrU | I64Rotl | I64Rotr | I32WrapI64
-            | I64ExtendSI32 | I64ExtendUI32 => c.int_simple,
+            | I64LeS | I64LeU | I64GeS | I64GeU | I32Clz | I32Ctz | I32Popcnt | I32Add | I32Sub
+            | I32And | I32Or | I32Xor | I32Shl | I32ShrS | I32ShrU | I32Rotl | I32Rotr | I64Clz
+            | I64Ctz | I64Popcnt | I64Add | I64Sub | I64And | I64Or | I64Xor | I64Shl | I64ShrS
+            | I64ShrU | I64Rotl | I64Rotr | I32WrapI64 | I64ExtendSI32 | I64ExtendUI32 => {
+                c.int_simple
+            }
             I32Mul | I64Mul => c.int_mul,
             I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => {
                 c.int_div
@@ -330,11 +391,9 @@ impl Schedule {
             F32Div | F64Div | F32Sqrt | F64Sqrt => c.float_div,
             I32TruncSF32 | I32TruncUF32 | I32TruncSF64 | I32TruncUF64 | I64TruncSF32
             | I64TruncUF32 | I64TruncSF64 | I64TruncUF64 | F32ConvertSI32 | F32ConvertUI32
-            | F32ConvertSI64 | F32ConvertUI64 | F32DemoteF64 | F64ConvertSI32
-            | F64ConvertUI32 | F64ConvertSI64 | F64ConvertUI64 | F64PromoteF32
-            | I32ReinterpretF32 | I64ReinterpretF64 | F32ReinterpretI32 | F64ReinterpretI64 => {
-                c.conversion
-            }
+            | F32ConvertSI64 | F32ConvertUI64 | F32DemoteF64 | F64ConvertSI32 | F64ConvertUI32
+            | F64ConvertSI64 | F64ConvertUI64 | F64PromoteF32 | I32ReinterpretF32
+            | I64ReinterpretF64 | F32ReinterpretI32 | F64ReinterpretI64 => c.conversion,
         })
     }
 }
@@ -367,7 +426,8 @@ impl Rules for ShippedRules<'_> {
     }
 
     fn memory_grow_cost(&self) -> MemoryGrowCost {
-        NonZeroU32::new(self.0.memory_grow_per_page).map_or(MemoryGrowCost::Free, MemoryGrowCost::Linear)
+        NonZeroU32::new(self.0.memory_grow_per_page)
+            .map_or(MemoryGrowCost::Free, MemoryGrowCost::Linear)
     }
 
     fn call_per_local_cost(&self) -> u32 {

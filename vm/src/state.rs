@@ -57,7 +57,9 @@ impl MemoryState {
     /// Stores `wasm` (not validated here) and records a contract at `address` running it.
     pub fn put_contract(&mut self, address: Address, wasm: &[u8]) -> CodeHash {
         let code_hash = CodeHash::of(wasm);
-        self.codes.entry(code_hash).or_insert_with(|| Arc::from(wasm));
+        self.codes
+            .entry(code_hash)
+            .or_insert_with(|| Arc::from(wasm));
         self.contracts.insert(address, code_hash);
         code_hash
     }
@@ -102,8 +104,14 @@ impl StateView for MemoryState {
 }
 
 enum Undo {
-    Storage { key: (Address, Vec<u8>), previous: Option<Option<Vec<u8>>> },
-    Balance { account: Address, previous: Option<U256> },
+    Storage {
+        key: (Address, Vec<u8>),
+        previous: Option<Option<Vec<u8>>>,
+    },
+    Balance {
+        account: Address,
+        previous: Option<U256>,
+    },
 }
 
 /// A position in the journal to roll back to.
@@ -125,7 +133,13 @@ pub(crate) struct Journal {
 
 impl Journal {
     pub(crate) fn new(state: Arc<dyn StateView>) -> Journal {
-        Journal { state, storage: BTreeMap::new(), balances: BTreeMap::new(), events: Vec::new(), undo: Vec::new() }
+        Journal {
+            state,
+            storage: BTreeMap::new(),
+            balances: BTreeMap::new(),
+            events: Vec::new(),
+            undo: Vec::new(),
+        }
     }
 
     pub(crate) fn state(&self) -> &dyn StateView {
@@ -133,7 +147,10 @@ impl Journal {
     }
 
     pub(crate) fn checkpoint(&self) -> Checkpoint {
-        Checkpoint { undo_len: self.undo.len(), events_len: self.events.len() }
+        Checkpoint {
+            undo_len: self.undo.len(),
+            events_len: self.events.len(),
+        }
     }
 
     pub(crate) fn revert_to(&mut self, checkpoint: Checkpoint) {
@@ -161,7 +178,11 @@ impl Journal {
         self.events.truncate(checkpoint.events_len);
     }
 
-    pub(crate) fn storage_read(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+    pub(crate) fn storage_read(
+        &self,
+        contract: &Address,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, StateError> {
         match self.storage.get(&(*contract, key.to_vec())) {
             Some(pending) => Ok(pending.clone()),
             None => self.state.storage(contract, key),
@@ -171,7 +192,10 @@ impl Journal {
     pub(crate) fn storage_set(&mut self, contract: Address, key: Vec<u8>, value: Option<Vec<u8>>) {
         let slot = (contract, key);
         let previous = self.storage.insert(slot.clone(), value);
-        self.undo.push(Undo::Storage { key: slot, previous });
+        self.undo.push(Undo::Storage {
+            key: slot,
+            previous,
+        });
     }
 
     pub(crate) fn balance(&self, account: &Address) -> Result<U256, StateError> {
@@ -187,7 +211,12 @@ impl Journal {
     }
 
     /// Moves `value` from `from` to `to`; `Ok(false)` when `from` cannot afford it.
-    pub(crate) fn transfer(&mut self, from: Address, to: Address, value: U256) -> Result<bool, StateError> {
+    pub(crate) fn transfer(
+        &mut self,
+        from: Address,
+        to: Address,
+        value: U256,
+    ) -> Result<bool, StateError> {
         if value.is_zero() || from == to {
             return Ok(self.balance(&from)? >= value);
         }
@@ -195,13 +224,23 @@ impl Journal {
         let Some(from_after) = from_balance.checked_sub(value) else {
             return Ok(false);
         };
-        let to_after = self.balance(&to)?.checked_add(value).ok_or_else(|| StateError("balance overflow".into()))?;
+        let to_after = self
+            .balance(&to)?
+            .checked_add(value)
+            .ok_or_else(|| StateError("balance overflow".into()))?;
         self.balance_set(from, from_after);
         self.balance_set(to, to_after);
         Ok(true)
     }
 
     pub(crate) fn into_write_set(self) -> (WriteSet, Vec<Event>) {
-        (WriteSet { storage: self.storage, balances: self.balances, contracts: BTreeMap::new() }, self.events)
+        (
+            WriteSet {
+                storage: self.storage,
+                balances: self.balances,
+                contracts: BTreeMap::new(),
+            },
+            self.events,
+        )
     }
 }

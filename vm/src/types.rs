@@ -10,7 +10,9 @@ pub use primitive_types::U256;
 ///
 /// Contract address = `blake3(deployer ‖ code_hash ‖ salt)` ([`Address::for_contract`]);
 /// account address = `blake3(ed25519 public key)`.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct Address(pub [u8; 32]);
 
 impl Address {
@@ -58,7 +60,9 @@ impl fmt::Display for Address {
 }
 
 /// `blake3` of a module's original (uninstrumented) bytes: code is content-addressed.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
+)]
 pub struct CodeHash(pub [u8; 32]);
 
 impl CodeHash {
@@ -95,7 +99,9 @@ pub struct BlockContext {
 }
 
 /// Final status of an execution. Stable numeric codes (`#[repr(u8)]`) go into receipts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
 pub enum Status {
@@ -122,7 +128,9 @@ impl Status {
 }
 
 /// Why an execution trapped. Stable numeric codes, 0 unused; `specs/abi.md` lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
 #[borsh(use_discriminant = true)]
 #[repr(u8)]
 pub enum TrapCode {

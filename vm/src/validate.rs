@@ -160,7 +160,13 @@ pub struct Violation {
 
 impl Violation {
     fn new(rule: Rule, message: impl Into<String>) -> Violation {
-        Violation { rule, limit: None, actual: None, location: None, message: message.into() }
+        Violation {
+            rule,
+            limit: None,
+            actual: None,
+            location: None,
+            message: message.into(),
+        }
     }
 
     fn at(mut self, location: impl Into<String>) -> Violation {
@@ -207,7 +213,9 @@ impl ValidationReport {
     }
 
     pub(crate) fn single(violation: Violation) -> ValidationReport {
-        ValidationReport { violations: vec![violation] }
+        ValidationReport {
+            violations: vec![violation],
+        }
     }
 }
 
@@ -257,7 +265,10 @@ fn valtype_rule(ty: ValType) -> Option<Rule> {
 fn abi_matches(expected: &[AbiType], actual: &[ValType]) -> bool {
     expected.len() == actual.len()
         && expected.iter().zip(actual).all(|(e, a)| {
-            matches!((e, a), (AbiType::I32, ValType::I32) | (AbiType::I64, ValType::I64))
+            matches!(
+                (e, a),
+                (AbiType::I32, ValType::I32) | (AbiType::I64, ValType::I64)
+            )
         })
 }
 
@@ -269,7 +280,9 @@ struct Collector {
 impl Collector {
     fn push(&mut self, violation: Violation) {
         let duplicate = self.violations.iter().any(|v| {
-            v.rule == violation.rule && v.location == violation.location && v.message == violation.message
+            v.rule == violation.rule
+                && v.location == violation.location
+                && v.message == violation.message
         });
         if !duplicate {
             self.violations.push(violation);
@@ -278,12 +291,22 @@ impl Collector {
 
     fn feature(&mut self, rule: Rule, what: &str, location: String) {
         self.push(
-            Violation::new(rule, format!("{what} uses the `{rule}` proposal, which is not supported"))
-                .at(location),
+            Violation::new(
+                rule,
+                format!("{what} uses the `{rule}` proposal, which is not supported"),
+            )
+            .at(location),
         );
     }
 
-    fn check_limit(&mut self, rule: Rule, what: &str, limit: u32, actual: u64, location: Option<String>) {
+    fn check_limit(
+        &mut self,
+        rule: Rule,
+        what: &str,
+        limit: u32,
+        actual: u64,
+        location: Option<String>,
+    ) {
         if actual > u64::from(limit) {
             let mut v = Violation::limit(rule, what, u64::from(limit), actual);
             v.location = location;
@@ -297,8 +320,16 @@ impl Collector {
 /// # Errors
 /// A [`ValidationReport`] listing every violation found.
 pub fn validate(wasm: &[u8], limits: &Limits) -> Result<(), ValidationReport> {
-    let mut c = Collector { violations: Vec::new() };
-    c.check_limit(Rule::CodeTooLarge, "code size in bytes", limits.max_code_len_bytes, wasm.len() as u64, None);
+    let mut c = Collector {
+        violations: Vec::new(),
+    };
+    c.check_limit(
+        Rule::CodeTooLarge,
+        "code size in bytes",
+        limits.max_code_len_bytes,
+        wasm.len() as u64,
+        None,
+    );
     if let Err(message) = scan(wasm, limits, &mut c) {
         c.push(Violation::new(Rule::Malformed, message));
     }
@@ -308,8 +339,11 @@ pub fn validate(wasm: &[u8], limits: &Limits) -> Result<(), ValidationReport> {
         let mut all = Validator::new_with_features(WasmFeatures::all());
         if let Err(e) = all.validate_all(wasm) {
             c.push(
-                Violation::new(Rule::Invalid, format!("invalid WebAssembly: {}", e.message()))
-                    .at(format!("offset {:#x}", e.offset())),
+                Violation::new(
+                    Rule::Invalid,
+                    format!("invalid WebAssembly: {}", e.message()),
+                )
+                .at(format!("offset {:#x}", e.offset())),
             );
         } else {
             let mut strict = Validator::new_with_features(accepted_features());
@@ -346,7 +380,9 @@ pub fn validate(wasm: &[u8], limits: &Limits) -> Result<(), ValidationReport> {
     if c.violations.is_empty() {
         Ok(())
     } else {
-        Err(ValidationReport { violations: c.violations })
+        Err(ValidationReport {
+            violations: c.violations,
+        })
     }
 }
 
@@ -372,7 +408,10 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
             Payload::Version { encoding, .. } => {
                 saw_version = true;
                 if encoding != wasmparser::Encoding::Module {
-                    c.push(Violation::new(Rule::OtherProposal, "a component, not a core module"));
+                    c.push(Violation::new(
+                        Rule::OtherProposal,
+                        "a component, not a core module",
+                    ));
                     return Ok(());
                 }
             }
@@ -387,9 +426,19 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                         }
                         match &sub.composite_type.inner {
                             CompositeInnerType::Func(ft) => {
-                                c.check_limit(Rule::TooManyParams, "function parameters", limits.max_params, ft.params().len() as u64, Some(location.clone()));
+                                c.check_limit(
+                                    Rule::TooManyParams,
+                                    "function parameters",
+                                    limits.max_params,
+                                    ft.params().len() as u64,
+                                    Some(location.clone()),
+                                );
                                 if ft.results().len() > 1 {
-                                    c.feature(Rule::MultiValue, "a function type with several results", location.clone());
+                                    c.feature(
+                                        Rule::MultiValue,
+                                        "a function type with several results",
+                                        location.clone(),
+                                    );
                                 }
                                 for ty in ft.params().iter().chain(ft.results()) {
                                     if let Some(rule) = valtype_rule(*ty) {
@@ -405,7 +454,13 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                         }
                     }
                 }
-                c.check_limit(Rule::TooManyTypes, "types", limits.max_types, types.len() as u64, None);
+                c.check_limit(
+                    Rule::TooManyTypes,
+                    "types",
+                    limits.max_types,
+                    types.len() as u64,
+                    None,
+                );
             }
             Payload::ImportSection(reader) => {
                 for import in reader {
@@ -423,7 +478,10 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                                 None => c.push(
                                     Violation::new(
                                         Rule::ImportNotAllowed,
-                                        format!("`{}.{}` is not a host function of ABI v1", import.module, import.name),
+                                        format!(
+                                            "`{}.{}` is not a host function of ABI v1",
+                                            import.module, import.name
+                                        ),
                                     )
                                     .at(location),
                                 ),
@@ -431,12 +489,20 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                                     let ok = types
                                         .get(type_index as usize)
                                         .and_then(Option::as_ref)
-                                        .is_some_and(|ft| abi_matches(f.params(), ft.params()) && abi_matches(f.results(), ft.results()));
+                                        .is_some_and(|ft| {
+                                            abi_matches(f.params(), ft.params())
+                                                && abi_matches(f.results(), ft.results())
+                                        });
                                     if !ok {
                                         c.push(
                                             Violation::new(
                                                 Rule::ImportSignature,
-                                                format!("`{}` must have signature {:?} -> {:?}", f.name(), f.params(), f.results()),
+                                                format!(
+                                                    "`{}` must have signature {:?} -> {:?}",
+                                                    f.name(),
+                                                    f.params(),
+                                                    f.results()
+                                                ),
                                             )
                                             .at(location),
                                         );
@@ -444,23 +510,39 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                                 }
                             }
                         }
-                        TypeRef::Memory(_) | TypeRef::Table(_) | TypeRef::Global(_) | TypeRef::Tag(_) => {
+                        TypeRef::Memory(_)
+                        | TypeRef::Table(_)
+                        | TypeRef::Global(_)
+                        | TypeRef::Tag(_) => {
                             if let TypeRef::Global(_) = import.ty {
                                 globals += 1;
                             }
                             c.push(
-                                Violation::new(Rule::ImportKind, "only functions may be imported").at(location),
+                                Violation::new(Rule::ImportKind, "only functions may be imported")
+                                    .at(location),
                             );
                         }
                     }
                 }
-                c.check_limit(Rule::TooManyImports, "imports", limits.max_imports, imports, None);
+                c.check_limit(
+                    Rule::TooManyImports,
+                    "imports",
+                    limits.max_imports,
+                    imports,
+                    None,
+                );
             }
             Payload::FunctionSection(reader) => {
                 for ty in reader {
                     func_types.push(ty.map_err(|e| e.message().to_string())?);
                 }
-                c.check_limit(Rule::TooManyFunctions, "functions", limits.max_functions, func_types.len() as u64, None);
+                c.check_limit(
+                    Rule::TooManyFunctions,
+                    "functions",
+                    limits.max_functions,
+                    func_types.len() as u64,
+                    None,
+                );
             }
             Payload::TableSection(reader) => {
                 for (index, table) in reader.into_iter().enumerate() {
@@ -475,18 +557,42 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                         c.feature(Rule::Threads, "a shared table", location.clone());
                     }
                     if !ty.element_type.is_func_ref() || !ty.element_type.is_nullable() {
-                        c.feature(Rule::ReferenceTypes, "a non-funcref table", location.clone());
+                        c.feature(
+                            Rule::ReferenceTypes,
+                            "a non-funcref table",
+                            location.clone(),
+                        );
                     }
                     if !matches!(table.init, wasmparser::TableInit::RefNull) {
-                        c.feature(Rule::OtherProposal, "a table with an initialiser", location.clone());
+                        c.feature(
+                            Rule::OtherProposal,
+                            "a table with an initialiser",
+                            location.clone(),
+                        );
                     }
-                    c.check_limit(Rule::TooManyTableElements, "table initial size", limits.max_table_elements, ty.initial, Some(location.clone()));
+                    c.check_limit(
+                        Rule::TooManyTableElements,
+                        "table initial size",
+                        limits.max_table_elements,
+                        ty.initial,
+                        Some(location.clone()),
+                    );
                     if let Some(max) = ty.maximum {
-                        c.check_limit(Rule::TooManyTableElements, "table maximum size", limits.max_table_elements, max, Some(location));
+                        c.check_limit(
+                            Rule::TooManyTableElements,
+                            "table maximum size",
+                            limits.max_table_elements,
+                            max,
+                            Some(location),
+                        );
                     }
                 }
                 if tables > 1 {
-                    c.feature(Rule::ReferenceTypes, "several tables", "table section".into());
+                    c.feature(
+                        Rule::ReferenceTypes,
+                        "several tables",
+                        "table section".into(),
+                    );
                 }
             }
             Payload::MemorySection(reader) => {
@@ -503,16 +609,34 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                     if memory.page_size_log2.is_some() {
                         c.feature(Rule::OtherProposal, "a custom page size", location.clone());
                     }
-                    c.check_limit(Rule::TooManyMemoryPages, "initial memory pages", limits.memory_pages_max, memory.initial, Some(location.clone()));
+                    c.check_limit(
+                        Rule::TooManyMemoryPages,
+                        "initial memory pages",
+                        limits.memory_pages_max,
+                        memory.initial,
+                        Some(location.clone()),
+                    );
                     if let Some(max) = memory.maximum {
-                        c.check_limit(Rule::TooManyMemoryPages, "maximum memory pages", limits.memory_pages_max, max, Some(location));
+                        c.check_limit(
+                            Rule::TooManyMemoryPages,
+                            "maximum memory pages",
+                            limits.memory_pages_max,
+                            max,
+                            Some(location),
+                        );
                     }
                 }
                 if memories > 1 {
-                    c.feature(Rule::MultiMemory, "several memories", "memory section".into());
+                    c.feature(
+                        Rule::MultiMemory,
+                        "several memories",
+                        "memory section".into(),
+                    );
                 }
             }
-            Payload::TagSection(_) => c.feature(Rule::Exceptions, "a tag section", "tag section".into()),
+            Payload::TagSection(_) => {
+                c.feature(Rule::Exceptions, "a tag section", "tag section".into())
+            }
             Payload::GlobalSection(reader) => {
                 for (index, global) in reader.into_iter().enumerate() {
                     let global = global.map_err(|e| e.message().to_string())?;
@@ -530,14 +654,28 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                             c.feature(rule, "a constant expression", format!("global {index}"));
                         } else if !matches!(
                             op,
-                            Operator::I32Const { .. } | Operator::I64Const { .. } | Operator::F32Const { .. }
-                                | Operator::F64Const { .. } | Operator::GlobalGet { .. } | Operator::End
+                            Operator::I32Const { .. }
+                                | Operator::I64Const { .. }
+                                | Operator::F32Const { .. }
+                                | Operator::F64Const { .. }
+                                | Operator::GlobalGet { .. }
+                                | Operator::End
                         ) {
-                            c.feature(Rule::OtherProposal, "an extended constant expression", format!("global {index}"));
+                            c.feature(
+                                Rule::OtherProposal,
+                                "an extended constant expression",
+                                format!("global {index}"),
+                            );
                         }
                     }
                 }
-                c.check_limit(Rule::TooManyGlobals, "globals", limits.max_globals, globals, None);
+                c.check_limit(
+                    Rule::TooManyGlobals,
+                    "globals",
+                    limits.max_globals,
+                    globals,
+                    None,
+                );
             }
             Payload::ExportSection(reader) => {
                 for export in reader {
@@ -553,11 +691,20 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                     }
                     exports.push((export.name.to_string(), export.kind, export.index));
                 }
-                c.check_limit(Rule::TooManyExports, "exports", limits.max_exports, exports.len() as u64, None);
+                c.check_limit(
+                    Rule::TooManyExports,
+                    "exports",
+                    limits.max_exports,
+                    exports.len() as u64,
+                    None,
+                );
             }
             Payload::StartSection { func, .. } => c.push(
-                Violation::new(Rule::StartFunction, "a start function would run outside any metered entry point")
-                    .at(format!("function {func}")),
+                Violation::new(
+                    Rule::StartFunction,
+                    "a start function would run outside any metered entry point",
+                )
+                .at(format!("function {func}")),
             ),
             Payload::ElementSection(reader) => {
                 let mut total = 0u64;
@@ -567,42 +714,74 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                     match element.kind {
                         ElementKind::Active { table_index, .. } => {
                             if table_index.is_some_and(|t| t != 0) {
-                                c.feature(Rule::ReferenceTypes, "an element segment for another table", location.clone());
+                                c.feature(
+                                    Rule::ReferenceTypes,
+                                    "an element segment for another table",
+                                    location.clone(),
+                                );
                             }
                         }
                         ElementKind::Passive | ElementKind::Declared => {
-                            c.feature(Rule::BulkMemory, "a passive or declared element segment", location.clone());
+                            c.feature(
+                                Rule::BulkMemory,
+                                "a passive or declared element segment",
+                                location.clone(),
+                            );
                         }
                     }
                     match element.items {
                         ElementItems::Functions(items) => total += u64::from(items.count()),
                         ElementItems::Expressions(_, items) => {
-                            c.feature(Rule::ReferenceTypes, "an element segment of expressions", location);
+                            c.feature(
+                                Rule::ReferenceTypes,
+                                "an element segment of expressions",
+                                location,
+                            );
                             total += u64::from(items.count());
                         }
                     }
                 }
-                c.check_limit(Rule::TooManyTableElements, "table elements in segments", limits.max_table_elements, total, None);
+                c.check_limit(
+                    Rule::TooManyTableElements,
+                    "table elements in segments",
+                    limits.max_table_elements,
+                    total,
+                    None,
+                );
             }
-            Payload::DataCountSection { .. } => {
-                c.feature(Rule::BulkMemory, "a data count section", "data count section".into())
-            }
+            Payload::DataCountSection { .. } => c.feature(
+                Rule::BulkMemory,
+                "a data count section",
+                "data count section".into(),
+            ),
             Payload::DataSection(reader) => {
                 let count = reader.count();
                 for (index, data) in reader.into_iter().enumerate() {
                     let data = data.map_err(|e| e.message().to_string())?;
                     match data.kind {
-                        wasmparser::DataKind::Passive => {
-                            c.feature(Rule::BulkMemory, "a passive data segment", format!("data segment {index}"))
-                        }
+                        wasmparser::DataKind::Passive => c.feature(
+                            Rule::BulkMemory,
+                            "a passive data segment",
+                            format!("data segment {index}"),
+                        ),
                         wasmparser::DataKind::Active { memory_index, .. } => {
                             if memory_index != 0 {
-                                c.feature(Rule::MultiMemory, "a data segment for another memory", format!("data segment {index}"));
+                                c.feature(
+                                    Rule::MultiMemory,
+                                    "a data segment for another memory",
+                                    format!("data segment {index}"),
+                                );
                             }
                         }
                     }
                 }
-                c.check_limit(Rule::TooManyDataSegments, "data segments", limits.max_data_segments, u64::from(count), None);
+                c.check_limit(
+                    Rule::TooManyDataSegments,
+                    "data segments",
+                    limits.max_data_segments,
+                    u64::from(count),
+                    None,
+                );
             }
             Payload::CodeSectionEntry(body) => {
                 let function_index = imported_funcs + code_index;
@@ -614,42 +793,64 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                     .and_then(Option::as_ref)
                     .map_or(0, |ft| ft.params().len() as u64);
                 let mut locals = params;
-                for local in body.get_locals_reader().map_err(|e| e.message().to_string())? {
+                for local in body
+                    .get_locals_reader()
+                    .map_err(|e| e.message().to_string())?
+                {
                     let (count, ty) = local.map_err(|e| e.message().to_string())?;
                     locals = locals.saturating_add(u64::from(count));
                     if let Some(rule) = valtype_rule(ty) {
                         c.feature(rule, "a local", location.clone());
                     }
                 }
-                c.check_limit(Rule::TooManyLocals, "locals of a function", limits.max_locals_per_function, locals, Some(location.clone()));
-                let mut ops = body.get_operators_reader().map_err(|e| e.message().to_string())?;
+                c.check_limit(
+                    Rule::TooManyLocals,
+                    "locals of a function",
+                    limits.max_locals_per_function,
+                    locals,
+                    Some(location.clone()),
+                );
+                let mut ops = body
+                    .get_operators_reader()
+                    .map_err(|e| e.message().to_string())?;
                 while !ops.eof() {
                     let op = ops.read().map_err(|e| e.message().to_string())?;
                     if let Some(rule) = rule_for_proposal(proposal_of(&op)) {
                         c.feature(rule, "an instruction", location.clone());
                     }
                     match &op {
-                        Operator::Block { blockty } | Operator::Loop { blockty } | Operator::If { blockty } => {
-                            match blockty {
-                                BlockType::Empty => {}
-                                BlockType::Type(ty) => {
-                                    if let Some(rule) = valtype_rule(*ty) {
-                                        c.feature(rule, "a block type", location.clone());
-                                    }
-                                }
-                                BlockType::FuncType(_) => {
-                                    c.feature(Rule::MultiValue, "a block with a function type", location.clone())
+                        Operator::Block { blockty }
+                        | Operator::Loop { blockty }
+                        | Operator::If { blockty } => match blockty {
+                            BlockType::Empty => {}
+                            BlockType::Type(ty) => {
+                                if let Some(rule) = valtype_rule(*ty) {
+                                    c.feature(rule, "a block type", location.clone());
                                 }
                             }
-                        }
+                            BlockType::FuncType(_) => c.feature(
+                                Rule::MultiValue,
+                                "a block with a function type",
+                                location.clone(),
+                            ),
+                        },
                         Operator::BrTable { targets } => {
                             // The default label counts as a target.
                             let count = u64::from(targets.len()) + 1;
-                            c.check_limit(Rule::TooManyBrTableTargets, "br_table targets", limits.max_br_table_targets, count, Some(location.clone()));
+                            c.check_limit(
+                                Rule::TooManyBrTableTargets,
+                                "br_table targets",
+                                limits.max_br_table_targets,
+                                count,
+                                Some(location.clone()),
+                            );
                         }
-                        Operator::CallIndirect { table_index, .. } if *table_index != 0 => {
-                            c.feature(Rule::ReferenceTypes, "call_indirect on another table", location.clone())
-                        }
+                        Operator::CallIndirect { table_index, .. } if *table_index != 0 => c
+                            .feature(
+                                Rule::ReferenceTypes,
+                                "call_indirect on another table",
+                                location.clone(),
+                            ),
                         Operator::TypedSelect { .. } => {
                             c.feature(Rule::ReferenceTypes, "a typed select", location.clone())
                         }
@@ -668,7 +869,9 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
         return Err("empty input: not a WebAssembly module".into());
     }
 
-    let memory_export = exports.iter().any(|(name, kind, _)| name == MEMORY_EXPORT && *kind == ExternalKind::Memory);
+    let memory_export = exports
+        .iter()
+        .any(|(name, kind, _)| name == MEMORY_EXPORT && *kind == ExternalKind::Memory);
     if !memory_export {
         c.push(Violation::new(
             Rule::MissingMemoryExport,
@@ -681,18 +884,27 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
             continue;
         }
         entry_points += 1;
-        let ft = func_types.get(*index as usize).and_then(|t| types.get(*t as usize)).and_then(Option::as_ref);
+        let ft = func_types
+            .get(*index as usize)
+            .and_then(|t| types.get(*t as usize))
+            .and_then(Option::as_ref);
         if let Some(ft) = ft {
             if !ft.params().is_empty() || !ft.results().is_empty() {
                 c.push(
-                    Violation::new(Rule::EntryPointSignature, "exported functions are entry points and must have type `() -> ()`")
-                        .at(format!("export {name}")),
+                    Violation::new(
+                        Rule::EntryPointSignature,
+                        "exported functions are entry points and must have type `() -> ()`",
+                    )
+                    .at(format!("export {name}")),
                 );
             }
         }
     }
     if entry_points == 0 {
-        c.push(Violation::new(Rule::NoEntryPoints, "the module exports no function"));
+        c.push(Violation::new(
+            Rule::NoEntryPoints,
+            "the module exports no function",
+        ));
     }
     Ok(())
 }

@@ -52,16 +52,34 @@ impl World {
     }
 
     fn with(metering: Metering) -> World {
-        let vm = Vm::with_config(Schedule::v1(), VmConfig { metering, ..VmConfig::default() });
-        World { vm, state: MemoryState::default() }
+        let vm = Vm::with_config(
+            Schedule::v1(),
+            VmConfig {
+                metering,
+                ..VmConfig::default()
+            },
+        );
+        World {
+            vm,
+            state: MemoryState::default(),
+        }
     }
 
     fn deploy(&mut self, address: Address, wasm: &[u8]) {
-        self.vm.validate(wasm).unwrap_or_else(|r| panic!("test module rejected: {r}"));
+        self.vm
+            .validate(wasm)
+            .unwrap_or_else(|r| panic!("test module rejected: {r}"));
         self.state.put_contract(address, wasm);
     }
 
-    fn call_with(&self, contract: Address, method: &str, input: &[u8], value: U256, gas_limit: u64) -> Outcome {
+    fn call_with(
+        &self,
+        contract: Address,
+        method: &str,
+        input: &[u8],
+        value: U256,
+        gas_limit: u64,
+    ) -> Outcome {
         let call = CallRequest {
             caller: CALLER,
             contract,
@@ -70,9 +88,19 @@ impl World {
             value,
             gas_limit,
         };
-        let block = BlockContext { height: 42, timestamp_ms: 1_700_000_000_000 };
-        let outcome = self.vm.execute(Arc::new(self.state.clone()), block, call).expect("no node fault");
-        assert_eq!(outcome.breakdown_total(), outcome.gas_used, "breakdown must sum to gas used: {outcome:#?}");
+        let block = BlockContext {
+            height: 42,
+            timestamp_ms: 1_700_000_000_000,
+        };
+        let outcome = self
+            .vm
+            .execute(Arc::new(self.state.clone()), block, call)
+            .expect("no node fault");
+        assert_eq!(
+            outcome.breakdown_total(),
+            outcome.gas_used,
+            "breakdown must sum to gas used: {outcome:#?}"
+        );
         assert!(outcome.gas_used <= outcome.gas_limit);
         outcome
     }
@@ -100,7 +128,8 @@ fn success_output_and_exact_gas() {
     assert_eq!(out.output, b"pong");
     // One metered block: 2 consts + call (4) + the charge's own cost (8, as wasm-instrument
     // prices its helper) = 14; output_set = 50 + 4 bytes.
-    expect_test::expect![[r#"{"instructions": 14, "output_set": 54}"#]].assert_eq(&format!("{:?}", out.breakdown_by_key()));
+    expect_test::expect![[r#"{"instructions": 14, "output_set": 54}"#]]
+        .assert_eq(&format!("{:?}", out.breakdown_by_key()));
     assert_eq!(out.gas_used, 68);
     assert_eq!(out.schedule_hash, Schedule::v1().hash());
 }
@@ -108,25 +137,37 @@ fn success_output_and_exact_gas() {
 #[test]
 fn out_of_gas_is_told_apart_from_unreachable_and_bills_the_whole_limit() {
     let mut w = World::new();
-    w.deploy(A, &module(r#"(func (export "spin") (loop (br 0))) (func (export "boom") unreachable)"#));
+    w.deploy(
+        A,
+        &module(r#"(func (export "spin") (loop (br 0))) (func (export "boom") unreachable)"#),
+    );
     let spin = w.call(A, "spin", 50_000);
     assert_eq!(spin.status, Status::OutOfGas);
     assert_eq!(spin.gas_used, 50_000);
-    assert_eq!(spin.gas_breakdown.get(&GasCategory::Instructions), Some(&50_000));
+    assert_eq!(
+        spin.gas_breakdown.get(&GasCategory::Instructions),
+        Some(&50_000)
+    );
     assert_eq!(trapped(&w.call(A, "boom", 50_000)), TrapCode::Unreachable);
 }
 
 #[test]
 fn host_functions_charge_before_they_work() {
     let mut w = World::new();
-    w.deploy(A, &module(r#"(func (export "big") (call $output_set (i32.const 0) (i32.const 60000)))"#));
+    w.deploy(
+        A,
+        &module(r#"(func (export "big") (call $output_set (i32.const 0) (i32.const 60000)))"#),
+    );
     // Enough for the instructions but not for 50 + 60000 bytes of output.
     let out = w.call(A, "big", 10_000);
     assert_eq!(out.status, Status::OutOfGas);
     assert!(out.output.is_empty());
     assert_eq!(out.gas_used, 10_000);
     // What was left when output_set could not pay is attributed to output_set.
-    assert_eq!(out.gas_breakdown[&GasCategory::Host(HostFn::OutputSet)], 10_000 - 14);
+    assert_eq!(
+        out.gas_breakdown[&GasCategory::Host(HostFn::OutputSet)],
+        10_000 - 14
+    );
 }
 
 #[test]
@@ -147,7 +188,10 @@ fn revert_returns_data_and_discards_writes_and_events() {
     assert_eq!(out.output, b"nope");
     assert!(out.writes.is_empty());
     assert!(out.events.is_empty());
-    assert!(out.gas_breakdown[&GasCategory::StorageBytes] > 0, "failed calls still pay");
+    assert!(
+        out.gas_breakdown[&GasCategory::StorageBytes] > 0,
+        "failed calls still pay"
+    );
 }
 
 #[test]
@@ -179,7 +223,10 @@ fn storage_round_trip_events_and_context() {
     assert_eq!(put.events.len(), 1);
     assert_eq!(put.events[0].contract, A);
     assert_eq!(put.events[0].data, 42u64.to_le_bytes());
-    assert_eq!(put.writes.storage.get(&(A, b"key".to_vec())), Some(&Some(b"value!".to_vec())));
+    assert_eq!(
+        put.writes.storage.get(&(A, b"key".to_vec())),
+        Some(&Some(b"value!".to_vec()))
+    );
     w.commit(&put);
     let get = w.call(A, "get", 1_000_000);
     assert_eq!(get.status, Status::Success, "{get:#?}");
@@ -203,10 +250,22 @@ fn storage_and_event_limits_trap_with_their_codes() {
         ),
     );
     assert_eq!(trapped(&w.call(A, "key", 1_000_000)), TrapCode::KeyTooLarge);
-    assert_eq!(trapped(&w.call(A, "value", 1_000_000)), TrapCode::ValueTooLarge);
-    assert_eq!(trapped(&w.call(A, "topics", 1_000_000)), TrapCode::EventLimit);
-    assert_eq!(trapped(&w.call(A, "oob", 1_000_000)), TrapCode::HostMemoryOutOfBounds);
-    assert_eq!(trapped(&w.call(A, "output", 1_000_000)), TrapCode::OutputTooLarge);
+    assert_eq!(
+        trapped(&w.call(A, "value", 1_000_000)),
+        TrapCode::ValueTooLarge
+    );
+    assert_eq!(
+        trapped(&w.call(A, "topics", 1_000_000)),
+        TrapCode::EventLimit
+    );
+    assert_eq!(
+        trapped(&w.call(A, "oob", 1_000_000)),
+        TrapCode::HostMemoryOutOfBounds
+    );
+    assert_eq!(
+        trapped(&w.call(A, "output", 1_000_000)),
+        TrapCode::OutputTooLarge
+    );
 }
 
 #[test]
@@ -222,15 +281,33 @@ fn engine_traps_map_to_stable_codes() {
             (func (export "oob") (drop (i32.load (i32.const 70000))))"#,
         ),
     );
-    assert_eq!(trapped(&w.call(A, "recurse", 10_000_000)), TrapCode::StackOverflow);
+    assert_eq!(
+        trapped(&w.call(A, "recurse", 10_000_000)),
+        TrapCode::StackOverflow
+    );
     let grow = w.call(A, "grow", 10_000_000);
     assert_eq!(trapped(&grow), TrapCode::MemoryLimit);
     // 1 initial page + 3 successful grows of 16 pages; the 4th would exceed 64 pages but was paid.
-    assert_eq!(grow.gas_breakdown[&GasCategory::MemoryGrowth], 4 * 16 * 4096);
-    assert_eq!(trapped(&w.call(A, "div", 1_000)), TrapCode::IntegerDivisionByZero);
-    assert_eq!(trapped(&w.call(A, "oob", 1_000)), TrapCode::MemoryOutOfBounds);
-    assert_eq!(trapped(&w.call(A, "missing", 1_000)), TrapCode::MethodNotFound);
-    assert_eq!(trapped(&w.call(B, "run", 1_000)), TrapCode::ContractNotFound);
+    assert_eq!(
+        grow.gas_breakdown[&GasCategory::MemoryGrowth],
+        4 * 16 * 4096
+    );
+    assert_eq!(
+        trapped(&w.call(A, "div", 1_000)),
+        TrapCode::IntegerDivisionByZero
+    );
+    assert_eq!(
+        trapped(&w.call(A, "oob", 1_000)),
+        TrapCode::MemoryOutOfBounds
+    );
+    assert_eq!(
+        trapped(&w.call(A, "missing", 1_000)),
+        TrapCode::MethodNotFound
+    );
+    assert_eq!(
+        trapped(&w.call(B, "run", 1_000)),
+        TrapCode::ContractNotFound
+    );
 }
 
 #[test]
@@ -253,9 +330,17 @@ fn u256_math_reports_overflow_and_division_by_zero() {
     let out = w.call(A, "run", 1_000_000);
     assert_eq!(out.status, Status::Success);
     assert_eq!(&out.output[0..32], &[0u8; 32], "wrapped sum");
-    assert_eq!(&out.output[32..64], &[0u8; 32], "division by zero writes zero");
+    assert_eq!(
+        &out.output[32..64],
+        &[0u8; 32],
+        "division by zero writes zero"
+    );
     assert_eq!(out.output[64], 2, "1 + 1");
-    assert_eq!(&out.output[100..112], &[1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0], "codes: overflow, div-by-zero, ok");
+    assert_eq!(
+        &out.output[100..112],
+        &[1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
+        "codes: overflow, div-by-zero, ok"
+    );
 }
 
 const CALLER_OF_B: &str = r#"
@@ -285,9 +370,18 @@ fn a_failed_callee_reverts_only_its_own_writes() {
     );
     let out = w.call(A, "run", 10_000_000);
     assert_eq!(out.status, Status::Success, "{out:#?}");
-    assert_eq!(&out.output[..4], &1i32.to_le_bytes(), "callee status: revert");
+    assert_eq!(
+        &out.output[..4],
+        &1i32.to_le_bytes(),
+        "callee status: revert"
+    );
     assert_eq!(&out.output[4..], b"no!", "revert data is the return data");
-    assert_eq!(out.writes.storage.len(), 1, "only the caller's write survives: {:?}", out.writes.storage);
+    assert_eq!(
+        out.writes.storage.len(),
+        1,
+        "only the caller's write survives: {:?}",
+        out.writes.storage
+    );
     assert!(out.writes.storage.contains_key(&(A, b"mine".to_vec())));
 }
 
@@ -309,7 +403,10 @@ fn a_successful_callee_keeps_its_writes_and_its_gas_is_billed_to_the_caller() {
     assert_eq!(&out.output[..4], &0i32.to_le_bytes());
     assert_eq!(&out.output[4..], b"theirs");
     assert!(out.writes.storage.contains_key(&(B, b"theirs".to_vec())));
-    assert_eq!(out.gas_breakdown[&GasCategory::Host(HostFn::StorageWrite)], 2 * 5_000 + 2 * (8 + 12));
+    assert_eq!(
+        out.gas_breakdown[&GasCategory::Host(HostFn::StorageWrite)],
+        2 * 5_000 + 2 * (8 + 12)
+    );
 }
 
 #[test]
@@ -327,7 +424,10 @@ fn call_depth_bomb_ends_with_call_depth_exceeded() {
     let out = w.call(A, "run", 100_000_000);
     assert_eq!(trapped(&out), TrapCode::CallDepthExceeded);
     // Depths 1..=8 each paid for one `call` (base + 3 bytes of method name).
-    assert_eq!(out.gas_breakdown[&GasCategory::Host(HostFn::Call)], 8 * (10_000 + 3 * 2));
+    assert_eq!(
+        out.gas_breakdown[&GasCategory::Host(HostFn::Call)],
+        8 * (10_000 + 3 * 2)
+    );
 }
 
 #[test]
@@ -349,13 +449,19 @@ fn value_moves_with_the_call_and_cannot_exceed_the_balance() {
 fn identical_calls_give_identical_outcomes() {
     let mut w = World::new();
     w.deploy(A, &module(CALLER_OF_B));
-    w.deploy(B, &module(r#"(func (export "write") (call $debug_log (i32.const 0) (i32.const 3)))"#));
+    w.deploy(
+        B,
+        &module(r#"(func (export "write") (call $debug_log (i32.const 0) (i32.const 3)))"#),
+    );
     let first = w.call(A, "run", 1_000_000);
     for _ in 0..3 {
         assert_eq!(w.call(A, "run", 1_000_000), first);
     }
     // A fresh vm (cold caches) agrees too.
-    let cold = World { vm: Vm::new(Schedule::v1()), state: w.state.clone() };
+    let cold = World {
+        vm: Vm::new(Schedule::v1()),
+        state: w.state.clone(),
+    };
     assert_eq!(cold.call(A, "run", 1_000_000), first);
 }
 
@@ -373,7 +479,12 @@ fn inlined_injection_charges_exactly_what_wasm_instrument_charges() {
              (call $output_set (i32.const 0) (i32.const 4)))"#,
     );
     let mut outcomes = Vec::new();
-    for metering in [Metering::Injected, Metering::Shipped, Metering::Unmetered, Metering::Fuel] {
+    for metering in [
+        Metering::Injected,
+        Metering::Shipped,
+        Metering::Unmetered,
+        Metering::Fuel,
+    ] {
         let mut w = World::with(metering);
         w.deploy(A, &program);
         outcomes.push(w.call(A, "run", 100_000_000));
@@ -383,22 +494,38 @@ fn inlined_injection_charges_exactly_what_wasm_instrument_charges() {
     assert_eq!(injected.gas_breakdown[&GasCategory::MemoryGrowth], 2 * 4096);
     for other in &outcomes {
         assert_eq!(other.status, Status::Success);
-        assert_eq!(other.output, 610u32.to_le_bytes(), "metering never changes results");
+        assert_eq!(
+            other.output,
+            610u32.to_le_bytes(),
+            "metering never changes results"
+        );
     }
     expect_test::expect!["63515"].assert_eq(&injected.gas_used.to_string());
 }
 
 #[test]
 fn engine_generations_rotate_to_bound_memory() {
-    let config = VmConfig { engine_code_budget_bytes: 1, ..VmConfig::default() };
+    let config = VmConfig {
+        engine_code_budget_bytes: 1,
+        ..VmConfig::default()
+    };
     let vm = Vm::with_config(Schedule::v1(), config);
     let mut state = MemoryState::default();
     for i in 0..20u8 {
         let wasm = module(&format!(r#"(func (export "run") (drop (i32.const {i})))"#));
         let address = Address([i; 32]);
         state.put_contract(address, &wasm);
-        let call = CallRequest { caller: CALLER, contract: address, method: "run".into(), input: vec![], value: U256::zero(), gas_limit: 1_000 };
-        let out = vm.execute(Arc::new(state.clone()), BlockContext::default(), call).unwrap();
+        let call = CallRequest {
+            caller: CALLER,
+            contract: address,
+            method: "run".into(),
+            input: vec![],
+            value: U256::zero(),
+            gas_limit: 1_000,
+        };
+        let out = vm
+            .execute(Arc::new(state.clone()), BlockContext::default(), call)
+            .unwrap();
         assert_eq!(out.status, Status::Success);
     }
     let stats = vm.cache_stats();
@@ -417,16 +544,43 @@ fn deploy_runs_init_and_records_the_contract() {
     let prepared = vm.prepare(&wasm).unwrap();
     let state: Arc<MemoryState> = Arc::new(MemoryState::default());
     let (address, out) = vm
-        .deploy(state.clone(), BlockContext::default(), CALLER, &prepared, b"salt", vec![], U256::zero(), 10_000_000)
+        .deploy(
+            state.clone(),
+            BlockContext::default(),
+            CALLER,
+            &prepared,
+            b"salt",
+            vec![],
+            U256::zero(),
+            10_000_000,
+        )
         .unwrap();
     assert_eq!(out.status, Status::Success, "{out:#?}");
-    assert_eq!(address, Address::for_contract(&CALLER, &prepared.code_hash, b"salt"));
-    assert_eq!(out.writes.contracts.get(&address), Some(&prepared.code_hash));
+    assert_eq!(
+        address,
+        Address::for_contract(&CALLER, &prepared.code_hash, b"salt")
+    );
+    assert_eq!(
+        out.writes.contracts.get(&address),
+        Some(&prepared.code_hash)
+    );
     assert!(out.writes.storage.contains_key(&(address, b"k".to_vec())));
-    assert_eq!(out.gas_breakdown[&GasCategory::Deploy], 50_000 + 20 * wasm.len() as u64);
+    assert_eq!(
+        out.gas_breakdown[&GasCategory::Deploy],
+        50_000 + 20 * wasm.len() as u64
+    );
     assert_eq!(out.breakdown_total(), out.gas_used);
     let (_, starved) = vm
-        .deploy(state, BlockContext::default(), CALLER, &prepared, b"salt", vec![], U256::zero(), 1_000)
+        .deploy(
+            state,
+            BlockContext::default(),
+            CALLER,
+            &prepared,
+            b"salt",
+            vec![],
+            U256::zero(),
+            1_000,
+        )
         .unwrap();
     assert_eq!(starved.status, Status::OutOfGas);
     assert_eq!(starved.gas_used, 1_000);

@@ -19,52 +19,182 @@ fn repeat(item: &str, n: usize) -> String {
 fn cases() -> Vec<(&'static str, Vec<u8>, Rule)> {
     let wat = |text: String| wat::parse_str(text).unwrap_or_else(|e| panic!("bad test WAT: {e}"));
     vec![
-        ("malformed", b"definitely not wasm".to_vec(), Rule::Malformed),
+        (
+            "malformed",
+            b"definitely not wasm".to_vec(),
+            Rule::Malformed,
+        ),
         ("invalid", wat(with("(func (result i32))")), Rule::Invalid),
-        ("code too large", wat(with(&format!(r#"(data (i32.const 0) "{}")"#, "a".repeat(600 * 1024)))), Rule::CodeTooLarge),
-        ("simd", wat(with("(func (drop (v128.const i64x2 0 0)))")), Rule::Simd),
-        ("threads", wat(with("(func (drop (i32.atomic.load (i32.const 0))))")), Rule::Threads),
-        ("reference types", wat(with("(func (drop (ref.null func)))")), Rule::ReferenceTypes),
-        ("multi-value", wat(with("(func (result i32 i32) (i32.const 1) (i32.const 2))")), Rule::MultiValue),
+        (
+            "code too large",
+            wat(with(&format!(
+                r#"(data (i32.const 0) "{}")"#,
+                "a".repeat(600 * 1024)
+            ))),
+            Rule::CodeTooLarge,
+        ),
+        (
+            "simd",
+            wat(with("(func (drop (v128.const i64x2 0 0)))")),
+            Rule::Simd,
+        ),
+        (
+            "threads",
+            wat(with("(func (drop (i32.atomic.load (i32.const 0))))")),
+            Rule::Threads,
+        ),
+        (
+            "reference types",
+            wat(with("(func (drop (ref.null func)))")),
+            Rule::ReferenceTypes,
+        ),
+        (
+            "multi-value",
+            wat(with("(func (result i32 i32) (i32.const 1) (i32.const 2))")),
+            Rule::MultiValue,
+        ),
         ("multi-memory", wat(with("(memory 1)")), Rule::MultiMemory),
-        ("memory64", wat(r#"(module (memory (export "memory") i64 1) (func (export "run")))"#.into()), Rule::Memory64),
-        ("tail calls", wat(with("(func $f (return_call $f))")), Rule::TailCalls),
+        (
+            "memory64",
+            wat(r#"(module (memory (export "memory") i64 1) (func (export "run")))"#.into()),
+            Rule::Memory64,
+        ),
+        (
+            "tail calls",
+            wat(with("(func $f (return_call $f))")),
+            Rule::TailCalls,
+        ),
         ("exceptions", wat(with("(tag $e)")), Rule::Exceptions),
-        ("bulk memory", wat(with("(func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)))")), Rule::BulkMemory),
-        ("sign extension", wat(with("(func (drop (i32.extend8_s (i32.const 1))))")), Rule::SignExtension),
-        ("saturating float-to-int", wat(with("(func (drop (i32.trunc_sat_f32_s (f32.const 1))))")), Rule::SaturatingFloatToInt),
-        ("other proposal (GC)", wat(with("(type (struct))")), Rule::OtherProposal),
-        ("too many functions", wat(with(&repeat("(func)", 10_000))), Rule::TooManyFunctions),
-        ("too many locals", wat(with(&format!("(func (local {}))", repeat("i32", 1_025)))), Rule::TooManyLocals),
-        ("too many globals", wat(with(&repeat("(global i32 (i32.const 0))", 129))), Rule::TooManyGlobals),
-        ("too many params", wat(with(&format!("(type (func (param {})))", repeat("i32", 33)))), Rule::TooManyParams),
-        ("too many types", wat(with(&repeat("(type (func))", 513))), Rule::TooManyTypes),
+        (
+            "bulk memory",
+            wat(with(
+                "(func (memory.fill (i32.const 0) (i32.const 0) (i32.const 0)))",
+            )),
+            Rule::BulkMemory,
+        ),
+        (
+            "sign extension",
+            wat(with("(func (drop (i32.extend8_s (i32.const 1))))")),
+            Rule::SignExtension,
+        ),
+        (
+            "saturating float-to-int",
+            wat(with("(func (drop (i32.trunc_sat_f32_s (f32.const 1))))")),
+            Rule::SaturatingFloatToInt,
+        ),
+        (
+            "other proposal (GC)",
+            wat(with("(type (struct))")),
+            Rule::OtherProposal,
+        ),
+        (
+            "too many functions",
+            wat(with(&repeat("(func)", 10_000))),
+            Rule::TooManyFunctions,
+        ),
+        (
+            "too many locals",
+            wat(with(&format!("(func (local {}))", repeat("i32", 1_025)))),
+            Rule::TooManyLocals,
+        ),
+        (
+            "too many globals",
+            wat(with(&repeat("(global i32 (i32.const 0))", 129))),
+            Rule::TooManyGlobals,
+        ),
+        (
+            "too many params",
+            wat(with(&format!(
+                "(type (func (param {})))",
+                repeat("i32", 33)
+            ))),
+            Rule::TooManyParams,
+        ),
+        (
+            "too many types",
+            wat(with(&repeat("(type (func))", 513))),
+            Rule::TooManyTypes,
+        ),
         (
             "too many imports",
-            wat(with(&repeat(r#"(import "opmeter" "block_height" (func $h{i} (result i64)))"#, 65))),
+            wat(with(&repeat(
+                r#"(import "opmeter" "block_height" (func $h{i} (result i64)))"#,
+                65,
+            ))),
             Rule::TooManyImports,
         ),
-        ("too many exports", wat(with(&repeat(r#"(func (export "f{i}"))"#, 256))), Rule::TooManyExports),
-        ("too many table elements", wat(with("(table 5000 funcref)")), Rule::TooManyTableElements),
+        (
+            "too many exports",
+            wat(with(&repeat(r#"(func (export "f{i}"))"#, 256))),
+            Rule::TooManyExports,
+        ),
+        (
+            "too many table elements",
+            wat(with("(table 5000 funcref)")),
+            Rule::TooManyTableElements,
+        ),
         (
             "too many br_table targets",
-            wat(with(&format!("(func (block (br_table {} (i32.const 0))))", repeat("0", 513)))),
+            wat(with(&format!(
+                "(func (block (br_table {} (i32.const 0))))",
+                repeat("0", 513)
+            ))),
             Rule::TooManyBrTableTargets,
         ),
-        ("too many data segments", wat(with(&repeat(r#"(data (i32.const 0) "")"#, 257))), Rule::TooManyDataSegments),
-        ("too many memory pages", wat(r#"(module (memory (export "memory") 65) (func (export "run")))"#.into()), Rule::TooManyMemoryPages),
-        ("import not allowed", wat(with(r#"(import "env" "abort" (func))"#)), Rule::ImportNotAllowed),
-        ("import signature", wat(with(r#"(import "opmeter" "block_height" (func (result i32)))"#)), Rule::ImportSignature),
-        ("import kind", wat(with(r#"(import "opmeter" "gas" (global (mut i64)))"#)), Rule::ImportKind),
+        (
+            "too many data segments",
+            wat(with(&repeat(r#"(data (i32.const 0) "")"#, 257))),
+            Rule::TooManyDataSegments,
+        ),
+        (
+            "too many memory pages",
+            wat(r#"(module (memory (export "memory") 65) (func (export "run")))"#.into()),
+            Rule::TooManyMemoryPages,
+        ),
+        (
+            "import not allowed",
+            wat(with(r#"(import "env" "abort" (func))"#)),
+            Rule::ImportNotAllowed,
+        ),
+        (
+            "import signature",
+            wat(with(
+                r#"(import "opmeter" "block_height" (func (result i32)))"#,
+            )),
+            Rule::ImportSignature,
+        ),
+        (
+            "import kind",
+            wat(with(r#"(import "opmeter" "gas" (global (mut i64)))"#)),
+            Rule::ImportKind,
+        ),
         (
             "reserved export",
-            wat(with(r#"(global $g (mut i64) (i64.const 0)) (export "opmeter_gas_left" (global $g))"#)),
+            wat(with(
+                r#"(global $g (mut i64) (i64.const 0)) (export "opmeter_gas_left" (global $g))"#,
+            )),
             Rule::ReservedExport,
         ),
-        ("start function", wat(with("(func $s) (start $s)")), Rule::StartFunction),
-        ("missing memory export", wat(r#"(module (memory 1) (func (export "run")))"#.into()), Rule::MissingMemoryExport),
-        ("no entry points", wat(r#"(module (memory (export "memory") 1))"#.into()), Rule::NoEntryPoints),
-        ("entry point signature", wat(with(r#"(func (export "f") (param i32))"#)), Rule::EntryPointSignature),
+        (
+            "start function",
+            wat(with("(func $s) (start $s)")),
+            Rule::StartFunction,
+        ),
+        (
+            "missing memory export",
+            wat(r#"(module (memory 1) (func (export "run")))"#.into()),
+            Rule::MissingMemoryExport,
+        ),
+        (
+            "no entry points",
+            wat(r#"(module (memory (export "memory") 1))"#.into()),
+            Rule::NoEntryPoints,
+        ),
+        (
+            "entry point signature",
+            wat(with(r#"(func (export "f") (param i32))"#)),
+            Rule::EntryPointSignature,
+        ),
     ]
 }
 
@@ -77,7 +207,10 @@ fn every_rule_has_a_case_and_each_case_breaks_exactly_its_rule() {
         assert_eq!(report.rules(), vec![expected], "case `{name}`: {report:#?}");
         rendered.push_str(&format!("{name}:\n"));
         for v in &report.violations {
-            rendered.push_str(&format!("  {v} limit={:?} actual={:?}\n", v.limit, v.actual));
+            rendered.push_str(&format!(
+                "  {v} limit={:?} actual={:?}\n",
+                v.limit, v.actual
+            ));
         }
     }
     expect_test::expect_file!["../snapshots/validation.txt"].assert_eq(&rendered);
@@ -86,12 +219,21 @@ fn every_rule_has_a_case_and_each_case_breaks_exactly_its_rule() {
 #[test]
 fn limit_violations_carry_the_limit_and_the_offending_value() {
     let vm = Vm::new(Schedule::v1());
-    let wasm = wat::parse_str(r#"(module (memory (export "memory") 65 100) (func (export "run")))"#).unwrap();
+    let wasm =
+        wat::parse_str(r#"(module (memory (export "memory") 65 100) (func (export "run")))"#)
+            .unwrap();
     let report = vm.validate(&wasm).unwrap_err();
-    let pages: Vec<_> = report.violations.iter().map(|v| (v.limit, v.actual, v.location.clone())).collect();
+    let pages: Vec<_> = report
+        .violations
+        .iter()
+        .map(|v| (v.limit, v.actual, v.location.clone()))
+        .collect();
     assert_eq!(
         pages,
-        vec![(Some(64), Some(65), Some("memory 0".into())), (Some(64), Some(100), Some("memory 0".into()))]
+        vec![
+            (Some(64), Some(65), Some("memory 0".into())),
+            (Some(64), Some(100), Some("memory 0".into()))
+        ]
     );
 }
 
@@ -123,7 +265,8 @@ fn all_violations_are_reported_at_once() {
 #[test]
 fn a_valid_module_is_accepted_with_its_code_hash() {
     let vm = Vm::new(Schedule::v1());
-    let wasm = wat::parse_str(with(r#"(import "opmeter" "gas_left" (func (result i64)))"#)).unwrap();
+    let wasm =
+        wat::parse_str(with(r#"(import "opmeter" "gas_left" (func (result i64)))"#)).unwrap();
     let hash = vm.validate(&wasm).unwrap();
     assert_eq!(hash, opmeter_vm::CodeHash::of(&wasm));
 }
@@ -134,8 +277,12 @@ fn instrumentation_failure_is_reported_as_a_violation() {
     let vm = Vm::new(Schedule::v1());
     let report = vm.prepare(b"\0asm\x01\0\0\0\x01").unwrap_err();
     assert_eq!(report.rules(), vec![Rule::Malformed]);
-    let err = opmeter_vm::instrument::instrument(b"\0asm\x01\0\0\0\x01", &Schedule::v1(), opmeter_vm::Metering::Injected)
-        .unwrap_err();
+    let err = opmeter_vm::instrument::instrument(
+        b"\0asm\x01\0\0\0\x01",
+        &Schedule::v1(),
+        opmeter_vm::Metering::Injected,
+    )
+    .unwrap_err();
     assert!(err.contains("parity-wasm"), "{err}");
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks to build and test Opmeter. Idempotent: safe to re-run.
+set -euo pipefail
+
+say() { printf '\033[1;34m[setup]\033[0m %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    say "need root for: $*"; return 1; fi
+}
+
+# 1. Rust toolchain (rustup-managed; the repository pins nothing newer than stable 1.95).
+if ! command -v cargo >/dev/null || ! command -v rustup >/dev/null; then
+  say "cargo/rustup not found: install Rust with rustup (https://rustup.rs), then re-run."
+  exit 1
+fi
+
+# 2. The contract target: the only stable target whose output wasm-instrument can parse.
+if ! rustup target list --installed | grep -qx 'wasm32v1-none'; then
+  say "adding the wasm32v1-none target"
+  rustup target add wasm32v1-none
+fi
+
+# 3. Components used by the test command.
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+    say "adding rustup component ${component}"
+    rustup component add "${component}"
+  fi
+done
+
+# 4. System packages: a C toolchain, and clang/libclang for rocksdb's bindgen.
+missing=()
+command -v cc >/dev/null || missing+=(build-essential)
+command -v clang >/dev/null || missing+=(clang)
+dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+if [ "${#missing[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null; then
+    say "installing ${missing[*]}"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  else
+    say "please install: ${missing[*]} (no apt-get here)"
+    exit 1
+  fi
+fi
+
+say "ready"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Command 2: set up the machine, build, and run every test (fails when any test fails).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup.sh
+. scripts/env.sh
+step() { printf '\n\033[1;34m== %s\033[0m\n' "$*" >&2; }
+
+step "format"
+cargo fmt --all --check
+cargo fmt --manifest-path contracts/Cargo.toml --all --check
+
+step "lint"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --manifest-path contracts/Cargo.toml --workspace --all-targets --locked -- -D warnings
+
+step "contract unit tests (native mock host)"
+cargo test --manifest-path contracts/Cargo.toml --workspace --locked
+
+step "benchmarks compile"
+cargo bench --workspace --locked --no-run
+
+step "workspace tests (builds every example contract from source)"
+cargo test --workspace --lib --bins --tests --locked
+cargo test --workspace --doc --locked
