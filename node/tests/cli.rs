@@ -4,7 +4,10 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn opmeter(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opmeter")).args(args).output().expect("spawn opmeter")
+    Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(args)
+        .output()
+        .expect("spawn opmeter")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
@@ -33,25 +36,51 @@ fn validate_prints_the_code_hash_of_accepted_code() {
     let out = opmeter(&["code", "validate", &file]);
     assert!(out.status.success());
     let wasm = wat::parse_str(HELLO).unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), opmeter_vm::CodeHash::of(&wasm).to_hex());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        opmeter_vm::CodeHash::of(&wasm).to_hex()
+    );
 }
 
 #[test]
 fn validate_lists_every_violation_as_json_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(dir.path(), "bad.wat", r#"(module (import "env" "x" (func)) (memory 99) (func $s) (start $s))"#);
+    let file = write(
+        dir.path(),
+        "bad.wat",
+        r#"(module (import "env" "x" (func)) (memory 99) (func $s) (start $s))"#,
+    );
     let out = opmeter(&["code", "validate", &file, "--json"]);
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let rules: Vec<&str> = report.as_array().unwrap().iter().map(|v| v["rule"].as_str().unwrap()).collect();
-    assert_eq!(rules, ["importNotAllowed", "tooManyMemoryPages", "startFunction", "missingMemoryExport", "noEntryPoints"]);
+    let rules: Vec<&str> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "importNotAllowed",
+            "tooManyMemoryPages",
+            "startFunction",
+            "missingMemoryExport",
+            "noEntryPoints"
+        ]
+    );
     assert_eq!(report[1]["limit"], 64);
     assert_eq!(report[1]["actual"], 99);
     assert_eq!(report[1]["location"], "memory 0");
     // Human form lists them all on stderr.
     let human = opmeter(&["code", "validate", &file]);
     assert_eq!(human.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&human.stderr).matches("  - [").count(), 5);
+    assert_eq!(
+        String::from_utf8_lossy(&human.stderr)
+            .matches("  - [")
+            .count(),
+        5
+    );
 }
 
 fn exec_json(file: &str, extra: &[&str]) -> (Option<i32>, serde_json::Value) {
@@ -73,8 +102,14 @@ fn exec_reports_every_status_and_exits_zero_whenever_the_call_ran() {
     assert_eq!(ok["gasUsed"], 69);
     assert_eq!(ok["gasLimit"], 100_000_000);
     let breakdown = ok["gasBreakdown"].as_object().unwrap();
-    assert_eq!(breakdown.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 69);
-    assert_eq!(ok["scheduleHash"], format!("0x{}", hex::encode(opmeter_vm::Schedule::v1().hash())));
+    assert_eq!(
+        breakdown.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
+        69
+    );
+    assert_eq!(
+        ok["scheduleHash"],
+        format!("0x{}", hex::encode(opmeter_vm::Schedule::v1().hash()))
+    );
 
     let (code, echo) = exec_json(&file, &["--method", "echo", "--args", r#"{"a":1}"#]);
     assert_eq!(code, Some(0));
@@ -83,19 +118,51 @@ fn exec_reports_every_status_and_exits_zero_whenever_the_call_ran() {
     let (code, revert) = exec_json(&file, &["--method", "no"]);
     assert_eq!((code, revert["status"].as_str()), (Some(0), Some("revert")));
     let (code, trap) = exec_json(&file, &["--method", "boom"]);
-    assert_eq!((code, trap["status"].as_str(), trap["trapCode"].as_u64()), (Some(0), Some("trap"), Some(1)));
+    assert_eq!(
+        (code, trap["status"].as_str(), trap["trapCode"].as_u64()),
+        (Some(0), Some("trap"), Some(1))
+    );
     let (code, oog) = exec_json(&file, &["--method", "spin", "--gas-limit", "5000"]);
-    assert_eq!((code, oog["status"].as_str(), oog["gasUsed"].as_u64()), (Some(0), Some("outOfGas"), Some(5000)));
+    assert_eq!(
+        (code, oog["status"].as_str(), oog["gasUsed"].as_u64()),
+        (Some(0), Some("outOfGas"), Some(5000))
+    );
 }
 
 #[test]
 fn exec_refuses_invalid_code_and_bad_arguments() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = write(dir.path(), "bad.wat", r#"(module (memory (export "memory") 1) (func (export "x") (drop (v128.const i64x2 0 0))))"#);
-    assert_eq!(opmeter(&["exec", &bad, "--method", "x"]).status.code(), Some(1));
+    let bad = write(
+        dir.path(),
+        "bad.wat",
+        r#"(module (memory (export "memory") 1) (func (export "x") (drop (v128.const i64x2 0 0))))"#,
+    );
+    assert_eq!(
+        opmeter(&["exec", &bad, "--method", "x"]).status.code(),
+        Some(1)
+    );
     let good = write(dir.path(), "hello.wat", HELLO);
-    assert_eq!(opmeter(&["exec", &good, "--method", "hi", "--args", "{not json"]).status.code(), Some(2));
-    assert_eq!(opmeter(&["exec", &good, "--method", "hi", "--caller", "0x12"]).status.code(), Some(2));
-    assert_eq!(opmeter(&["exec", "/nonexistent.wasm", "--method", "hi"]).status.code(), Some(2));
-    assert_eq!(opmeter(&["exec", &good]).status.code(), Some(2), "--method is required");
+    assert_eq!(
+        opmeter(&["exec", &good, "--method", "hi", "--args", "{not json"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        opmeter(&["exec", &good, "--method", "hi", "--caller", "0x12"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        opmeter(&["exec", "/nonexistent.wasm", "--method", "hi"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        opmeter(&["exec", &good]).status.code(),
+        Some(2),
+        "--method is required"
+    );
 }

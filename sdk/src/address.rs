@@ -174,13 +174,19 @@ mod tests {
         assert_eq!(text.len(), 66);
         assert!(text.starts_with("0x00070e15"));
         assert_eq!(text.parse::<Address>(), Ok(address));
-        assert_eq!(text.to_uppercase().replace("0X", "0x").parse::<Address>(), Ok(address));
+        assert_eq!(
+            text.to_uppercase().replace("0X", "0x").parse::<Address>(),
+            Ok(address)
+        );
     }
 
     #[test]
     fn rejects_malformed_text() {
         let zeros = "0".repeat(64);
-        assert_eq!(zeros.parse::<Address>(), Err(ParseAddressError::MissingPrefix));
+        assert_eq!(
+            zeros.parse::<Address>(),
+            Err(ParseAddressError::MissingPrefix)
+        );
         assert_eq!("0x00".parse::<Address>(), Err(ParseAddressError::BadLength));
         let bad = alloc::format!("0x{}g", "0".repeat(63));
         assert_eq!(bad.parse::<Address>(), Err(ParseAddressError::BadDigit));

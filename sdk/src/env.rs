@@ -1,6 +1,6 @@
 //! Safe wrappers of the whole host ABI v1.
 //!
-//! On wasm32 each function calls the matching import of [`crate::sys`]; natively it talks to the
+//! On wasm32 each function calls the matching import of `crate::sys`; natively it talks to the
 //! thread-local mock host that [`crate::testing`] configures. Both behave the same as far as a
 //! contract can tell.
 

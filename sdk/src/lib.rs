@@ -55,7 +55,8 @@
 //! # Entry points
 //!
 //! On wasm32 each entry point is an exported `() -> ()` function named after the method, as the
-//! host ABI requires ([`sys`] imports the host functions, [`env`] wraps them safely). Generated code:
+//! host ABI requires (module `sys` imports the host functions on wasm32, [`env`](mod@env) wraps
+//! them safely). Generated code:
 //!
 //! - reads the input: a JSON object of the named parameters (`{"to": "0x…", "amount": "10"}`);
 //!   empty input means `{}`; unknown fields are rejected; `Option` parameters may be omitted. A bad
@@ -81,14 +82,14 @@
 //!
 //! # Testing
 //!
-//! Natively (any non-wasm target) every [`env`] function is served by an in-memory mock host, so
-//! contract logic is unit-tested with plain `cargo test`; see [`testing`].
+//! Natively (any non-wasm target) every [`env`](mod@env) function is served by an in-memory mock
+//! host, so contract logic is unit-tested with plain `cargo test`; see [`testing`].
 //!
 //! # Features
 //!
 //! | feature | default | effect (wasm32 only) |
 //! |---|---|---|
-//! | `bump-allocator` | yes | installs [`bump::BumpAllocator`] as the `#[global_allocator]` |
+//! | `bump-allocator` | yes | installs `bump::BumpAllocator` as the `#[global_allocator]` |
 //! | `panic-handler` | yes | installs a `#[panic_handler]` that reverts with the panic message |
 //!
 //! Turn them off to bring your own allocator or panic handler.

@@ -34,13 +34,16 @@ pub(crate) mod limits {
     pub(crate) const DEBUG_LOG_BYTES: usize = 1024;
 }
 
+/// A closure standing in for a contract: `(method, input) -> output`.
+pub(crate) type Handler = Rc<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, CallError>>;
+
 /// What answers calls to a registered address.
 #[derive(Clone)]
 pub(crate) enum Callee {
     /// A contract compiled into the test binary, driven through its entry points.
     Contract(&'static [EntryPoint]),
     /// A closure standing in for a contract.
-    Handler(Rc<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, CallError>>),
+    Handler(Handler),
 }
 
 /// One call frame.
@@ -102,7 +105,9 @@ impl MockHost {
     }
 
     pub(crate) fn frame_mut(&mut self) -> &mut Frame {
-        self.frames.last_mut().expect("the base frame is never popped")
+        self.frames
+            .last_mut()
+            .expect("the base frame is never popped")
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -349,8 +354,8 @@ pub(crate) fn call(
             })
         }
         Callee::Handler(handler) => run_frame(Some(frame), move_value, || {
-            let output = handler(method, input)
-                .map_err(|error| Stop::Status(error.status, error.data))?;
+            let output =
+                handler(method, input).map_err(|error| Stop::Status(error.status, error.data))?;
             with(|host| host.frame_mut().output = output);
             Ok(())
         }),

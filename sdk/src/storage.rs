@@ -413,14 +413,20 @@ mod tests {
         NAME.save(&String::from("opmeter"));
         assert_eq!(NAME.load(), "opmeter");
         CONFIG.save(&Json(alloc::vec![1, 2]));
-        assert_eq!(testing::storage().get(b"config".as_slice()).unwrap(), b"[1,2]");
+        assert_eq!(
+            testing::storage().get(b"config".as_slice()).unwrap(),
+            b"[1,2]"
+        );
         OWNERS.save("k", &Address::repeat_byte(3));
         assert!(OWNERS.has("k"));
         assert_eq!(OWNERS.load("k"), Address::repeat_byte(3));
         assert!(OWNERS.remove("k"));
         assert!(!OWNERS.remove("k"));
         let message = testing::expect_revert(|| OWNERS.load("k"));
-        assert!(message.starts_with("storage: no value under key"), "{message}");
+        assert!(
+            message.starts_with("storage: no value under key"),
+            "{message}"
+        );
     }
 
     #[test]

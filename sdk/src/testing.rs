@@ -353,3 +353,73 @@ pub(crate) fn install_panic_hook() {
         }));
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::{self, CallStatus};
+
+    #[test]
+    fn calls_reach_handlers_in_the_callee_frame() {
+        let callee = Address::repeat_byte(0x22);
+        register_handler(callee, move |method, input| {
+            assert_eq!(env::caller(), DEFAULT_CONTRACT);
+            assert_eq!(env::address(), Address::repeat_byte(0x22));
+            env::storage_write(b"seen", method.as_bytes());
+            match method {
+                "echo" => Ok(input.to_vec()),
+                _ => env::revert("nope"),
+            }
+        });
+        set_balance(DEFAULT_CONTRACT, U256::from(10u8));
+
+        let output = env::call(&callee, "echo", b"hi", U256::from(3u8), 0);
+        assert_eq!(output, Ok(b"hi".to_vec()));
+        assert_eq!(env::return_data(), b"hi");
+        assert_eq!(env::balance(&callee), U256::from(3u8));
+        assert_eq!(
+            storage_of(&callee).get(b"seen".as_slice()).unwrap(),
+            b"echo"
+        );
+
+        // A reverting callee: its write and the value move are rolled back.
+        let error = env::call(&callee, "other", b"", U256::from(3u8), 0).unwrap_err();
+        assert_eq!(error.status, CallStatus::Revert);
+        assert_eq!(error.message(), "nope");
+        assert_eq!(env::balance(&callee), U256::from(3u8));
+        assert_eq!(
+            storage_of(&callee).get(b"seen".as_slice()).unwrap(),
+            b"echo"
+        );
+
+        let poor = env::call(&callee, "echo", b"", U256::from(100u8), 0).unwrap_err();
+        assert_eq!(poor.status, CallStatus::InsufficientBalance);
+        let missing = env::call(&Address::ZERO, "echo", b"", U256::ZERO, 0).unwrap_err();
+        assert_eq!(missing.status, CallStatus::ContractNotFound);
+    }
+
+    #[test]
+    fn limits_trap_like_the_host() {
+        let big = std::vec![0u8; 64 * 1024 + 1];
+        assert_eq!(
+            try_run(|| env::set_output(&big)),
+            Err(Failure::Trap(TrapCode::OutputTooLarge))
+        );
+        assert_eq!(
+            try_run(|| env::storage_write(&[0; 257], b"")),
+            Err(Failure::Trap(TrapCode::KeyTooLarge))
+        );
+        assert_eq!(
+            try_run(|| env::emit_raw_event(&[[0; 32]; 5], b"")),
+            Err(Failure::Trap(TrapCode::EventLimit))
+        );
+        assert_eq!(
+            try_run(|| panic!("boom")),
+            Err(Failure::Revert(b"boom".to_vec()))
+        );
+        assert_eq!(
+            expect_revert(|| U256::MAX + U256::ONE),
+            "U256 addition: overflow"
+        );
+    }
+}

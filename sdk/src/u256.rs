@@ -427,9 +427,17 @@ mod tests {
         assert_eq!(U256::from(7u8).checked_div(2u8.into()), Some(3u8.into()));
         assert_eq!(U256::from(7u8).checked_rem(2u8.into()), Some(1u8.into()));
         assert_eq!(U256::from(7u8).checked_div(U256::ZERO), None);
-        assert_eq!(U256::from(2u8).checked_pow(255u8.into()), Some(u("0x8000000000000000000000000000000000000000000000000000000000000000")));
+        assert_eq!(
+            U256::from(2u8).checked_pow(255u8.into()),
+            Some(u(
+                "0x8000000000000000000000000000000000000000000000000000000000000000"
+            ))
+        );
         assert_eq!(U256::from(2u8).checked_pow(256u16.into()), None);
-        assert_eq!(U256::from(1u64 << 40).checked_mul(U256::from(1u64 << 40)), Some(U256::from(1u128 << 80)));
+        assert_eq!(
+            U256::from(1u64 << 40).checked_mul(U256::from(1u64 << 40)),
+            Some(U256::from(1u128 << 80))
+        );
     }
 
     #[test]
@@ -441,24 +449,44 @@ mod tests {
 
     #[test]
     fn text_and_serde_are_decimal() {
-        let value = u("115792089237316195423570985008687907853269984665640564039457584007913129639935");
+        let value =
+            u("115792089237316195423570985008687907853269984665640564039457584007913129639935");
         assert_eq!(value, U256::MAX);
         assert_eq!(U256::from(1234u16).to_string(), "1234");
         assert_eq!(serde_json::to_string(&U256::from(10u8)).unwrap(), "\"10\"");
-        assert_eq!(serde_json::from_str::<U256>("\"42\"").unwrap(), U256::from(42u8));
-        assert_eq!(serde_json::from_str::<U256>("42").unwrap(), U256::from(42u8));
-        assert_eq!(serde_json::from_str::<U256>("\"0x2a\"").unwrap(), U256::from(42u8));
+        assert_eq!(
+            serde_json::from_str::<U256>("\"42\"").unwrap(),
+            U256::from(42u8)
+        );
+        assert_eq!(
+            serde_json::from_str::<U256>("42").unwrap(),
+            U256::from(42u8)
+        );
+        assert_eq!(
+            serde_json::from_str::<U256>("\"0x2a\"").unwrap(),
+            U256::from(42u8)
+        );
         assert!(serde_json::from_str::<U256>("\"-1\"").is_err());
         assert!(serde_json::from_str::<U256>("\"\"").is_err());
         assert!(serde_json::from_str::<U256>("-1").is_err());
         assert!(serde_json::from_str::<U256>("1.5").is_err());
-        assert_eq!("115792089237316195423570985008687907853269984665640564039457584007913129639936".parse::<U256>(), Err(ParseU256Error::Overflow));
+        assert_eq!(
+            "115792089237316195423570985008687907853269984665640564039457584007913129639936"
+                .parse::<U256>(),
+            Err(ParseU256Error::Overflow)
+        );
     }
 
     #[test]
     fn integer_conversions() {
         assert_eq!(u64::try_from(U256::from(u64::MAX)), Ok(u64::MAX));
-        assert_eq!(u64::try_from(U256::from(u128::from(u64::MAX) + 1)), Err(U256TooLarge));
-        assert_eq!(U256::from_be_bytes(U256::from(5u8).to_be_bytes()), U256::from(5u8));
+        assert_eq!(
+            u64::try_from(U256::from(u128::from(u64::MAX) + 1)),
+            Err(U256TooLarge)
+        );
+        assert_eq!(
+            U256::from_be_bytes(U256::from(5u8).to_be_bytes()),
+            U256::from(5u8)
+        );
     }
 }

@@ -51,9 +51,8 @@ pub(crate) fn revert(data: &[u8]) -> ! {
 pub(crate) fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
     let mut stack = [0u8; STORAGE_READ_STACK_BYTES];
     // SAFETY: `key` is a live slice and `stack` has `val_cap` writable bytes.
-    let found = unsafe {
-        sys::storage_read(ptr(key), len(key), stack.as_mut_ptr() as i32, len(&stack))
-    };
+    let found =
+        unsafe { sys::storage_read(ptr(key), len(key), stack.as_mut_ptr() as i32, len(&stack)) };
     if found < 0 {
         return None;
     }

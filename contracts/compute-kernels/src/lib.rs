@@ -64,7 +64,8 @@ pub fn random_u32s(n: u32) -> Vec<u32> {
 /// A position-dependent checksum of a sequence.
 pub fn checksum(values: &[u32]) -> u64 {
     values.iter().fold(0u64, |acc, &value| {
-        acc.wrapping_mul(0x100_0000_01b3).wrapping_add(u64::from(value))
+        acc.wrapping_mul(0x100_0000_01b3)
+            .wrapping_add(u64::from(value))
     })
 }
 

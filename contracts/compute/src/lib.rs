@@ -54,7 +54,10 @@ mod tests {
 
     #[test]
     fn methods_return_the_kernel_checksums() {
-        assert_eq!(Compute::__dispatch("fib", br#"{"n":20}"#), Ok(b"6765".to_vec()));
+        assert_eq!(
+            Compute::__dispatch("fib", br#"{"n":20}"#),
+            Ok(b"6765".to_vec())
+        );
         let sum = compute_kernels::loop_sum(1000).to_string();
         assert_eq!(
             Compute::__dispatch("loop_sum", br#"{"n":1000}"#),

@@ -94,7 +94,10 @@ mod tests {
     fn dispatch_speaks_json() {
         assert_eq!(Counter::__dispatch("init", br#"{"start":1}"#), Ok(vec![]));
         assert_eq!(Counter::__dispatch("increment", b""), Ok(b"2".to_vec()));
-        assert_eq!(Counter::__dispatch("increment", br#"{"by":3}"#), Ok(b"5".to_vec()));
+        assert_eq!(
+            Counter::__dispatch("increment", br#"{"by":3}"#),
+            Ok(b"5".to_vec())
+        );
         assert_eq!(Counter::__dispatch("get", b"{}"), Ok(b"5".to_vec()));
         let bad = Counter::__dispatch("increment", br#"{"by":"x"}"#).unwrap_err();
         assert!(bad.starts_with(b"invalid arguments: "));

@@ -128,7 +128,10 @@ mod tests {
     fn only_the_owner_overwrites_or_removes() {
         Registry::set("k".into(), "mine".into()).unwrap();
         testing::set_caller(BOB);
-        assert_eq!(Registry::set("k".into(), "theirs".into()), Err("not the owner"));
+        assert_eq!(
+            Registry::set("k".into(), "theirs".into()),
+            Err("not the owner")
+        );
         assert_eq!(Registry::remove("k".into()), Err("not the owner"));
         testing::set_caller(ALICE);
         assert_eq!(Registry::remove("k".into()), Ok(()));

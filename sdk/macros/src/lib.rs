@@ -21,12 +21,9 @@ const MAX_TOPIC_FIELDS: usize = 3;
 #[proc_macro_attribute]
 pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
     if !attr.is_empty() {
-        return Error::new(
-            Span::call_site(),
-            "#[contract] takes no arguments",
-        )
-        .to_compile_error()
-        .into();
+        return Error::new(Span::call_site(), "#[contract] takes no arguments")
+            .to_compile_error()
+            .into();
     }
     let item_impl = parse_macro_input!(item as ItemImpl);
     match expand_contract(&item_impl) {
