@@ -166,3 +166,30 @@ fn exec_refuses_invalid_code_and_bad_arguments() {
         "--method is required"
     );
 }
+
+#[test]
+fn build_prints_each_contract_with_size_and_code_hash() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/counter");
+    let out = opmeter(&["build", dir.to_str().unwrap(), "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(built[0]["package"], "counter");
+    let path = built[0]["path"].as_str().unwrap();
+    assert!(
+        path.ends_with("wasm32v1-none/release/counter.wasm"),
+        "{path}"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(built[0]["sizeBytes"], bytes.len());
+    assert_eq!(
+        built[0]["codeHash"],
+        opmeter_vm::CodeHash::of(&bytes).to_hex()
+    );
+    let missing = opmeter(&["build", "/nonexistent"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no Cargo.toml"));
+}

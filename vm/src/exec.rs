@@ -34,6 +34,10 @@ use crate::types::{
 };
 use crate::validate::{validate, Rule, ValidationReport, Violation};
 
+/// The largest gas limit an execution runs with (larger requests are capped): the gas counter is
+/// an `i64` global and `u64::MAX` is the out-of-gas sentinel.
+pub const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
+
 /// Tuning of the vm that never changes results (only speed and memory).
 #[derive(Clone, Debug)]
 pub struct VmConfig {
@@ -204,6 +208,27 @@ impl Vm {
         })
     }
 
+    /// Compiles prepared code into the module cache now (a node calls this after a deployment so
+    /// the first call is warm; benchmarks use it to time compilation).
+    ///
+    /// # Errors
+    /// [`VmError::CorruptCode`] when the engine refuses the instrumented code.
+    pub fn precompile(&self, code: &PreparedCode) -> Result<(), VmError> {
+        let generation = self.shared.current_generation();
+        self.shared.lock().instrumented.put(
+            (code.code_hash, self.shared.schedule.version),
+            Arc::clone(&code.instrumented),
+        );
+        let view = DeployView {
+            inner: Arc::new(crate::state::MemoryState::default()),
+            address: Address::default(),
+            code: code.clone(),
+        };
+        self.shared
+            .module(&generation, code.code_hash, &view)
+            .map(|_| ())
+    }
+
     /// Cache counters.
     pub fn cache_stats(&self) -> CacheStats {
         let cache = self.shared.lock();
@@ -224,8 +249,9 @@ impl Vm {
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
-        call: CallRequest,
+        mut call: CallRequest,
     ) -> Result<Outcome, VmError> {
+        call.gas_limit = call.gas_limit.min(MAX_GAS_LIMIT);
         let limits = &self.shared.schedule.limits;
         let precheck = if call.method.len() > limits.max_method_name_len_bytes as usize {
             Some(TrapCode::InvalidMethodName)
@@ -269,6 +295,7 @@ impl Vm {
         value: U256,
         gas_limit: u64,
     ) -> Result<(Address, Outcome), VmError> {
+        let gas_limit = gas_limit.min(MAX_GAS_LIMIT);
         let schedule = &self.shared.schedule;
         let address = Address::for_contract(&deployer, &code.code_hash, salt);
         let deploy_gas = (code.original.len() as u64)
@@ -774,6 +801,8 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     };
     let result = entry.call(&mut store, ());
     let verdict = match result {
+        // Straight-line code after the last check point may have overdrawn the counter.
+        Ok(()) if counter_negative(&store) => Err(Stop::OutOfGas),
         Ok(()) => Ok(()),
         Err(error) => Err(classify(&store, error)?),
     };
@@ -793,11 +822,18 @@ enum Stop {
     OutOfGas,
 }
 
+fn counter_negative(store: &Store<HostState>) -> bool {
+    match store.data().frame.gas {
+        GasCell::Global(global) => global.get(store).i64().is_some_and(|left| left < 0),
+        GasCell::Fuel | GasCell::Counter(_) => false,
+    }
+}
+
 /// Sorts an engine error into a guest outcome, or a node fault.
 fn classify(store: &Store<HostState>, error: wasmi::Error) -> Result<Stop, VmError> {
     if let Some(code) = error.as_trap_code() {
         let out_of_gas = match store.data().frame.gas {
-            GasCell::Global(global) => global.get(store).i64() == Some(-1),
+            GasCell::Global(global) => global.get(store).i64().is_some_and(|left| left < 0),
             GasCell::Fuel => code == wasmi::TrapCode::OutOfFuel,
             GasCell::Counter(_) => false,
         };
@@ -920,9 +956,13 @@ fn settle(
 type Ctx<'a> = Caller<'a, HostState>;
 type HostResult<T> = Result<T, wasmi::Error>;
 
+/// Gas left in this frame; `None` when straight-line code overdrew the counter (out of gas).
 fn gas_left(caller: &Ctx<'_>) -> HostResult<u64> {
     match caller.data().frame.gas {
-        GasCell::Global(global) => Ok(global.get(caller).i64().map_or(0, |v| v as u64)),
+        GasCell::Global(global) => match global.get(caller).i64() {
+            Some(left) if left >= 0 => Ok(left as u64),
+            _ => Err(abort(HostAbort::OutOfGas)),
+        },
         GasCell::Fuel => caller
             .get_fuel()
             .map_err(|e| fatal(VmError::Engine(e.to_string()))),

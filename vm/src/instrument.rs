@@ -1,19 +1,24 @@
 //! Gas injection: `wasm-instrument` decides *where* and *how much* to charge (the billing
-//! definition); our pass then inlines each charge instead of calling a helper function.
+//! definition); our pass then inlines each charge instead of calling a helper function, and
+//! checks for exhaustion only where it matters.
 //!
 //! ```text
 //! wasm ─▶ wasm-instrument (mutable-global backend) ─▶ inline pass ─▶ instrumented wasm
-//!          i64.const N; call $gas                      global.get $g; i64.const N; i64.lt_u
-//!                                                      if  i64.const -1; global.set $g; unreachable end
-//!                                                      global.get $g; i64.const N; i64.sub; global.set $g
+//!          i64.const N; call $gas        ordinary block:  global.get $g; i64.const N; i64.sub; global.set $g
+//!                                        entry / loop:    … the same, then
+//!                                                         global.get $g; i64.const 0; i64.lt_s
+//!                                                         if  i64.const -1; global.set $g; unreachable end
 //! ```
 //!
-//! The inlined sequence charges exactly what the helper charged, so gas is identical to
-//! wasm-instrument as shipped; only the speed differs. `memory.grow` is routed through a helper
-//! that charges `memory_grow_per_page × pages` into the same counter and also adds it to a second
-//! exported global, so the breakdown can separate memory growth from instructions. On exhaustion
-//! the gas global is set to the sentinel `u64::MAX` before `unreachable`, which the executor uses to
-//! tell out-of-gas from a guest `unreachable`.
+//! The amounts are exactly wasm-instrument's. Exhaustion is checked at every function entry and
+//! every loop header (every unbounded execution passes one), by every host function, inside the
+//! memory-growth helper, and by the executor when a frame ends or traps: a negative counter
+//! means out of gas. Between checks only straight-line code runs, and any failure bills the whole
+//! limit and discards every effect, so outcomes are identical to checking at every block (tests
+//! compare against wasm-instrument as shipped). Gas limits are capped at `i64::MAX`, so the
+//! counter never wraps. `memory.grow` is routed through a helper that charges
+//! `memory_grow_per_page × pages` into the same counter and adds it to a second exported global,
+//! so the breakdown can separate memory growth from instructions.
 
 use parity_wasm::builder;
 use parity_wasm::elements::{
@@ -69,22 +74,27 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
     elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
 }
 
-/// The instructions that charge `cost` into `gas_global`, trapping with the sentinel on exhaustion.
-fn charge_sequence(gas_global: u32, cost: i64, out: &mut Vec<Instruction>) {
+/// The instructions that charge `cost` into `gas_global`; with `check`, they also trap with the
+/// sentinel when the counter went negative.
+fn charge_sequence(gas_global: u32, cost: i64, check: bool, out: &mut Vec<Instruction>) {
     out.extend([
-        Instruction::GetGlobal(gas_global),
-        Instruction::I64Const(cost),
-        Instruction::I64LtU,
-        Instruction::If(BlockType::NoResult),
-        Instruction::I64Const(-1),
-        Instruction::SetGlobal(gas_global),
-        Instruction::Unreachable,
-        Instruction::End,
         Instruction::GetGlobal(gas_global),
         Instruction::I64Const(cost),
         Instruction::I64Sub,
         Instruction::SetGlobal(gas_global),
     ]);
+    if check {
+        out.extend([
+            Instruction::GetGlobal(gas_global),
+            Instruction::I64Const(0),
+            Instruction::I64LtS,
+            Instruction::If(BlockType::NoResult),
+            Instruction::I64Const(-1),
+            Instruction::SetGlobal(gas_global),
+            Instruction::Unreachable,
+            Instruction::End,
+        ]);
+    }
 }
 
 fn inline_charges(
@@ -119,7 +129,7 @@ fn inline_charges(
         Instruction::SetLocal(1),
         Instruction::GetGlobal(gas_global),
         Instruction::GetLocal(1),
-        Instruction::I64LtU,
+        Instruction::I64LtS, // signed: a negative counter is exhausted
         Instruction::If(BlockType::NoResult),
         Instruction::I64Const(-1),
         Instruction::SetGlobal(gas_global),
@@ -166,12 +176,16 @@ fn inline_charges(
         let old = std::mem::take(func_body.code_mut().elements_mut());
         let mut new = Vec::with_capacity(old.len() + old.len() / 2);
         let mut iter = old.into_iter().peekable();
+        // The function entry and the first instruction of every loop are check points.
+        let mut at_check_point = true;
         while let Some(instr) = iter.next() {
+            let check = at_check_point;
+            at_check_point = matches!(instr, Instruction::Loop(_));
             match instr {
                 Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) =>
                 {
                     iter.next();
-                    charge_sequence(gas_global, cost, &mut new);
+                    charge_sequence(gas_global, cost, check, &mut new);
                 }
                 Instruction::GrowMemory(0) => new.push(Instruction::Call(grow_func)),
                 Instruction::Call(f) if f == gas_func => {

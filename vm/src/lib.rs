@@ -50,7 +50,7 @@ mod types;
 pub mod validate;
 
 pub use abi::{GasCategory, HostFn};
-pub use exec::{CacheStats, PreparedCode, Vm, VmConfig};
+pub use exec::{CacheStats, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
 pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::Schedule;

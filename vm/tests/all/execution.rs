@@ -585,3 +585,48 @@ fn deploy_runs_init_and_records_the_contract() {
     assert_eq!(starved.status, Status::OutOfGas);
     assert_eq!(starved.gas_used, 1_000);
 }
+
+fn loop_program(iterations: u32) -> Vec<u8> {
+    module(&format!(
+        r#"(func (export "run") (local $i i32)
+             (loop $l
+               (local.set $i (i32.add (local.get $i) (i32.const 1)))
+               (br_if $l (i32.lt_u (local.get $i) (i32.const {iterations})))))"#
+    ))
+}
+
+fn gas_of(metering: Metering, wasm: &[u8]) -> u64 {
+    let mut w = World::with(metering);
+    w.deploy(A, wasm);
+    let out = w.call(A, "run", 1_000_000_000);
+    assert_eq!(out.status, Status::Success);
+    out.gas_used
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    /// Reference model: a loop's gas is `fixed + per_iteration × n`, the same under the inlined
+    /// injection and wasm-instrument as shipped.
+    #[test]
+    fn loop_gas_is_exactly_linear_and_identical_across_injections(n in 1u32..50_000) {
+        let one = gas_of(Metering::Injected, &loop_program(1));
+        let per_iteration = gas_of(Metering::Injected, &loop_program(2)) - one;
+        let program = loop_program(n);
+        let injected = gas_of(Metering::Injected, &program);
+        proptest::prop_assert_eq!(injected, one + per_iteration * u64::from(n - 1));
+        proptest::prop_assert_eq!(injected, gas_of(Metering::Shipped, &program));
+    }
+}
+
+#[test]
+fn gas_limits_are_capped_below_the_sentinel() {
+    let mut w = World::new();
+    w.deploy(A, &module(r#"(func (export "boom") unreachable)"#));
+    let out = w.call(A, "boom", u64::MAX);
+    assert_eq!(out.gas_limit, opmeter_vm::MAX_GAS_LIMIT);
+    assert_eq!(
+        trapped(&out),
+        TrapCode::Unreachable,
+        "a huge limit never looks like out of gas"
+    );
+}
