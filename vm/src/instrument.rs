@@ -74,18 +74,21 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
     elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
 }
 
-/// The instructions that charge `cost` into `gas_global`; with `check`, they also trap with the
-/// sentinel when the counter went negative.
-fn charge_sequence(gas_global: u32, cost: i64, check: bool, out: &mut Vec<Instruction>) {
+/// The instructions that charge `cost` into `gas_global`. At a check point (`scratch` is the
+/// function's scratch `i64` local) they also trap with the sentinel when the counter went
+/// negative; the new value is kept in the scratch local so the check does not re-read the global.
+fn charge_sequence(gas_global: u32, cost: i64, scratch: Option<u32>, out: &mut Vec<Instruction>) {
     out.extend([
         Instruction::GetGlobal(gas_global),
         Instruction::I64Const(cost),
         Instruction::I64Sub,
-        Instruction::SetGlobal(gas_global),
     ]);
-    if check {
-        out.extend([
-            Instruction::GetGlobal(gas_global),
+    match scratch {
+        None => out.push(Instruction::SetGlobal(gas_global)),
+        Some(local) => out.extend([
+            Instruction::TeeLocal(local),
+            Instruction::SetGlobal(gas_global),
+            Instruction::GetLocal(local),
             Instruction::I64Const(0),
             Instruction::I64LtS,
             Instruction::If(BlockType::NoResult),
@@ -93,7 +96,7 @@ fn charge_sequence(gas_global: u32, cost: i64, check: bool, out: &mut Vec<Instru
             Instruction::SetGlobal(gas_global),
             Instruction::Unreachable,
             Instruction::End,
-        ]);
+        ]),
     }
 }
 
@@ -163,6 +166,27 @@ fn inline_charges(
     if location.body + imported != grow_func {
         return Err("unexpected function layout after gas injection".into());
     }
+    // Parameter count of every defined function: the scratch local's index comes after them.
+    let types: Vec<u32> = module
+        .type_section()
+        .map(|section| {
+            section
+                .types()
+                .iter()
+                .map(|elements::Type::Function(ft)| ft.params().len() as u32)
+                .collect()
+        })
+        .unwrap_or_default();
+    let params: Vec<u32> = module
+        .function_section()
+        .map(|section| {
+            section
+                .entries()
+                .iter()
+                .map(|f| types.get(f.type_ref() as usize).copied().unwrap_or(0))
+                .collect()
+        })
+        .unwrap_or_default();
     let code = module
         .code_section_mut()
         .ok_or("no code section after gas injection")?;
@@ -172,7 +196,10 @@ fn inline_charges(
         .len()
         .checked_sub(2)
         .ok_or("missing injected functions")?;
-    for func_body in &mut bodies[..guest_bodies] {
+    for (index, func_body) in bodies[..guest_bodies].iter_mut().enumerate() {
+        let declared: u32 = func_body.locals().iter().map(Local::count).sum();
+        let scratch = params.get(index).copied().unwrap_or(0) + declared;
+        func_body.locals_mut().push(Local::new(1, ValueType::I64));
         let old = std::mem::take(func_body.code_mut().elements_mut());
         let mut new = Vec::with_capacity(old.len() + old.len() / 2);
         let mut iter = old.into_iter().peekable();
@@ -185,7 +212,7 @@ fn inline_charges(
                 Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) =>
                 {
                     iter.next();
-                    charge_sequence(gas_global, cost, check, &mut new);
+                    charge_sequence(gas_global, cost, check.then_some(scratch), &mut new);
                 }
                 Instruction::GrowMemory(0) => new.push(Instruction::Call(grow_func)),
                 Instruction::Call(f) if f == gas_func => {
