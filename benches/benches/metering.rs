@@ -39,9 +39,9 @@ fn metering(c: &mut Criterion) {
     for (workload, method, args, native) in WORKLOADS {
         let mut group = c.benchmark_group(workload);
         group
-            .sample_size(10)
-            .warm_up_time(Duration::from_millis(500))
-            .measurement_time(Duration::from_secs(3));
+            .sample_size(30)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(8));
         if method != "host_calls" {
             group.bench_function("native", |b| b.iter(native));
         }

@@ -1484,6 +1484,13 @@ fn return_data_read(mut caller: Ctx<'_>, ptr: i32) -> HostResult<()> {
     result
 }
 
+/// The host entry point of one 256-bit operation.
+macro_rules! u256_entry {
+    ($f:expr) => {
+        |c: Ctx<'_>, a: i32, b: i32, o: i32| u256_op(c, $f, a, b, o)
+    };
+}
+
 fn define_host_functions(linker: &mut Linker<HostState>) {
     for &f in HostFn::ALL {
         let m = HOST_MODULE;
@@ -1506,24 +1513,12 @@ fn define_host_functions(linker: &mut Linker<HostState>) {
             HostFn::EventEmit => linker.func_wrap(m, n, event_emit),
             HostFn::DebugLog => linker.func_wrap(m, n, debug_log),
             HostFn::Blake3 => linker.func_wrap(m, n, blake3_fn),
-            HostFn::U256Add => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Add, a, b, o)
-            }),
-            HostFn::U256Sub => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Sub, a, b, o)
-            }),
-            HostFn::U256Mul => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Mul, a, b, o)
-            }),
-            HostFn::U256Div => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Div, a, b, o)
-            }),
-            HostFn::U256Mod => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Mod, a, b, o)
-            }),
-            HostFn::U256Pow => linker.func_wrap(m, n, |c: Ctx<'_>, a: i32, b: i32, o: i32| {
-                u256_op(c, HostFn::U256Pow, a, b, o)
-            }),
+            HostFn::U256Add => linker.func_wrap(m, n, u256_entry!(HostFn::U256Add)),
+            HostFn::U256Sub => linker.func_wrap(m, n, u256_entry!(HostFn::U256Sub)),
+            HostFn::U256Mul => linker.func_wrap(m, n, u256_entry!(HostFn::U256Mul)),
+            HostFn::U256Div => linker.func_wrap(m, n, u256_entry!(HostFn::U256Div)),
+            HostFn::U256Mod => linker.func_wrap(m, n, u256_entry!(HostFn::U256Mod)),
+            HostFn::U256Pow => linker.func_wrap(m, n, u256_entry!(HostFn::U256Pow)),
             HostFn::Call => linker.func_wrap(m, n, call),
             HostFn::ReturnDataLen => linker.func_wrap(m, n, return_data_len),
             HostFn::ReturnDataRead => linker.func_wrap(m, n, return_data_read),
