@@ -99,12 +99,12 @@ fn exec_reports_every_status_and_exits_zero_whenever_the_call_ran() {
     assert_eq!(code, Some(0));
     assert_eq!(ok["status"], "success");
     assert_eq!(ok["output"], "0x68656c6c6f");
-    assert_eq!(ok["gasUsed"], 69);
+    assert_eq!(ok["gasUsed"], 69 + 3_048);
     assert_eq!(ok["gasLimit"], 100_000_000);
     let breakdown = ok["gasBreakdown"].as_object().unwrap();
     assert_eq!(
         breakdown.values().map(|v| v.as_u64().unwrap()).sum::<u64>(),
-        69
+        69 + 3_048
     );
     assert_eq!(
         ok["scheduleHash"],

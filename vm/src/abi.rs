@@ -157,6 +157,8 @@ pub enum GasCategory {
     StorageBytes,
     /// A deployment's `deploy_base + deploy_per_code_byte × code length`.
     Deploy,
+    /// Each call frame's `instance_base + instance_per_initial_page × initial pages`.
+    Instantiation,
     /// One host function's `base + per_byte` charges.
     Host(HostFn),
 }
@@ -170,6 +172,7 @@ impl GasCategory {
             GasCategory::MemoryGrowth => "memory_growth",
             GasCategory::StorageBytes => "storage_bytes",
             GasCategory::Deploy => "deploy",
+            GasCategory::Instantiation => "instantiation",
             GasCategory::Host(f) => f.name(),
         }
     }

@@ -320,15 +320,16 @@ impl Vm {
             return Ok((address, self.finish(exec, frame, gas_limit)?));
         }
         exec.add(GasCategory::Deploy, deploy_gas)?;
-        if exists {
-            return Ok((
-                address,
-                self.finish(
-                    exec,
-                    FrameResult::trap(TrapCode::ContractExists, deploy_gas),
-                    gas_limit,
-                )?,
-            ));
+        let refused = if exists {
+            Some(TrapCode::ContractExists)
+        } else if init_input.len() > schedule.limits.max_input_len_bytes as usize {
+            Some(TrapCode::InputTooLarge)
+        } else {
+            None
+        };
+        if let Some(code) = refused {
+            let frame = FrameResult::trap(code, deploy_gas);
+            return Ok((address, self.finish(exec, frame, gas_limit)?));
         }
         let has_init = wasmparser_exports_init(&code.original);
         let (exec, mut frame) = if has_init {
@@ -725,6 +726,28 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     let limits = &shared.schedule.limits;
     let metering = shared.config.metering;
     let gas_limit = args.gas_limit;
+    // A fresh instance costs memory and time before any instruction runs: charge it first.
+    let initial_pages = match module.get_export(MEMORY_EXPORT) {
+        Some(wasmi::ExternType::Memory(memory)) => memory.minimum(),
+        _ => 0,
+    };
+    let instantiation_gas = initial_pages
+        .checked_mul(shared.schedule.instance_per_initial_page)
+        .and_then(|g| g.checked_add(shared.schedule.instance_base))
+        .unwrap_or(u64::MAX);
+    if instantiation_gas > gas_limit {
+        exec.add(GasCategory::Instantiation, gas_limit)?;
+        exec.journal.revert_to(checkpoint);
+        let frame = FrameResult {
+            status: Status::OutOfGas,
+            trap_code: None,
+            output: Vec::new(),
+            gas_used: gas_limit,
+        };
+        return Ok((exec, frame));
+    }
+    exec.add(GasCategory::Instantiation, instantiation_gas)?;
+    let gas_after_instantiation = gas_limit - instantiation_gas;
     let store_limits = StoreLimitsBuilder::new()
         .memory_size(limits.memory_pages_max as usize * 65_536)
         .table_elements(limits.max_table_elements as usize)
@@ -743,11 +766,12 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         return_data: Vec::new(),
         gas: match metering {
             Metering::Fuel => GasCell::Fuel,
-            Metering::Unmetered => GasCell::Counter(gas_limit),
-            Metering::Injected | Metering::Shipped => GasCell::Counter(gas_limit),
+            Metering::Unmetered | Metering::Injected | Metering::Shipped => {
+                GasCell::Counter(gas_after_instantiation)
+            }
         },
         memory: None,
-        host_charged: 0,
+        host_charged: instantiation_gas,
         children_used: 0,
     };
     let mut store = Store::new(
@@ -761,17 +785,22 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     store.limiter(|state| &mut state.limits);
     if metering == Metering::Fuel {
         store
-            .set_fuel(gas_limit)
+            .set_fuel(gas_after_instantiation)
             .map_err(|e| VmError::Engine(e.to_string()))?;
     }
 
     let instance = match generation.linker.instantiate_and_start(&mut store, &module) {
         Ok(instance) => instance,
         Err(e) => {
+            // Validation rules out every instantiation failure it can see statically; whatever is
+            // left (a segment that does not fit, an engine limit) is the guest's, never the node's.
             let code = e
                 .as_trap_code()
                 .and_then(map_trap)
-                .ok_or_else(|| VmError::Engine(e.to_string()))?;
+                .unwrap_or(match e.kind() {
+                    wasmi::errors::ErrorKind::Instantiation(_) => TrapCode::TableOutOfBounds,
+                    _ => TrapCode::MemoryOutOfBounds,
+                });
             return finish_frame(store, checkpoint, gas_limit, Err(code), None);
         }
     };
@@ -785,7 +814,7 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
             .get_global(&store, GAS_GLOBAL_EXPORT)
             .ok_or_else(|| VmError::Engine("instrumented module has no gas global".into()))?;
         global
-            .set(&mut store, Val::I64(gas_limit as i64))
+            .set(&mut store, Val::I64(gas_after_instantiation as i64))
             .map_err(|e| VmError::Engine(e.to_string()))?;
         store.data_mut().frame.gas = GasCell::Global(global);
         grow_global = instance.get_global(&store, GROW_GAS_GLOBAL_EXPORT);
@@ -804,7 +833,12 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         // Straight-line code after the last check point may have overdrawn the counter.
         Ok(()) if counter_negative(&store) => Err(Stop::OutOfGas),
         Ok(()) => Ok(()),
-        Err(error) => Err(classify(&store, error)?),
+        // Any stop after straight-line code overdrew the counter is out of gas: the block that
+        // could not be paid must not be observable as a trap or a revert.
+        Err(error) => match classify(&store, error)? {
+            Stop::Revert(_) | Stop::Trap(_) if counter_negative(&store) => Err(Stop::OutOfGas),
+            stop => Err(stop),
+        },
     };
     match verdict {
         Ok(()) => finish_frame(store, checkpoint, gas_limit, Ok(None), grow_global),
@@ -1321,6 +1355,12 @@ fn debug_log(mut caller: Ctx<'_>, ptr: i32, len: i32) -> HostResult<()> {
             limits.max_debug_logs_per_call,
         )
     };
+    // The whole range must be inside memory (as for every host function); only the kept prefix
+    // is copied.
+    let memory_len = memory(&caller)?.data(&caller).len();
+    if range(ptr, len_u64(len))?.end > memory_len {
+        return Err(trap(TrapCode::HostMemoryOutOfBounds));
+    }
     let take = (len as u32).min(max_len) as i32;
     let bytes = read_bytes(&caller, ptr, take)?;
     let exec = exec_mut(&mut caller)?;

@@ -11,9 +11,10 @@
 //! ```
 //!
 //! The amounts are exactly wasm-instrument's. Exhaustion is checked at every function entry and
-//! every loop header (every unbounded execution passes one), by every host function, inside the
-//! memory-growth helper, and by the executor when a frame ends or traps: a negative counter
-//! means out of gas. Between checks only straight-line code runs, and any failure bills the whole
+//! every loop header (every unbounded execution passes one), before every way out of a function
+//! (so an overdrawn frame cannot return into its callers), by every host function, inside the
+//! memory-growth helper, and by the executor whenever a frame stops: a negative counter means out
+//! of gas. Between checks only straight-line code runs, and any failure bills the whole
 //! limit and discards every effect, so outcomes are identical to checking at every block (tests
 //! compare against wasm-instrument as shipped). Gas limits are capped at `i64::MAX`, so the
 //! counter never wraps. `memory.grow` is routed through a helper that charges
@@ -85,19 +86,37 @@ fn charge_sequence(gas_global: u32, cost: i64, scratch: Option<u32>, out: &mut V
     ]);
     match scratch {
         None => out.push(Instruction::SetGlobal(gas_global)),
-        Some(local) => out.extend([
-            Instruction::TeeLocal(local),
-            Instruction::SetGlobal(gas_global),
-            Instruction::GetLocal(local),
-            Instruction::I64Const(0),
-            Instruction::I64LtS,
-            Instruction::If(BlockType::NoResult),
-            Instruction::I64Const(-1),
-            Instruction::SetGlobal(gas_global),
-            Instruction::Unreachable,
-            Instruction::End,
-        ]),
+        Some(local) => {
+            out.extend([
+                Instruction::TeeLocal(local),
+                Instruction::SetGlobal(gas_global),
+                Instruction::GetLocal(local),
+            ]);
+            trap_if_negative(gas_global, out);
+        }
     }
+}
+
+/// Consumes the `i64` counter value on the stack; if it is negative, sets the sentinel and traps.
+fn trap_if_negative(gas_global: u32, out: &mut Vec<Instruction>) {
+    out.extend([
+        Instruction::I64Const(0),
+        Instruction::I64LtS,
+        Instruction::If(BlockType::NoResult),
+        Instruction::I64Const(-1),
+        Instruction::SetGlobal(gas_global),
+        Instruction::Unreachable,
+        Instruction::End,
+    ]);
+}
+
+/// A check point without a charge, placed before every way out of a function (`return`, the
+/// final `end`, a branch to the function's label): a frame that overdrew its counter in
+/// straight-line code cannot hand control back to its caller, so only that one frame can run
+/// unchecked code, never every frame of a deep call chain.
+fn exit_check(gas_global: u32, out: &mut Vec<Instruction>) {
+    out.push(Instruction::GetGlobal(gas_global));
+    trap_if_negative(gas_global, out);
 }
 
 fn inline_charges(
@@ -205,9 +224,28 @@ fn inline_charges(
         let mut iter = old.into_iter().peekable();
         // The function entry and the first instruction of every loop are check points.
         let mut at_check_point = true;
+        // Open blocks inside the function: a branch with this label depth leaves the function.
+        let mut depth: u32 = 0;
         while let Some(instr) = iter.next() {
             let check = at_check_point;
             at_check_point = matches!(instr, Instruction::Loop(_));
+            let leaves_function = match &instr {
+                Instruction::Return => true,
+                Instruction::End => depth == 0,
+                Instruction::Br(label) | Instruction::BrIf(label) => *label == depth,
+                Instruction::BrTable(table) => {
+                    table.default == depth || table.table.contains(&depth)
+                }
+                _ => false,
+            };
+            if leaves_function {
+                exit_check(gas_global, &mut new);
+            }
+            match &instr {
+                Instruction::Block(_) | Instruction::Loop(_) | Instruction::If(_) => depth += 1,
+                Instruction::End => depth = depth.saturating_sub(1),
+                _ => {}
+            }
             match instr {
                 Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) =>
                 {

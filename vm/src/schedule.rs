@@ -188,6 +188,12 @@ pub struct Schedule {
     pub memory_grow_per_page: u32,
     /// Host function costs.
     pub host: HostCosts,
+    /// Fixed gas of every call frame's fresh instance (store, linking, globals, tables), charged
+    /// before instantiation: a nested call cannot create instances for free.
+    pub instance_base: u64,
+    /// Gas per initial memory page of a fresh instance: the host allocates and zeroes it on every
+    /// call, so a contract declaring 64 pages pays for 4 MiB of zeroing each time.
+    pub instance_per_initial_page: u64,
     /// Fixed gas of a deployment (address derivation, contract record, instance set-up).
     pub deploy_base: u64,
     /// Gas per byte of uploaded code: code is stored forever and validated, instrumented and
@@ -226,6 +232,8 @@ impl Schedule {
                 conversion: 2,
             },
             memory_grow_per_page: 4096,
+            instance_base: 1_000,
+            instance_per_initial_page: 2_048,
             deploy_base: 50_000,
             deploy_per_code_byte: 20,
             host: HostCosts {

@@ -90,6 +90,9 @@ pub enum Rule {
     NoEntryPoints,
     /// An exported function whose type is not `() -> ()`.
     EntryPointSignature,
+    /// An active data or element segment that does not fit the initial memory or table, or
+    /// whose offset is not a constant: instantiation would fail at every call.
+    SegmentOutOfBounds,
     /// The gas instrumenter could not process the module.
     InstrumentationFailed,
 }
@@ -132,6 +135,7 @@ impl Rule {
             Rule::MissingMemoryExport => "missingMemoryExport",
             Rule::NoEntryPoints => "noEntryPoints",
             Rule::EntryPointSignature => "entryPointSignature",
+            Rule::SegmentOutOfBounds => "segmentOutOfBounds",
             Rule::InstrumentationFailed => "instrumentationFailed",
         }
     }
@@ -299,6 +303,42 @@ impl Collector {
         );
     }
 
+    /// An active segment of `len` units at a constant offset must end within `size` units.
+    fn check_segment(
+        &mut self,
+        offset: &wasmparser::ConstExpr<'_>,
+        len: u64,
+        size: u64,
+        unit: &str,
+        location: &str,
+    ) {
+        let mut ops = offset.get_operators_reader();
+        let constant = match (ops.read(), ops.read()) {
+            (Ok(Operator::I32Const { value }), Ok(Operator::End)) => Some(u64::from(value as u32)),
+            _ => None,
+        };
+        let violation = match constant {
+            None => Some(Violation::new(
+                Rule::SegmentOutOfBounds,
+                "a segment offset must be an `i32.const`",
+            )),
+            Some(start) if start.saturating_add(len) > size => Some(Violation {
+                rule: Rule::SegmentOutOfBounds,
+                limit: Some(size),
+                actual: Some(start.saturating_add(len)),
+                location: None,
+                message: format!(
+                    "segment ends at {} {unit} but the initial size is {size}",
+                    start.saturating_add(len)
+                ),
+            }),
+            Some(_) => None,
+        };
+        if let Some(v) = violation {
+            self.push(v.at(location));
+        }
+    }
+
     fn check_limit(
         &mut self,
         rule: Rule,
@@ -394,6 +434,9 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
     let mut globals = 0u64;
     let mut memories = 0u64;
     let mut tables = 0u64;
+    // Initial sizes of memory 0 (in bytes) and table 0 (in elements), for segment bounds.
+    let mut memory_initial_bytes: Option<u64> = None;
+    let mut table_initial: Option<u64> = None;
     let mut imports = 0u64;
     let mut exports: Vec<(String, ExternalKind, u32)> = Vec::new();
     let mut code_index = 0u32;
@@ -548,6 +591,7 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                 for (index, table) in reader.into_iter().enumerate() {
                     let table = table.map_err(|e| e.message().to_string())?;
                     tables += 1;
+                    table_initial.get_or_insert(table.ty.initial);
                     let ty = table.ty;
                     let location = format!("table {index}");
                     if ty.table64 {
@@ -599,6 +643,7 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                 for (index, memory) in reader.into_iter().enumerate() {
                     let memory = memory.map_err(|e| e.message().to_string())?;
                     memories += 1;
+                    memory_initial_bytes.get_or_insert(memory.initial.saturating_mul(65_536));
                     let location = format!("memory {index}");
                     if memory.memory64 {
                         c.feature(Rule::Memory64, "a 64-bit memory", location.clone());
@@ -711,8 +756,22 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                 for (index, element) in reader.into_iter().enumerate() {
                     let element = element.map_err(|e| e.message().to_string())?;
                     let location = format!("element segment {index}");
+                    let count = match &element.items {
+                        ElementItems::Functions(items) => u64::from(items.count()),
+                        ElementItems::Expressions(_, items) => u64::from(items.count()),
+                    };
                     match element.kind {
-                        ElementKind::Active { table_index, .. } => {
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => {
+                            c.check_segment(
+                                &offset_expr,
+                                count,
+                                table_initial.unwrap_or(0),
+                                "elements",
+                                &location,
+                            );
                             if table_index.is_some_and(|t| t != 0) {
                                 c.feature(
                                     Rule::ReferenceTypes,
@@ -764,7 +823,17 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                             "a passive data segment",
                             format!("data segment {index}"),
                         ),
-                        wasmparser::DataKind::Active { memory_index, .. } => {
+                        wasmparser::DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => {
+                            c.check_segment(
+                                &offset_expr,
+                                data.data.len() as u64,
+                                memory_initial_bytes.unwrap_or(0),
+                                "bytes",
+                                &format!("data segment {index}"),
+                            );
                             if memory_index != 0 {
                                 c.feature(
                                     Rule::MultiMemory,

@@ -128,9 +128,9 @@ fn success_output_and_exact_gas() {
     assert_eq!(out.output, b"pong");
     // One metered block: 2 consts + call (4) + the charge's own cost (8, as wasm-instrument
     // prices its helper) = 14; output_set = 50 + 4 bytes.
-    expect_test::expect![[r#"{"instructions": 14, "output_set": 54}"#]]
+    expect_test::expect![[r#"{"instantiation": 3048, "instructions": 14, "output_set": 54}"#]]
         .assert_eq(&format!("{:?}", out.breakdown_by_key()));
-    assert_eq!(out.gas_used, 68);
+    assert_eq!(out.gas_used, 68 + 3_048);
     assert_eq!(out.schedule_hash, Schedule::v1().hash());
 }
 
@@ -146,7 +146,7 @@ fn out_of_gas_is_told_apart_from_unreachable_and_bills_the_whole_limit() {
     assert_eq!(spin.gas_used, 50_000);
     assert_eq!(
         spin.gas_breakdown.get(&GasCategory::Instructions),
-        Some(&50_000)
+        Some(&(50_000 - 3_048))
     );
     assert_eq!(trapped(&w.call(A, "boom", 50_000)), TrapCode::Unreachable);
 }
@@ -166,7 +166,7 @@ fn host_functions_charge_before_they_work() {
     // What was left when output_set could not pay is attributed to output_set.
     assert_eq!(
         out.gas_breakdown[&GasCategory::Host(HostFn::OutputSet)],
-        10_000 - 14
+        10_000 - 3_048 - 14
     );
 }
 
@@ -293,19 +293,19 @@ fn engine_traps_map_to_stable_codes() {
         4 * 16 * 4096
     );
     assert_eq!(
-        trapped(&w.call(A, "div", 1_000)),
+        trapped(&w.call(A, "div", 100_000)),
         TrapCode::IntegerDivisionByZero
     );
     assert_eq!(
-        trapped(&w.call(A, "oob", 1_000)),
+        trapped(&w.call(A, "oob", 100_000)),
         TrapCode::MemoryOutOfBounds
     );
     assert_eq!(
-        trapped(&w.call(A, "missing", 1_000)),
+        trapped(&w.call(A, "missing", 100_000)),
         TrapCode::MethodNotFound
     );
     assert_eq!(
-        trapped(&w.call(B, "run", 1_000)),
+        trapped(&w.call(B, "run", 100_000)),
         TrapCode::ContractNotFound
     );
 }
@@ -500,7 +500,7 @@ fn inlined_injection_charges_exactly_what_wasm_instrument_charges() {
             "metering never changes results"
         );
     }
-    expect_test::expect!["63515"].assert_eq(&injected.gas_used.to_string());
+    expect_test::expect!["66563"].assert_eq(&injected.gas_used.to_string());
 }
 
 #[test]
@@ -521,7 +521,7 @@ fn engine_generations_rotate_to_bound_memory() {
             method: "run".into(),
             input: vec![],
             value: U256::zero(),
-            gas_limit: 1_000,
+            gas_limit: 100_000,
         };
         let out = vm
             .execute(Arc::new(state.clone()), BlockContext::default(), call)
@@ -629,4 +629,105 @@ fn gas_limits_are_capped_below_the_sentinel() {
         TrapCode::Unreachable,
         "a huge limit never looks like out of gas"
     );
+}
+
+/// Every gas limit from "cannot even instantiate" to "enough": the injected module must end
+/// exactly as wasm-instrument as shipped does (status, trap code, gas), and never in a node fault.
+fn sweep_against_shipped(wasm: &[u8], method: &str) {
+    let mut injected = World::new();
+    injected.deploy(A, wasm);
+    let mut shipped = World::with(Metering::Shipped);
+    shipped.deploy(A, wasm);
+    let full = injected.call(A, method, 10_000_000).gas_used;
+    for gas_limit in 0..=full + 5 {
+        let a = injected.call(A, method, gas_limit);
+        let b = shipped.call(A, method, gas_limit);
+        assert_eq!(
+            (a.status, a.trap_code, a.gas_used),
+            (b.status, b.trap_code, b.gas_used),
+            "gas limit {gas_limit}"
+        );
+        if gas_limit < full {
+            assert_eq!(a.status, Status::OutOfGas, "gas limit {gas_limit}: {a:#?}");
+        }
+    }
+}
+
+#[test]
+fn a_trap_after_an_overdraw_is_out_of_gas_never_a_node_fault() {
+    // The `then` block is not a check point: its charge can overdraw the counter before the trap.
+    sweep_against_shipped(
+        &module(
+            r#"(func (export "run") (if (i32.const 1) (then (drop (i32.div_u (i32.const 1) (i32.const 0))))))"#,
+        ),
+        "run",
+    );
+    // Host limit checks run before the host charge: the overdraw must still win.
+    sweep_against_shipped(
+        &module(
+            r#"(func (export "run") (if (i32.const 1) (then (call $output_set (i32.const 0) (i32.const 100000)))))"#,
+        ),
+        "run",
+    );
+    sweep_against_shipped(
+        &module(
+            r#"(data (i32.const 0) "no") (func (export "run") (if (i32.const 1) (then (call $revert (i32.const 0) (i32.const 2)))))"#,
+        ),
+        "run",
+    );
+}
+
+#[test]
+fn an_overdrawn_frame_cannot_return_into_its_callers() {
+    // f(n) recurses, then runs a straight-line block on the way back up. Checks at every exit
+    // stop the first frame that overdrew; the outcome matches the shipped metering throughout.
+    let body = "(drop (i32.add (i32.const 1) (i32.const 2))) ".repeat(50);
+    let wasm = module(&format!(
+        r#"(func $f (param $n i32)
+             (if (local.get $n) (then (call $f (i32.sub (local.get $n) (i32.const 1)))))
+             (if (i32.const 1) (then {body})))
+           (func (export "run") (call $f (i32.const 20)))"#
+    ));
+    sweep_against_shipped(&wasm, "run");
+}
+
+#[test]
+fn every_frame_pays_for_its_fresh_instance() {
+    let mut w = World::new();
+    w.deploy(A, &module(r#"(func (export "run"))"#));
+    let out = w.call(A, "run", 1_000_000);
+    assert_eq!(
+        out.gas_breakdown[&GasCategory::Instantiation],
+        1_000 + 2_048
+    );
+    let starved = w.call(A, "run", 3_047);
+    assert_eq!(starved.status, Status::OutOfGas);
+    assert_eq!(starved.gas_breakdown[&GasCategory::Instantiation], 3_047);
+}
+
+#[test]
+fn debug_log_and_deploy_inputs_respect_their_bounds() {
+    let mut w = World::new();
+    w.deploy(
+        A,
+        &module(r#"(func (export "run") (call $debug_log (i32.const 0) (i32.const 100000)))"#),
+    );
+    assert_eq!(
+        trapped(&w.call(A, "run", 10_000_000)),
+        TrapCode::HostMemoryOutOfBounds
+    );
+    let prepared = w.vm.prepare(&module(r#"(func (export "init"))"#)).unwrap();
+    let (_, out) =
+        w.vm.deploy(
+            Arc::new(MemoryState::default()),
+            BlockContext::default(),
+            CALLER,
+            &prepared,
+            b"",
+            vec![b'x'; 65_537],
+            U256::zero(),
+            10_000_000,
+        )
+        .unwrap();
+    assert_eq!(trapped(&out), TrapCode::InputTooLarge);
 }

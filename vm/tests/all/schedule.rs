@@ -8,7 +8,7 @@ fn schedule_v1_is_pinned() {
     let schedule = Schedule::v1();
     let json = serde_json::to_string_pretty(&schedule).unwrap();
     expect_test::expect_file!["../snapshots/schedule_v1.json"].assert_eq(&json);
-    expect_test::expect!["ed19a48cc2277b10f9e7f73ab25e32d06bbb1518b1b35ebf25ce23067cd146ad"]
+    expect_test::expect!["319cfbbc3b531b2f3486bfda008a6db617ae62364b6e03b87f793c99c35269f7"]
         .assert_eq(&hex::encode(schedule.hash()));
 }
 

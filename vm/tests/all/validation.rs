@@ -27,10 +27,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Rule)> {
         ("invalid", wat(with("(func (result i32))")), Rule::Invalid),
         (
             "code too large",
-            wat(with(&format!(
-                r#"(data (i32.const 0) "{}")"#,
+            wat(format!(
+                r#"(module (memory (export "memory") 10) (func (export "run")) (data (i32.const 0) "{}"))"#,
                 "a".repeat(600 * 1024)
-            ))),
+            )),
             Rule::CodeTooLarge,
         ),
         (
@@ -189,6 +189,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Rule)> {
             "no entry points",
             wat(r#"(module (memory (export "memory") 1))"#.into()),
             Rule::NoEntryPoints,
+        ),
+        (
+            "element segment out of bounds",
+            wat(with("(table 1 funcref) (elem (i32.const 5) $f) (func $f)")),
+            Rule::SegmentOutOfBounds,
+        ),
+        (
+            "data segment out of bounds",
+            wat(with(r#"(data (i32.const 65535) "ab")"#)),
+            Rule::SegmentOutOfBounds,
         ),
         (
             "entry point signature",
