@@ -458,7 +458,10 @@ impl StateView for DeployView {
     }
 }
 
-fn new_generation(schedule: &Schedule, metering: Metering) -> Generation {
+/// The wasmi configuration the vm runs every module with (one per metering mode). Exposed so
+/// conformance tests and fuzzers run code on exactly the engine the vm uses.
+#[doc(hidden)]
+pub fn engine_config(schedule: &Schedule, metering: Metering) -> Config {
     let limits = &schedule.limits;
     let mut config = Config::default();
     // Every proposal set on purpose: exactly what validation accepts (MVP + mutable globals).
@@ -480,6 +483,23 @@ fn new_generation(schedule: &Schedule, metering: Metering) -> Generation {
         .consume_fuel(metering == Metering::Fuel)
         .set_max_recursion_depth(limits.max_recursion_depth as usize)
         .set_max_stack_height(limits.max_value_stack_bytes as usize);
+    config
+}
+
+/// The per-instance resource limits of the vm (memory and table sizes, growth failure traps),
+/// before the vm restricts a store to one instance, memory and table. Exposed for the same
+/// reason as [`engine_config`].
+#[doc(hidden)]
+pub fn store_limits(schedule: &Schedule) -> StoreLimitsBuilder {
+    let limits = &schedule.limits;
+    StoreLimitsBuilder::new()
+        .memory_size(limits.memory_pages_max as usize * 65_536)
+        .table_elements(limits.max_table_elements as usize)
+        .trap_on_grow_failure(true)
+}
+
+fn new_generation(schedule: &Schedule, metering: Metering) -> Generation {
+    let config = engine_config(schedule, metering);
     let engine = Engine::new(&config);
     let mut linker = Linker::new(&engine);
     define_host_functions(&mut linker);
@@ -723,7 +743,6 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     {
         return Ok((exec, FrameResult::trap(TrapCode::InsufficientBalance, 0)));
     }
-    let limits = &shared.schedule.limits;
     let metering = shared.config.metering;
     let gas_limit = args.gas_limit;
     // A fresh instance costs memory and time before any instruction runs: charge it first.
@@ -748,9 +767,7 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
     }
     exec.add(GasCategory::Instantiation, instantiation_gas)?;
     let gas_after_instantiation = gas_limit - instantiation_gas;
-    let store_limits = StoreLimitsBuilder::new()
-        .memory_size(limits.memory_pages_max as usize * 65_536)
-        .table_elements(limits.max_table_elements as usize)
+    let store_limits = store_limits(&shared.schedule)
         .instances(1)
         .memories(1)
         .tables(1)

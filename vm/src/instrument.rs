@@ -127,6 +127,12 @@ fn inline_charges(
 ) -> Result<Module, String> {
     let grow_global = gas_global + 1;
     let grow_func = gas_func + 1;
+    // A module without a memory gets no grow helper: its body (`memory.grow 0`) would not be
+    // valid there, and nothing could call it.
+    let has_memory = module
+        .memory_section()
+        .is_some_and(|section| !section.entries().is_empty())
+        || module.import_count(elements::ImportCountType::Memory) > 0;
     let mut b = builder::from_module(module);
     // Memory-growth accumulator: exported so the host can attribute it in the breakdown.
     b.push_global(
@@ -179,10 +185,10 @@ fn inline_charges(
         .with_instructions(Instructions::new(std::mem::take(&mut body)))
         .build()
         .build();
-    let location = b.push_function(function);
+    let location = has_memory.then(|| b.push_function(function));
     let mut module = b.build();
     let imported = module.import_count(elements::ImportCountType::Function) as u32;
-    if location.body + imported != grow_func {
+    if location.is_some_and(|location| location.body + imported != grow_func) {
         return Err("unexpected function layout after gas injection".into());
     }
     // Parameter count of every defined function: the scratch local's index comes after them.
@@ -210,10 +216,11 @@ fn inline_charges(
         .code_section_mut()
         .ok_or("no code section after gas injection")?;
     let bodies = code.bodies_mut();
-    // The last two bodies are the gas helper and the grow helper: leave them alone.
+    // The last bodies are the gas helper and the grow helper (when there is a memory): leave
+    // them alone.
     let guest_bodies = bodies
         .len()
-        .checked_sub(2)
+        .checked_sub(if has_memory { 2 } else { 1 })
         .ok_or("missing injected functions")?;
     for (index, func_body) in bodies[..guest_bodies].iter_mut().enumerate() {
         let declared: u32 = func_body.locals().iter().map(Local::count).sum();

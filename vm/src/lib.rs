@@ -50,6 +50,8 @@ mod types;
 pub mod validate;
 
 pub use abi::{GasCategory, HostFn};
+#[doc(hidden)]
+pub use exec::{engine_config, store_limits};
 pub use exec::{CacheStats, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
 pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};

@@ -426,6 +426,12 @@ pub fn validate(wasm: &[u8], limits: &Limits) -> Result<(), ValidationReport> {
     }
 }
 
+/// The flags (a LEB128 `u32`) that start a segment at `offset`.
+fn segment_flags(wasm: &[u8], offset: usize) -> Option<u32> {
+    let mut reader = wasmparser::BinaryReader::new(wasm.get(offset..)?, 0);
+    reader.read_var_u32().ok()
+}
+
 /// Walks every section once; `Err` only when the bytes cannot be decoded at all.
 fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
     let mut types: Vec<Option<FuncType>> = Vec::new();
@@ -778,6 +784,14 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                                     "an element segment for another table",
                                     location.clone(),
                                 );
+                            } else if table_index.is_some() {
+                                // Flags 2: WebAssembly 1.0 has no such encoding (the
+                                // instrumenter cannot read it either).
+                                c.feature(
+                                    Rule::BulkMemory,
+                                    "an element segment with an explicit table index",
+                                    location.clone(),
+                                );
                             }
                         }
                         ElementKind::Passive | ElementKind::Declared => {
@@ -838,6 +852,13 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
                                 c.feature(
                                     Rule::MultiMemory,
                                     "a data segment for another memory",
+                                    format!("data segment {index}"),
+                                );
+                            } else if segment_flags(wasm, data.range.start) != Some(0) {
+                                // Flags 2 (an explicit memory index): not WebAssembly 1.0.
+                                c.feature(
+                                    Rule::BulkMemory,
+                                    "a data segment with an explicit memory index",
                                     format!("data segment {index}"),
                                 );
                             }

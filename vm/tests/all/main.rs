@@ -1,5 +1,7 @@
 //! The vm's integration tests (one binary).
 
+mod conformance;
+mod conformance_findings;
 mod execution;
 mod schedule;
 mod validation;
