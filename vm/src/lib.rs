@@ -42,6 +42,8 @@
 
 pub mod abi;
 mod exec;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod instrument;
 mod outcome;
 pub mod schedule;

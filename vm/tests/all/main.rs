@@ -3,5 +3,7 @@
 mod conformance;
 mod conformance_findings;
 mod execution;
+mod fuzz_regressions;
+mod resource_bounds;
 mod schedule;
 mod validation;
