@@ -54,6 +54,9 @@ fn vm(metering: Metering) -> &'static Vm {
             Schedule::v1(),
             VmConfig {
                 metering,
+                // Millions of small modules go through one process: rotate the engine often
+                // so the fuzzer's memory stays flat (the default budget is sized for contracts).
+                engine_code_budget_bytes: 4 * 1024 * 1024,
                 ..VmConfig::default()
             },
         )

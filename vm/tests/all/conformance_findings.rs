@@ -90,3 +90,50 @@ fn a_module_without_memory_instruments_to_valid_code() {
     let left = gas.get(&store).i64().unwrap();
     assert!((0..1_000).contains(&left), "charged: {left}");
 }
+
+/// The spec's `memory.grow` beyond the module's own declared maximum returns -1 (the spec
+/// testsuite checks this in `memory_size.wast` through a store configured like the vm's; this
+/// checks it through `Vm::execute` itself). Only growth beyond `memory_pages_max` traps
+/// (`memoryLimit`, a documented deviation tested in `execution.rs`).
+#[test]
+fn memory_grow_beyond_the_declared_maximum_returns_minus_one() {
+    use std::sync::Arc;
+
+    use opmeter_vm::{Address, BlockContext, CallRequest, MemoryState, Status, U256};
+
+    let wasm = wat::parse_str(
+        r#"(module
+          (import "opmeter" "output_set" (func $out (param i32 i32)))
+          (memory (export "memory") 1 3)
+          (func (export "run")
+            (i32.store (i32.const 0) (memory.grow (i32.const 5)))
+            (i32.store (i32.const 4) (memory.grow (i32.const 2)))
+            (i32.store (i32.const 8) (memory.grow (i32.const 1)))
+            (call $out (i32.const 0) (i32.const 12))))"#,
+    )
+    .unwrap();
+    let vm = Vm::new(Schedule::v1());
+    vm.validate(&wasm).expect("valid contract");
+    let mut state = MemoryState::default();
+    let contract = Address([9; 32]);
+    state.put_contract(contract, &wasm);
+    let call = CallRequest {
+        caller: Address([1; 32]),
+        contract,
+        method: "run".into(),
+        input: Vec::new(),
+        value: U256::zero(),
+        gas_limit: 10_000_000,
+    };
+    let outcome = vm
+        .execute(Arc::new(state), BlockContext::default(), call)
+        .expect("execute");
+    assert_eq!(outcome.status, Status::Success, "{outcome:?}");
+    let results: Vec<i32> = outcome
+        .output
+        .chunks_exact(4)
+        .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    // 1 page + 5 > 3: -1; 1 + 2 = 3: old size 1; 3 + 1 > 3: -1.
+    assert_eq!(results, vec![-1, 1, -1]);
+}
