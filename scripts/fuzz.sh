@@ -11,7 +11,7 @@
 # (libFuzzer's final stats: number of executions, exec/s) go to fuzz/logs/<target>.log.
 #
 # Environment: FUZZ_MAX_LEN (default 2048), FUZZ_RSS_MB (default 2048), CARGO_TARGET_DIR,
-# FUZZ_SANITIZER (default `none`: the vm is safe Rust and AddressSanitizer costs a factor ~3 in
+# FUZZ_STABLE=1 (skip nightly: stable with RUSTC_BOOTSTRAP=1), FUZZ_SANITIZER (default `none`: the vm is safe Rust and AddressSanitizer costs a factor ~3 in
 # executions per second; set `address` to hunt for memory errors in the engine's unsafe code).
 set -euo pipefail
 
@@ -29,11 +29,11 @@ TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/fuzz"
 
 # 1. A toolchain that accepts -Zsanitizer flags.
 TOOLCHAIN=()
-if rustup run nightly rustc --version >/dev/null 2>&1 \
-    || rustup toolchain install nightly --profile minimal >/dev/null 2>&1; then
+if [ -z "${FUZZ_STABLE:-}" ] && { rustup run nightly rustc --version >/dev/null 2>&1 \
+    || rustup toolchain install nightly --profile minimal >/dev/null 2>&1; }; then
     TOOLCHAIN=(+nightly)
 else
-    echo "fuzz.sh: no nightly toolchain available; using stable with RUSTC_BOOTSTRAP=1" >&2
+    echo "fuzz.sh: using the default (stable) toolchain with RUSTC_BOOTSTRAP=1" >&2
     export RUSTC_BOOTSTRAP=1
 fi
 
