@@ -6,7 +6,7 @@
 //!
 //! | target | input | oracle |
 //! |---|---|---|
-//! | [`validate`](fn@validate) | arbitrary bytes | a verdict, never a panic; what validation accepts, the vm can prepare and the engine can compile |
+//! | [`validate`](fn@validate) | arbitrary bytes, or a generated module with a few bytes changed | a verdict, never a panic; what validation accepts, the vm can prepare and the engine can compile |
 //! | [`execute`] | a `wasm-smith` module, Opmeter's feature set | every call terminates, `gas_used ≤ limit`, the breakdown sums to it, out of gas bills the limit, a second run is identical |
 //! | [`differential`] | the same | gas injection (production) vs. wasm-instrument as shipped: identical outcomes and gas; vs. unmetered: identical results whenever the metered run did not run out of gas |
 //!
@@ -63,12 +63,39 @@ fn vm(metering: Metering) -> &'static Vm {
     })
 }
 
-/// Target `validate`: arbitrary bytes through validation. When validation accepts, preparing
+/// Target `validate`: bytes through validation. When validation accepts, preparing
 /// (instrumenting) and compiling must succeed too: a module accepted at upload must run.
+///
+/// Inputs starting with an odd byte are *near-valid modules*: up to four byte edits read from
+/// the input applied to a generated module (the rest of the input), so the fuzzer reaches every
+/// section of the validator and the instrumenter instead of stopping at the magic number. Other
+/// inputs (any wasm binary starts with `\0`) are validated as they are.
 ///
 /// # Errors
 /// A description of the broken invariant.
 pub fn validate(data: &[u8]) -> Result<Verdict, String> {
+    match data.split_first() {
+        Some((mode, rest)) if mode % 2 == 1 => {
+            let mut u = Unstructured::new(rest);
+            let edits: Vec<(u16, u8)> = (0..u.int_in_range(0..=4u8).unwrap_or(0))
+                .map(|_| u.arbitrary().unwrap_or_default())
+                .collect();
+            let Some(mut wasm) = generate(&mut u, true) else {
+                return Ok(Verdict::NotEnoughData);
+            };
+            for (at, byte) in edits {
+                let len = wasm.len();
+                if let Some(target) = wasm.get_mut(usize::from(at) % len.max(1)) {
+                    *target = byte;
+                }
+            }
+            validate_bytes(&wasm)
+        }
+        _ => validate_bytes(data),
+    }
+}
+
+fn validate_bytes(data: &[u8]) -> Result<Verdict, String> {
     let vm = vm(Metering::Injected);
     let verdict = vm.validate(data);
     if let Err(report) = &verdict {
