@@ -1,22 +1,37 @@
 //! # opmeter-node
 //!
-//! The Opmeter node and the `opmeter` command-line tool. For now it holds the commands that work
-//! on a module without a node (`code validate`, `exec`, `build`); the durable node (RocksDB state,
-//! transactions, blocks) lands with the node issue.
+//! The Opmeter node: durable Merkle state on RocksDB, signed transactions, a mempool, blocks
+//! produced through the phases of ABCI 2.0, receipts and fees; plus the `opmeter` command-line
+//! tool.
 //!
 //! ```text
-//! opmeter code validate FILE ─▶ vm::validate ─▶ code hash | every violation
-//! opmeter exec FILE ─────────▶ vm::prepare ─▶ MemoryState ─▶ vm::execute ─▶ outcome JSON
-//! opmeter build [PATH] ──────▶ cargo build --target wasm32v1-none (flags set here)
+//! submit ─▶ Chain::check_stateless ─▶ Mempool::check ─▶ persisted, acknowledged
+//! producer ─▶ prepare_proposal ─▶ process_proposal ─▶ finalize_block (overlay, roots) ─▶ commit
+//!                                                          │ vm::execute / vm::deploy
+//!                                                          ▼
+//!                                        Store: RocksDB column families + jmt state tree
 //! ```
 //!
 //! ```
-//! use opmeter_node::report::violations_json;
-//! let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
-//! let report = vm.validate(b"not wasm").unwrap_err();
-//! let json = violations_json(&report);
-//! assert_eq!(json[0]["rule"], "malformed");
+//! use opmeter_node::service::{Node, NodeConfig};
+//! use opmeter_node::genesis::{address_of, dev_key};
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let node = Node::open(&NodeConfig::dev(dir.path())).unwrap();
+//! assert_eq!(node.head().header.height, 0);
+//! let dev = node.chain().committed_account(&address_of(&dev_key())).unwrap();
+//! assert_eq!(dev.balance, opmeter_vm::U256::exp10(30));
 //! ```
 
+pub mod api;
 pub mod build;
+pub mod chain;
+pub mod error;
+pub mod genesis;
+pub mod mempool;
 pub mod report;
+pub mod service;
+pub mod state;
+pub mod store;
+pub mod types;
+pub mod wallet;

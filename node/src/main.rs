@@ -31,8 +31,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a node (lands with the node issue).
-    Node,
+    /// Run a node. With no flags: a development chain under ~/.opmeter/dev with a funded
+    /// development account (its key is printed) and a block per batch of transactions.
+    Node(NodeArgs),
     /// Work with contract code.
     Code {
         #[command(subcommand)]
@@ -80,6 +81,134 @@ enum Command {
     },
 }
 
+#[derive(clap::Args)]
+struct NodeArgs {
+    /// Where the chain's RocksDB lives (created when missing; reopened on restart).
+    #[arg(long, env = "OPMETER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A genesis file (JSON) for a new chain; without it, the development genesis.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Produce a block every interval (e.g. `500ms`, `2s`) instead of one per batch.
+    #[arg(long, value_parser = parse_duration)]
+    block_time: Option<std::time::Duration>,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    #[arg(long, default_value = opmeter_rpc::DEFAULT_RPC_ADDR)]
+    rpc_addr: String,
+    /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
+    /// a killed process cannot).
+    #[arg(long)]
+    no_sync: bool,
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "ms"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a number with ms, s or m"))?;
+    let duration = match unit {
+        "ms" => std::time::Duration::from_millis(value),
+        "s" => std::time::Duration::from_secs(value),
+        "m" => std::time::Duration::from_secs(value * 60),
+        _ => return Err(format!("`{text}`: unit must be ms, s or m")),
+    };
+    if duration.is_zero() {
+        return Err("the block time must be positive".into());
+    }
+    Ok(duration)
+}
+
+fn default_data_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".opmeter").join("dev")
+}
+
+fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    use opmeter_node::genesis::{address_of, dev_key, Genesis};
+    use opmeter_node::service::{BlockMode, Node, NodeConfig};
+
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let genesis = match &args.genesis {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the genesis file {}", path.display()))?;
+            Some(Genesis::from_json(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let mode = match args.block_time {
+        Some(every) => BlockMode::Interval(every),
+        None => BlockMode::Instant,
+    };
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    let config = NodeConfig {
+        data_dir: data_dir.clone(),
+        genesis,
+        mode,
+        sync_writes: !args.no_sync,
+        mempool: Default::default(),
+    };
+    let node = Node::open(&config).with_context(|| {
+        format!(
+            "opening the chain in {} (another genesis? choose another --data-dir)",
+            data_dir.display()
+        )
+    })?;
+    let head = node.head();
+    let genesis = node.chain().genesis().clone();
+    println!("opmeter node");
+    println!("  chain id:   {}", genesis.chain_id);
+    println!("  data dir:   {}", data_dir.display());
+    println!("  head:       #{} {}", head.header.height, head.hash);
+    match mode {
+        BlockMode::Interval(every) => println!("  blocks:     every {} ms", every.as_millis()),
+        _ => println!("  blocks:     instant (one per batch of transactions)"),
+    }
+    if genesis.dev {
+        let key = dev_key();
+        println!("  dev account {}", address_of(&key));
+        println!(
+            "  dev key     0x{} (public; development only)",
+            hex::encode(key.to_bytes())
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let backend = std::sync::Arc::new(opmeter_node::api::NodeBackend::new(Arc::clone(&node)));
+    let (addr, server) = runtime
+        .block_on(opmeter_rpc::serve(backend, &args.rpc_addr))
+        .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
+    println!("  rpc:        http://{addr} (ws://{addr})");
+    let producer = node.start(mode);
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    eprintln!("stopping");
+    node.stop();
+    let _ = server.stop();
+    if let Some(producer) = producer {
+        match producer.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => bail!("block producer failed: {e}"),
+            Err(_) => bail!("block producer panicked"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[derive(Subcommand)]
 enum CodeCommand {
     /// Check a module against every rule; print its code hash, or every violation.
@@ -114,11 +243,7 @@ fn print_rejection(vm_report: &opmeter_vm::ValidationReport, json: bool) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Node => {
-            eprintln!("not yet: the durable node (RocksDB state, transactions, blocks) lands with the node issue.");
-            eprintln!("Meanwhile: `opmeter exec FILE --method NAME` runs a call against a fresh in-memory state.");
-            Ok(ExitCode::from(EXIT_USAGE))
-        }
+        Command::Node(args) => run_node(args),
         Command::Code {
             command: CodeCommand::Validate { file, json },
         } => {

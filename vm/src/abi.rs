@@ -161,6 +161,9 @@ pub enum GasCategory {
     Instantiation,
     /// One host function's `base + per_byte` charges.
     Host(HostFn),
+    /// A transaction's intrinsic gas, charged by the node before anything runs:
+    /// `tx_base + tx_per_byte × encoded length` (see [`crate::TransactionCosts`]).
+    Transaction,
 }
 
 impl GasCategory {
@@ -174,6 +177,7 @@ impl GasCategory {
             GasCategory::Deploy => "deploy",
             GasCategory::Instantiation => "instantiation",
             GasCategory::Host(f) => f.name(),
+            GasCategory::Transaction => "transaction",
         }
     }
 }

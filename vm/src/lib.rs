@@ -57,7 +57,7 @@ pub use exec::{engine_config, store_limits};
 pub use exec::{CacheStats, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
 pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
-pub use schedule::Schedule;
+pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};
 pub use state::{MemoryState, StateError, StateView};
 pub use types::{
     Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256,

@@ -121,6 +121,18 @@ pub struct HostCosts {
     pub storage_byte_written: u64,
 }
 
+/// What every transaction pays before anything runs (its intrinsic gas). Charged by the node,
+/// priced here so that one versioned schedule (and its hash) covers every unit of a bill.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct TransactionCosts {
+    /// Fixed gas of every transaction: signature verification, nonce and balance bookkeeping,
+    /// the receipt. Without it a flood of tiny transactions would cost the network work for free.
+    pub tx_base: u64,
+    /// Gas per byte of the encoded signed transaction: block bodies are stored and gossiped
+    /// forever (prevents padding transactions with free bytes).
+    pub tx_per_byte: u64,
+}
+
 /// Every limit. Each one exists to stop a specific attack; the doc comment says which.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
 pub struct Limits {
@@ -175,6 +187,9 @@ pub struct Limits {
     pub max_debug_logs_per_call: u32,
     /// Longest method name. Bounds export lookups and receipts.
     pub max_method_name_len_bytes: u32,
+    /// Largest encoded signed transaction (a deployment carries its code and init input).
+    /// Bounds admission work, mempool memory and block size.
+    pub max_tx_len_bytes: u32,
 }
 
 /// The versioned schedule: instruction costs, host costs and limits.
@@ -199,6 +214,8 @@ pub struct Schedule {
     /// Gas per byte of uploaded code: code is stored forever and validated, instrumented and
     /// compiled once per byte, so large uploads must pay for it (prevents code-storage spam).
     pub deploy_per_code_byte: u64,
+    /// Intrinsic gas of every transaction.
+    pub transaction: TransactionCosts,
     /// Limits.
     pub limits: Limits,
 }
@@ -236,6 +253,10 @@ impl Schedule {
             instance_per_initial_page: 2_048,
             deploy_base: 50_000,
             deploy_per_code_byte: 20,
+            transaction: TransactionCosts {
+                tx_base: 20_000,
+                tx_per_byte: 16,
+            },
             host: HostCosts {
                 input_len: HostCost {
                     base: 20,
@@ -346,6 +367,7 @@ impl Schedule {
                 max_debug_log_len_bytes: 1_024,
                 max_debug_logs_per_call: 64,
                 max_method_name_len_bytes: 64,
+                max_tx_len_bytes: 640 * 1024,
             },
         }
     }

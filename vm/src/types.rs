@@ -59,6 +59,20 @@ impl fmt::Display for Address {
     }
 }
 
+impl serde::Serialize for Address {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_hex())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Address {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+        Address::from_hex(&text)
+            .map_err(|e| serde::de::Error::custom(format!("address `{text}`: {e}")))
+    }
+}
+
 /// `blake3` of a module's original (uninstrumented) bytes: code is content-addressed.
 #[derive(
     Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
@@ -74,6 +88,14 @@ impl CodeHash {
     /// `0x`-prefixed lowercase hex.
     pub fn to_hex(&self) -> String {
         format!("0x{}", hex::encode(self.0))
+    }
+
+    /// Parses `0x`-prefixed (or bare) hex of exactly 32 bytes.
+    ///
+    /// # Errors
+    /// When the text is not 64 hex digits.
+    pub fn from_hex(text: &str) -> Result<CodeHash, hex::FromHexError> {
+        Address::from_hex(text).map(|a| CodeHash(a.0))
     }
 }
 

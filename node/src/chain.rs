@@ -1,0 +1,741 @@
+//! The replicated state machine, shaped as the phases of ABCI 2.0 so that CometBFT can drive it
+//! through an adapter later:
+//!
+//! ```text
+//! check_tx ──▶ (mempool) ──▶ prepare_proposal ──▶ process_proposal ──▶ finalize_block ──▶ commit
+//!  committed     pending       pick txs, stamp      accept / reject       execute into an     one atomic
+//!  state only                  the time once        (stateless checks)    overlay → roots     RocksDB write
+//! ```
+//!
+//! `finalize_block` persists nothing; `commit` writes exactly what it staged.
+
+use std::sync::Arc;
+
+use opmeter_vm::{Address, BlockContext, CallRequest, Schedule, StateView, Vm, U256};
+use parking_lot::Mutex;
+use rayon::prelude::*;
+
+use crate::error::{AdmissionError, NodeError, ProposalError};
+use crate::genesis::Genesis;
+use crate::state::{CommittedView, Overlay, Version};
+use crate::store::{BlockCommit, StateChanges, Store};
+use crate::types::{
+    breakdown_with_intrinsic, merkle_root, Account, Block, Hash32, Header, Payload, Receipt,
+    ReceiptStatus, SignedTransaction,
+};
+
+/// A transaction that passed the checks that need no state.
+#[derive(Clone, Debug)]
+pub struct CheckedTx {
+    /// The transaction.
+    pub signed: SignedTransaction,
+    /// Its hash.
+    pub hash: Hash32,
+    /// The sender's address.
+    pub sender: Address,
+    /// Encoded length.
+    pub len_bytes: u32,
+    /// `tx_base + tx_per_byte × len_bytes`.
+    pub intrinsic_gas: u64,
+}
+
+/// A proposed block: what `prepare_proposal` returns and `process_proposal` judges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proposal {
+    /// Height.
+    pub height: u64,
+    /// The head's hash.
+    pub parent_hash: Hash32,
+    /// Taken once by the proposer.
+    pub timestamp_ms: u64,
+    /// Transactions in order.
+    pub transactions: Vec<SignedTransaction>,
+}
+
+/// The result of `finalize_block`: the header (with its roots) and receipts, not yet persisted.
+#[derive(Clone, Debug)]
+pub struct Finalized {
+    /// The block.
+    pub block: Block,
+    /// Receipts in order.
+    pub receipts: Vec<Receipt>,
+}
+
+/// The head: last committed header and its hash.
+#[derive(Clone, Debug)]
+pub struct Head {
+    /// Header.
+    pub header: Header,
+    /// Its hash.
+    pub hash: Hash32,
+}
+
+/// The state machine over a [`Store`].
+pub struct Chain {
+    store: Arc<Store>,
+    vm: Vm,
+    genesis: Genesis,
+    min_gas_price: U256,
+    head: Mutex<Head>,
+    staged: Mutex<Option<BlockCommit>>,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("chain_id", &self.genesis.chain_id)
+            .field("head", &self.head.lock().header.height)
+            .finish()
+    }
+}
+
+impl Chain {
+    /// Opens the chain in `store`. An empty store is initialised from `genesis` (block 0); a
+    /// store that already holds a chain reopens it at its last committed block, and `genesis`
+    /// (when given) must be the one it was created from.
+    ///
+    /// # Errors
+    /// [`NodeError::Genesis`] on a genesis mismatch or an invalid document; store faults.
+    pub fn open(store: Arc<Store>, vm: Vm, genesis: Option<Genesis>) -> Result<Chain, NodeError> {
+        let stored = store
+            .genesis_json()?
+            .map(|text| Genesis::from_json(&text).map_err(NodeError::Genesis))
+            .transpose()?;
+        let (genesis, fresh) = match (stored, genesis) {
+            (Some(stored), Some(given)) if stored != given => {
+                return Err(NodeError::Genesis(format!(
+                    "the data directory holds chain `{}`, not the given genesis (chain `{}`)",
+                    stored.chain_id, given.chain_id
+                )))
+            }
+            (Some(stored), _) => (stored, false),
+            (None, Some(given)) => (given, true),
+            (None, None) => (Genesis::dev(), true),
+        };
+        let min_gas_price = genesis.min_gas_price().map_err(NodeError::Genesis)?;
+        let placeholder = Head {
+            header: genesis_header(&genesis, Hash32::default(), vm.schedule_hash()),
+            hash: Hash32::default(),
+        };
+        let chain = Chain {
+            store,
+            vm,
+            genesis,
+            min_gas_price,
+            head: Mutex::new(placeholder),
+            staged: Mutex::new(None),
+        };
+        if fresh {
+            chain.commit_genesis()?;
+        }
+        let height = chain
+            .store
+            .head_height()?
+            .ok_or_else(|| NodeError::Genesis("store has a genesis but no head".into()))?;
+        let header = chain.store.header(height)?.ok_or_else(|| {
+            NodeError::Store(crate::store::StoreError::Corrupt(format!(
+                "head {height} has no header"
+            )))
+        })?;
+        *chain.head.lock() = Head {
+            hash: header.hash(),
+            header,
+        };
+        Ok(chain)
+    }
+
+    fn commit_genesis(&self) -> Result<(), NodeError> {
+        let balances = self
+            .genesis
+            .initial_balances()
+            .map_err(NodeError::Genesis)?;
+        let mut changes = StateChanges::default();
+        for (address, balance) in balances {
+            changes.accounts.insert(
+                address,
+                Account {
+                    balance,
+                    nonce: 0,
+                    code_hash: None,
+                },
+            );
+        }
+        let (state_root, tree_batch) = self.store.compute_root(&changes, 0)?;
+        let header = genesis_header(&self.genesis, state_root, self.vm.schedule_hash());
+        let commit = BlockCommit {
+            block: Block {
+                header,
+                transactions: Vec::new(),
+            },
+            receipts: Vec::new(),
+            changes,
+            tree_batch,
+            mempool_removed: Vec::new(),
+        };
+        self.store.commit(&commit, Some(&self.genesis.to_json()))?;
+        Ok(())
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The vm.
+    pub fn vm(&self) -> &Vm {
+        &self.vm
+    }
+
+    /// The genesis document.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// The last committed block's header and hash.
+    pub fn head(&self) -> Head {
+        self.head.lock().clone()
+    }
+
+    fn schedule(&self) -> &Schedule {
+        self.vm.schedule()
+    }
+
+    /// `tx_base + tx_per_byte × len_bytes` (saturating: a huge result just fails the limit).
+    pub fn intrinsic_gas(&self, len_bytes: u32) -> u64 {
+        let costs = &self.schedule().transaction;
+        costs
+            .tx_per_byte
+            .saturating_mul(u64::from(len_bytes))
+            .saturating_add(costs.tx_base)
+    }
+
+    /// Decodes a transaction and runs every check that needs no state: size, encoding, chain
+    /// id, gas limits, gas price, signature (unless `signature_checked`), and for deployments the
+    /// code's validation.
+    ///
+    /// # Errors
+    /// The first [`AdmissionError`] found.
+    pub fn check_stateless(
+        &self,
+        bytes: &[u8],
+        signature_checked: bool,
+    ) -> Result<CheckedTx, AdmissionError> {
+        let max_bytes = self.schedule().limits.max_tx_len_bytes;
+        if bytes.len() as u64 > u64::from(max_bytes) {
+            return Err(AdmissionError::TooLarge {
+                len_bytes: bytes.len() as u64,
+                max_bytes,
+            });
+        }
+        let signed = SignedTransaction::decode(bytes)
+            .map_err(|e| AdmissionError::Malformed(e.to_string()))?;
+        let checked = self.check_decoded(signed, bytes.len() as u32)?;
+        if !signature_checked {
+            checked
+                .signed
+                .verify(&checked.hash)
+                .map_err(|_| AdmissionError::BadSignature)?;
+        }
+        if let Payload::Deploy { code, .. } = &checked.signed.tx.payload {
+            self.vm
+                .validate(code)
+                .map_err(AdmissionError::InvalidCode)?;
+        }
+        Ok(checked)
+    }
+
+    fn check_decoded(
+        &self,
+        signed: SignedTransaction,
+        len_bytes: u32,
+    ) -> Result<CheckedTx, AdmissionError> {
+        let tx = &signed.tx;
+        if tx.chain_id != self.genesis.chain_id {
+            return Err(AdmissionError::WrongChainId {
+                expected: self.genesis.chain_id.clone(),
+                got: tx.chain_id.clone(),
+            });
+        }
+        if tx.gas_limit > self.genesis.block_gas_limit {
+            return Err(AdmissionError::GasLimitAboveBlockLimit {
+                gas_limit: tx.gas_limit,
+                block_gas_limit: self.genesis.block_gas_limit,
+            });
+        }
+        let intrinsic_gas = self.intrinsic_gas(len_bytes);
+        if tx.gas_limit < intrinsic_gas {
+            return Err(AdmissionError::GasLimitBelowIntrinsic {
+                gas_limit: tx.gas_limit,
+                intrinsic_gas,
+            });
+        }
+        if tx.gas_price < self.min_gas_price {
+            return Err(AdmissionError::GasPriceTooLow {
+                gas_price: tx.gas_price,
+                min_gas_price: self.min_gas_price,
+            });
+        }
+        let hash = signed.hash();
+        let sender = signed.tx.sender();
+        Ok(CheckedTx {
+            signed,
+            hash,
+            sender,
+            len_bytes,
+            intrinsic_gas,
+        })
+    }
+
+    /// Verifies many signatures in parallel (both cores), returning the indexes that fail.
+    pub fn verify_signatures(&self, txs: &[CheckedTx]) -> Vec<usize> {
+        txs.par_iter()
+            .enumerate()
+            .filter_map(|(i, tx)| tx.signed.verify(&tx.hash).err().map(|_| i))
+            .collect()
+    }
+
+    /// An account as of the last committed block (default when absent): what `CheckTx` checks
+    /// nonces and balances against.
+    ///
+    /// # Errors
+    /// Store faults.
+    pub fn committed_account(&self, address: &Address) -> Result<Account, NodeError> {
+        Ok(self.store.account(address)?.unwrap_or_default())
+    }
+
+    /// ABCI `PrepareProposal`: the next block's proposal from candidate transactions (already in
+    /// the order the mempool chose), bounded by the block's transaction and gas limits. The
+    /// timestamp is taken here, once, and never later than strictly after the parent's.
+    pub fn prepare_proposal(&self, candidates: Vec<CheckedTx>, now_ms: u64) -> Proposal {
+        let head = self.head();
+        let mut gas_total: u64 = 0;
+        let mut transactions = Vec::new();
+        for tx in candidates {
+            if transactions.len() >= self.genesis.block_tx_max as usize {
+                break;
+            }
+            let Some(total) = gas_total.checked_add(tx.signed.tx.gas_limit) else {
+                break;
+            };
+            if total > self.genesis.block_gas_limit {
+                continue;
+            }
+            gas_total = total;
+            transactions.push(tx.signed);
+        }
+        Proposal {
+            height: head.header.height + 1,
+            parent_hash: head.hash,
+            timestamp_ms: now_ms.max(head.header.timestamp_ms + 1),
+            transactions,
+        }
+    }
+
+    /// ABCI `ProcessProposal`: accepts a proposal only if it extends the head, its time moves
+    /// forward, it fits the block limits and every transaction passes the stateless checks.
+    /// Signatures of transactions whose hashes `known_valid` vouches for (already verified at
+    /// admission) are not checked again.
+    ///
+    /// # Errors
+    /// The reason for rejecting it.
+    pub fn process_proposal(
+        &self,
+        proposal: &Proposal,
+        known_valid: &(dyn Fn(&Hash32) -> bool + Sync),
+    ) -> Result<Vec<CheckedTx>, ProposalError> {
+        let head = self.head();
+        if proposal.height != head.header.height + 1 {
+            return Err(ProposalError::WrongHeight {
+                expected: head.header.height + 1,
+                got: proposal.height,
+            });
+        }
+        if proposal.parent_hash != head.hash {
+            return Err(ProposalError::WrongParent);
+        }
+        if proposal.timestamp_ms <= head.header.timestamp_ms {
+            return Err(ProposalError::TimestampNotIncreasing {
+                parent: head.header.timestamp_ms,
+                got: proposal.timestamp_ms,
+            });
+        }
+        let count = proposal.transactions.len();
+        if count > self.genesis.block_tx_max as usize {
+            return Err(ProposalError::TooManyTransactions {
+                count: count as u64,
+                max: self.genesis.block_tx_max,
+            });
+        }
+        let total = proposal
+            .transactions
+            .iter()
+            .try_fold(0u64, |acc, tx| acc.checked_add(tx.tx.gas_limit));
+        match total {
+            Some(total) if total <= self.genesis.block_gas_limit => {}
+            _ => {
+                return Err(ProposalError::GasAboveBlockLimit {
+                    total: total.unwrap_or(u64::MAX),
+                    limit: self.genesis.block_gas_limit,
+                })
+            }
+        }
+        let checked: Vec<CheckedTx> = proposal
+            .transactions
+            .par_iter()
+            .enumerate()
+            .map(|(index, signed)| {
+                let len_bytes = borsh::object_length(signed).unwrap_or(usize::MAX);
+                let invalid = |error| ProposalError::InvalidTransaction {
+                    index: index as u32,
+                    error,
+                };
+                let max_bytes = self.schedule().limits.max_tx_len_bytes;
+                if len_bytes as u64 > u64::from(max_bytes) {
+                    return Err(invalid(AdmissionError::TooLarge {
+                        len_bytes: len_bytes as u64,
+                        max_bytes,
+                    }));
+                }
+                let checked = self
+                    .check_decoded(signed.clone(), len_bytes as u32)
+                    .map_err(invalid)?;
+                if !known_valid(&checked.hash) {
+                    checked
+                        .signed
+                        .verify(&checked.hash)
+                        .map_err(|_| invalid(AdmissionError::BadSignature))?;
+                }
+                Ok(checked)
+            })
+            .collect::<Result<_, _>>()?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (index, tx) in checked.iter().enumerate() {
+            if !seen.insert(tx.hash) {
+                return Err(ProposalError::DuplicateTransaction {
+                    index: index as u32,
+                });
+            }
+        }
+        Ok(checked)
+    }
+
+    /// ABCI `FinalizeBlock`: executes an accepted proposal into a staged overlay and returns the
+    /// block with its state, transactions and receipts roots. Nothing is persisted until
+    /// [`Chain::commit`].
+    ///
+    /// # Errors
+    /// Node faults only (a failing transaction is a receipt).
+    pub fn finalize_block(
+        &self,
+        proposal: &Proposal,
+        checked: &[CheckedTx],
+        mempool_removed: Vec<Hash32>,
+    ) -> Result<Finalized, NodeError> {
+        let base = CommittedView::new(Arc::clone(&self.store), Version::Head);
+        let overlay = Arc::new(Overlay::new(base));
+        let context = BlockContext {
+            height: proposal.height,
+            timestamp_ms: proposal.timestamp_ms,
+        };
+        let mut receipts = Vec::with_capacity(checked.len());
+        let mut gas_used: u64 = 0;
+        for (index, tx) in checked.iter().enumerate() {
+            let receipt = self.execute_tx(&overlay, context, index as u32, tx)?;
+            gas_used = gas_used
+                .checked_add(receipt.gas_used)
+                .ok_or_else(|| NodeError::Invariant("block gas overflows u64".into()))?;
+            receipts.push(receipt);
+        }
+        let overlay = Arc::try_unwrap(overlay)
+            .map_err(|_| NodeError::Invariant("the vm kept a reference to the overlay".into()))?;
+        let changes = overlay.into_changes();
+        let (state_root, tree_batch) = self.store.compute_root(&changes, proposal.height)?;
+        let header = Header {
+            chain_id: self.genesis.chain_id.clone(),
+            height: proposal.height,
+            parent_hash: proposal.parent_hash,
+            timestamp_ms: proposal.timestamp_ms,
+            state_root,
+            transactions_root: merkle_root(checked.iter().map(|tx| tx.hash)),
+            receipts_root: merkle_root(receipts.iter().map(Receipt::hash)),
+            gas_used,
+            tx_count: checked.len() as u32,
+            schedule_hash: self.vm.schedule_hash(),
+        };
+        let block = Block {
+            header,
+            transactions: proposal.transactions.clone(),
+        };
+        *self.staged.lock() = Some(BlockCommit {
+            block: block.clone(),
+            receipts: receipts.clone(),
+            changes,
+            tree_batch,
+            mempool_removed,
+        });
+        Ok(Finalized { block, receipts })
+    }
+
+    /// ABCI `Commit`: persists the finalized block in one atomic write and moves the head.
+    ///
+    /// # Errors
+    /// [`NodeError::NothingToCommit`] without a finalized block; store faults (then nothing was
+    /// written and the staged block is dropped).
+    pub fn commit(&self) -> Result<Head, NodeError> {
+        let staged = self
+            .staged
+            .lock()
+            .take()
+            .ok_or(NodeError::NothingToCommit)?;
+        self.store.commit(&staged, None)?;
+        let header = staged.block.header;
+        let head = Head {
+            hash: header.hash(),
+            header,
+        };
+        *self.head.lock() = head.clone();
+        Ok(head)
+    }
+
+    /// Imports a block produced elsewhere: process, finalize, compare every root with the
+    /// block's header, commit.
+    ///
+    /// # Errors
+    /// [`NodeError::Proposal`] when the block is invalid, [`NodeError::HeaderMismatch`] when
+    /// executing it gives another header.
+    pub fn import_block(&self, block: &Block) -> Result<Vec<Receipt>, NodeError> {
+        let proposal = Proposal {
+            height: block.header.height,
+            parent_hash: block.header.parent_hash,
+            timestamp_ms: block.header.timestamp_ms,
+            transactions: block.transactions.clone(),
+        };
+        let checked = self.process_proposal(&proposal, &|_| false)?;
+        let finalized = self.finalize_block(&proposal, &checked, Vec::new())?;
+        let ours = &finalized.block.header;
+        let theirs = &block.header;
+        let field = if ours.state_root != theirs.state_root {
+            Some("state root")
+        } else if ours.receipts_root != theirs.receipts_root {
+            Some("receipts root")
+        } else if ours.transactions_root != theirs.transactions_root {
+            Some("transactions root")
+        } else if ours != theirs {
+            Some("header")
+        } else {
+            None
+        };
+        if let Some(field) = field {
+            self.staged.lock().take();
+            return Err(NodeError::HeaderMismatch {
+                height: block.header.height,
+                field,
+            });
+        }
+        self.commit()?;
+        Ok(finalized.receipts)
+    }
+
+    fn execute_tx(
+        &self,
+        overlay: &Arc<Overlay>,
+        context: BlockContext,
+        index: u32,
+        checked: &CheckedTx,
+    ) -> Result<Receipt, NodeError> {
+        let tx = &checked.signed.tx;
+        let sender = checked.sender;
+        let mut receipt = Receipt {
+            tx_hash: checked.hash,
+            sender,
+            height: context.height,
+            index,
+            status: ReceiptStatus::Success,
+            trap_code: None,
+            gas_used: 0,
+            gas_limit: tx.gas_limit,
+            gas_breakdown: Default::default(),
+            gas_price: tx.gas_price,
+            fee: U256::zero(),
+            output: Vec::new(),
+            events: Vec::new(),
+            schedule_hash: self.vm.schedule_hash(),
+            contract_address: None,
+        };
+        let mut account = overlay.account(&sender)?;
+        if account.nonce != tx.nonce {
+            receipt.status = ReceiptStatus::NonceMismatch;
+            return Ok(receipt);
+        }
+        let upfront = U256::from(tx.gas_limit).checked_mul(tx.gas_price);
+        let affordable = tx
+            .max_cost()
+            .is_some_and(|max_cost| account.balance >= max_cost);
+        let Some(upfront) = upfront.filter(|_| affordable) else {
+            receipt.status = ReceiptStatus::InsufficientFunds;
+            return Ok(receipt);
+        };
+        account.balance -= upfront;
+        account.nonce += 1;
+        overlay.set_account(sender, account);
+
+        let intrinsic = checked.intrinsic_gas;
+        if intrinsic > tx.gas_limit {
+            receipt.status = ReceiptStatus::OutOfGas;
+            receipt.gas_used = tx.gas_limit;
+            receipt.gas_breakdown = breakdown_with_intrinsic(None, tx.gas_limit);
+        } else {
+            let vm_gas = tx.gas_limit - intrinsic;
+            let state: Arc<dyn StateView> = Arc::clone(overlay) as Arc<dyn StateView>;
+            let outcome = match &tx.payload {
+                Payload::Transfer { to, amount } => {
+                    let mut from = overlay.account(&sender)?;
+                    from.balance = from.balance.checked_sub(*amount).ok_or_else(|| {
+                        NodeError::Invariant("transfer beyond the checked balance".into())
+                    })?;
+                    overlay.set_account(sender, from);
+                    let mut recipient = overlay.account(to)?;
+                    recipient.balance = recipient
+                        .balance
+                        .checked_add(*amount)
+                        .ok_or_else(|| NodeError::Invariant("balance overflows U256".into()))?;
+                    overlay.set_account(*to, recipient);
+                    None
+                }
+                Payload::Deploy {
+                    code,
+                    init_input,
+                    salt,
+                    value,
+                } => match self.vm.prepare(code) {
+                    Err(_) => {
+                        receipt.status = ReceiptStatus::InvalidCode;
+                        None
+                    }
+                    Ok(prepared) => {
+                        let (address, outcome) = self.vm.deploy(
+                            state,
+                            context,
+                            sender,
+                            &prepared,
+                            salt,
+                            init_input.clone(),
+                            *value,
+                            vm_gas,
+                        )?;
+                        receipt.contract_address = Some(address);
+                        if outcome.status == opmeter_vm::Status::Success {
+                            overlay.put_code(prepared.code_hash, Arc::clone(&prepared.original));
+                            overlay.apply(&outcome.writes)?;
+                            // Compile now, while the deployer pays, so the first call finds it warm.
+                            self.vm.precompile(&prepared)?;
+                        }
+                        Some(outcome)
+                    }
+                },
+                Payload::Call {
+                    contract,
+                    method,
+                    input,
+                    value,
+                } => {
+                    let call = CallRequest {
+                        caller: sender,
+                        contract: *contract,
+                        method: method.clone(),
+                        input: input.clone(),
+                        value: *value,
+                        gas_limit: vm_gas,
+                    };
+                    let outcome = self.vm.execute(state, context, call)?;
+                    if outcome.status == opmeter_vm::Status::Success {
+                        overlay.apply(&outcome.writes)?;
+                    }
+                    Some(outcome)
+                }
+            };
+            receipt.gas_breakdown = breakdown_with_intrinsic(outcome.as_ref(), intrinsic);
+            receipt.gas_used = intrinsic + outcome.as_ref().map(|o| o.gas_used).unwrap_or(0);
+            if let Some(outcome) = outcome {
+                receipt.status = ReceiptStatus::from_vm(outcome.status);
+                receipt.trap_code = outcome.trap_code.map(|t| t.code());
+                receipt.output = outcome.output;
+                receipt.events = outcome.events;
+            }
+        }
+        if receipt.gas_used > tx.gas_limit || receipt.breakdown_total() != receipt.gas_used {
+            return Err(NodeError::Invariant(format!(
+                "receipt of {} uses {} gas of {}, breakdown {}",
+                checked.hash,
+                receipt.gas_used,
+                tx.gas_limit,
+                receipt.breakdown_total()
+            )));
+        }
+        let fee = U256::from(receipt.gas_used) * tx.gas_price;
+        let refund = upfront - fee;
+        let mut payer = overlay.account(&sender)?;
+        payer.balance = payer
+            .balance
+            .checked_add(refund)
+            .ok_or_else(|| NodeError::Invariant("refund overflows".into()))?;
+        overlay.set_account(sender, payer);
+        let collector_address = self.genesis.fee_collector;
+        let mut collector = overlay.account(&collector_address)?;
+        collector.balance = collector
+            .balance
+            .checked_add(fee)
+            .ok_or_else(|| NodeError::Invariant("fee collector balance overflows".into()))?;
+        overlay.set_account(collector_address, collector);
+        receipt.fee = fee;
+        Ok(receipt)
+    }
+
+    /// Runs a call read-only against committed state at `height` (or the head), in the context of
+    /// the block after it. Nothing is written.
+    ///
+    /// # Errors
+    /// Node faults only.
+    pub fn query(
+        &self,
+        height: Option<u64>,
+        call: CallRequest,
+    ) -> Result<opmeter_vm::Outcome, NodeError> {
+        let head = self.head();
+        let at = height.unwrap_or(head.header.height);
+        let timestamp_ms = match height {
+            Some(h) => self.store.header(h)?.map(|h| h.timestamp_ms).unwrap_or(0),
+            None => head.header.timestamp_ms,
+        };
+        let context = BlockContext {
+            height: at + 1,
+            timestamp_ms,
+        };
+        let view: Arc<dyn StateView> = Arc::new(self.view(height));
+        Ok(self.vm.execute(view, context, call)?)
+    }
+
+    /// A read-only view of committed state at `height` (or the head).
+    pub fn view(&self, height: Option<u64>) -> CommittedView {
+        let version = match height {
+            Some(h) => Version::At(h),
+            None => Version::Head,
+        };
+        CommittedView::new(Arc::clone(&self.store), version)
+    }
+}
+
+fn genesis_header(genesis: &Genesis, state_root: Hash32, schedule_hash: [u8; 32]) -> Header {
+    Header {
+        chain_id: genesis.chain_id.clone(),
+        height: 0,
+        parent_hash: Hash32::default(),
+        timestamp_ms: genesis.timestamp_ms,
+        state_root,
+        transactions_root: merkle_root([]),
+        receipts_root: merkle_root([]),
+        gas_used: 0,
+        tx_count: 0,
+        schedule_hash,
+    }
+}

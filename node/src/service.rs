@@ -1,0 +1,339 @@
+//! The running node: admission into the mempool, a block producer that drives the chain's
+//! phases (instant or interval mode), and notifications of committed blocks.
+//!
+//! ```text
+//! submit(bytes) ─▶ check_stateless ─▶ mempool.check ─▶ persist (mempool CF) ─▶ ack (tx hash)
+//! producer ─▶ candidates ─▶ prepare_proposal ─▶ process_proposal ─▶ finalize_block ─▶ commit
+//!                                                                       └─▶ notify subscribers
+//! ```
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use opmeter_vm::{Schedule, Vm};
+use parking_lot::{Condvar, Mutex};
+use rayon::prelude::*;
+use tokio::sync::broadcast;
+
+use crate::chain::{Chain, CheckedTx, Head};
+use crate::error::{AdmissionError, NodeError, SubmitError};
+use crate::genesis::Genesis;
+use crate::mempool::{Mempool, MempoolConfig};
+use crate::store::Store;
+use crate::types::{Block, Hash32, Receipt};
+
+/// When blocks are produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockMode {
+    /// A block as soon as transactions are pending (development).
+    Instant,
+    /// A block every interval, empty or not.
+    Interval(Duration),
+    /// Only when [`Node::produce_block`] is called (tests, benchmarks, block import).
+    Manual,
+}
+
+/// How to run a node.
+#[derive(Clone, Debug)]
+pub struct NodeConfig {
+    /// Where RocksDB keeps the chain.
+    pub data_dir: PathBuf,
+    /// The genesis for a new chain (`None`: the development genesis, or the stored one).
+    pub genesis: Option<Genesis>,
+    /// Block production.
+    pub mode: BlockMode,
+    /// Wait for the disk on every block commit.
+    pub sync_writes: bool,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+}
+
+impl NodeConfig {
+    /// A development configuration under `data_dir`.
+    pub fn dev(data_dir: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            data_dir: data_dir.into(),
+            genesis: None,
+            mode: BlockMode::Instant,
+            sync_writes: true,
+            mempool: MempoolConfig::default(),
+        }
+    }
+}
+
+/// A committed block as announced to subscribers.
+#[derive(Clone, Debug)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Block,
+    /// Its receipts.
+    pub receipts: Vec<Receipt>,
+}
+
+/// A running node. Share it as `Arc<Node>`.
+pub struct Node {
+    chain: Chain,
+    mempool: Mutex<Mempool>,
+    pending: Condvar,
+    /// Serialises block production (one producer at a time).
+    producing: Mutex<()>,
+    blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    stopping: AtomicBool,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").field("chain", &self.chain).finish()
+    }
+}
+
+impl Node {
+    /// Opens (or creates) the chain under `config.data_dir` and re-admits the transactions that
+    /// were pending when the node last stopped. Does not start producing blocks: see
+    /// [`Node::start`].
+    ///
+    /// # Errors
+    /// Store faults, a genesis mismatch.
+    pub fn open(config: &NodeConfig) -> Result<Arc<Node>, NodeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            NodeError::Store(crate::store::StoreError::Corrupt(format!(
+                "cannot create {}: {e}",
+                config.data_dir.display()
+            )))
+        })?;
+        let store = Arc::new(Store::open(&config.data_dir, config.sync_writes)?);
+        let vm = Vm::new(Schedule::v1());
+        let chain = Chain::open(store, vm, config.genesis.clone())?;
+        let (blocks, _) = broadcast::channel(1024);
+        let node = Arc::new(Node {
+            chain,
+            mempool: Mutex::new(Mempool::new(config.mempool)),
+            pending: Condvar::new(),
+            producing: Mutex::new(()),
+            blocks,
+            stopping: AtomicBool::new(false),
+        });
+        node.readmit_persisted()?;
+        Ok(node)
+    }
+
+    fn readmit_persisted(&self) -> Result<(), NodeError> {
+        let persisted = self.chain.store().mempool_all()?;
+        let mut dropped = Vec::new();
+        for bytes in persisted {
+            let hash = crate::types::SignedTransaction::decode(&bytes)
+                .map(|t| t.hash())
+                .ok();
+            match self.admit(&bytes, false, false) {
+                Ok(_) => {}
+                Err(SubmitError::Rejected(_)) => dropped.extend(hash),
+                Err(SubmitError::Node(e)) => return Err(e),
+            }
+        }
+        self.chain.store().mempool_delete(&dropped)?;
+        Ok(())
+    }
+
+    /// The state machine.
+    pub fn chain(&self) -> &Chain {
+        &self.chain
+    }
+
+    /// The last committed block.
+    pub fn head(&self) -> Head {
+        self.chain.head()
+    }
+
+    /// Pending transactions.
+    pub fn mempool_len(&self) -> usize {
+        self.mempool.lock().len()
+    }
+
+    /// Admits one signed transaction. `Ok` means it is pending and persisted: it survives a
+    /// crash of the node and will be included in a block.
+    ///
+    /// # Errors
+    /// [`SubmitError::Rejected`] with the admission error (nothing stored), or a node fault.
+    pub fn submit(&self, bytes: &[u8]) -> Result<Hash32, SubmitError> {
+        self.admit(bytes, false, true)
+    }
+
+    /// Admits many transactions, verifying their signatures on every core. One result per input.
+    pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<Result<Hash32, SubmitError>> {
+        let checked: Vec<Result<CheckedTx, AdmissionError>> = txs
+            .par_iter()
+            .map(|bytes| self.chain.check_stateless(bytes, false))
+            .collect();
+        checked
+            .into_iter()
+            .map(|checked| self.admit_checked(checked?, true))
+            .collect()
+    }
+
+    fn admit(
+        &self,
+        bytes: &[u8],
+        signature_checked: bool,
+        persist: bool,
+    ) -> Result<Hash32, SubmitError> {
+        let checked = self.chain.check_stateless(bytes, signature_checked)?;
+        self.admit_checked(checked, persist)
+    }
+
+    fn admit_checked(&self, checked: CheckedTx, persist: bool) -> Result<Hash32, SubmitError> {
+        if self.chain.store().tx_location(&checked.hash)?.is_some() {
+            return Err(AdmissionError::AlreadyKnown.into());
+        }
+        let account = self.chain.committed_account(&checked.sender)?;
+        let mut mempool = self.mempool.lock();
+        let max_cost = mempool.check(&checked, &account)?;
+        let hash = checked.hash;
+        if persist {
+            self.chain
+                .store()
+                .mempool_put(&hash, &checked.signed.encode())?;
+        }
+        mempool.insert(checked, max_cost);
+        drop(mempool);
+        self.pending.notify_all();
+        Ok(hash)
+    }
+
+    /// Produces, executes and commits one block from the pending transactions, with the time
+    /// taken once here. In instant and manual mode nothing happens when nothing is pending
+    /// unless `allow_empty`.
+    ///
+    /// # Errors
+    /// Node faults (then nothing was committed and the transactions stay pending).
+    pub fn produce_block(
+        &self,
+        allow_empty: bool,
+    ) -> Result<Option<Arc<CommittedBlock>>, NodeError> {
+        let _producing = self.producing.lock();
+        let head = self.chain.head();
+        let max = self.chain.genesis().block_tx_max as usize;
+        let store = Arc::clone(self.chain.store());
+        let next_nonce = |address: &opmeter_vm::Address| {
+            store
+                .account(address)
+                .ok()
+                .flatten()
+                .map(|a| a.nonce)
+                .unwrap_or(0)
+        };
+        let candidates = self.mempool.lock().candidates(next_nonce, max);
+        if candidates.is_empty() && !allow_empty {
+            return Ok(None);
+        }
+        let verified: HashSet<Hash32> = candidates.iter().map(|tx| tx.hash).collect();
+        let proposal = self.chain.prepare_proposal(candidates, now_ms());
+        debug_assert_eq!(proposal.height, head.header.height + 1);
+        let checked = self
+            .chain
+            .process_proposal(&proposal, &|hash| verified.contains(hash))?;
+        let included: Vec<Hash32> = checked.iter().map(|tx| tx.hash).collect();
+        let finalized = self
+            .chain
+            .finalize_block(&proposal, &checked, included.clone())?;
+        self.chain.commit()?;
+        let stale = self.mempool.lock().remove_committed(&included, next_nonce);
+        let stale: Vec<Hash32> = stale
+            .into_iter()
+            .filter(|h| !included.contains(h))
+            .collect();
+        if !stale.is_empty() {
+            self.chain.store().mempool_delete(&stale)?;
+        }
+        let committed = Arc::new(CommittedBlock {
+            block: finalized.block,
+            receipts: finalized.receipts,
+        });
+        let _ = self.blocks.send(Arc::clone(&committed));
+        tracing::info!(
+            height = committed.block.header.height,
+            txs = committed.block.header.tx_count,
+            gas = committed.block.header.gas_used,
+            "committed block"
+        );
+        Ok(Some(committed))
+    }
+
+    /// Imports a block produced by another node (process → finalize → compare → commit).
+    ///
+    /// # Errors
+    /// An invalid block or a header that does not match execution; node faults.
+    pub fn import_block(&self, block: &Block) -> Result<Vec<Receipt>, NodeError> {
+        let _producing = self.producing.lock();
+        let receipts = self.chain.import_block(block)?;
+        let committed = Arc::new(CommittedBlock {
+            block: block.clone(),
+            receipts: receipts.clone(),
+        });
+        let _ = self.blocks.send(committed);
+        Ok(receipts)
+    }
+
+    /// Committed blocks from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.blocks.subscribe()
+    }
+
+    /// Starts the block producer thread for `mode` ([`BlockMode::Manual`] starts nothing).
+    pub fn start(self: &Arc<Self>, mode: BlockMode) -> Option<JoinHandle<Result<(), NodeError>>> {
+        let node = Arc::clone(self);
+        match mode {
+            BlockMode::Manual => None,
+            BlockMode::Instant => Some(std::thread::spawn(move || node.run_instant())),
+            BlockMode::Interval(every) => {
+                Some(std::thread::spawn(move || node.run_interval(every)))
+            }
+        }
+    }
+
+    fn run_instant(&self) -> Result<(), NodeError> {
+        while !self.stopping.load(Ordering::SeqCst) {
+            {
+                let mut mempool = self.mempool.lock();
+                if mempool.is_empty() {
+                    self.pending
+                        .wait_for(&mut mempool, Duration::from_millis(200));
+                    continue;
+                }
+            }
+            self.produce_block(false)?;
+        }
+        Ok(())
+    }
+
+    fn run_interval(&self, every: Duration) -> Result<(), NodeError> {
+        let mut next = Instant::now() + every;
+        while !self.stopping.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now < next {
+                std::thread::sleep((next - now).min(Duration::from_millis(100)));
+                continue;
+            }
+            next += every;
+            self.produce_block(true)?;
+        }
+        Ok(())
+    }
+
+    /// Asks the producer to stop after the block it is working on.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.pending.notify_all();
+    }
+}
+
+/// Milliseconds since the Unix epoch (read by the producer only, once per block).
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

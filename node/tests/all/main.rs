@@ -1,0 +1,7 @@
+//! The node crate's integration tests (one binary), on real RocksDB in temporary directories.
+
+mod admission;
+mod chain;
+mod cli;
+mod crash;
+mod support;

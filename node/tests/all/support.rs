@@ -1,0 +1,111 @@
+//! Shared set-up: a node on a temporary RocksDB with funded test wallets.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use ed25519_dalek::SigningKey;
+use opmeter_node::genesis::{address_of, Genesis};
+use opmeter_node::service::{BlockMode, CommittedBlock, Node, NodeConfig};
+use opmeter_node::types::{Receipt, SignedTransaction};
+use opmeter_node::wallet::Wallet;
+use opmeter_vm::{Address, U256};
+
+pub(crate) const CHAIN: &str = "opmeter-test";
+
+/// A test key from a seed byte.
+pub(crate) fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+/// The fee collector of test chains.
+pub(crate) const FEES: Address = Address([0xFE; 32]);
+
+/// A genesis where keys 1, 2 and 3 hold 10^12 each.
+pub(crate) fn genesis() -> Genesis {
+    let mut balances = BTreeMap::new();
+    for seed in [1u8, 2, 3] {
+        balances.insert(address_of(&key(seed)), "1000000000000".to_string());
+    }
+    Genesis {
+        chain_id: CHAIN.into(),
+        timestamp_ms: 1_000,
+        block_gas_limit: 1_000_000_000,
+        block_tx_max: 1_000,
+        min_gas_price: "1".into(),
+        fee_collector: FEES,
+        balances,
+        dev: false,
+    }
+}
+
+/// A node in manual block mode on a fresh directory.
+pub(crate) struct TestNode {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) node: Arc<Node>,
+}
+
+impl TestNode {
+    pub(crate) fn new() -> TestNode {
+        TestNode::with_genesis(genesis())
+    }
+
+    pub(crate) fn with_genesis(genesis: Genesis) -> TestNode {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::open(&config(dir.path(), genesis)).unwrap();
+        TestNode { _dir: dir, node }
+    }
+
+    /// Submits (must be admitted) and commits one block; returns the receipts.
+    pub(crate) fn run(&self, txs: &[SignedTransaction]) -> Vec<Receipt> {
+        for tx in txs {
+            self.node.submit(&tx.encode()).expect("admitted");
+        }
+        self.block().receipts.clone()
+    }
+
+    /// Commits one block with whatever is pending.
+    pub(crate) fn block(&self) -> Arc<CommittedBlock> {
+        self.node.produce_block(true).unwrap().expect("a block")
+    }
+
+    pub(crate) fn balance(&self, address: &Address) -> U256 {
+        self.node
+            .chain()
+            .committed_account(address)
+            .unwrap()
+            .balance
+    }
+}
+
+pub(crate) fn config(dir: &std::path::Path, genesis: Genesis) -> NodeConfig {
+    NodeConfig {
+        data_dir: dir.to_path_buf(),
+        genesis: Some(genesis),
+        mode: BlockMode::Manual,
+        sync_writes: false,
+        mempool: Default::default(),
+    }
+}
+
+pub(crate) fn wallet(seed: u8) -> Wallet {
+    Wallet::new(key(seed), CHAIN)
+}
+
+/// A WAT contract: `put` stores its input under "k", `get` outputs it, `fail` stores then
+/// traps, `spin` loops forever.
+pub(crate) const KV: &str = r#"(module
+  (import "opmeter" "input_len" (func $len (result i32)))
+  (import "opmeter" "input_read" (func $read (param i32)))
+  (import "opmeter" "output_set" (func $out (param i32 i32)))
+  (import "opmeter" "storage_write" (func $write (param i32 i32 i32 i32)))
+  (import "opmeter" "storage_read" (func $sread (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "k")
+  (func $put (call $read (i32.const 100))
+    (call $write (i32.const 0) (i32.const 1) (i32.const 100) (call $len)))
+  (func (export "put") (call $put))
+  (func (export "get")
+    (call $out (i32.const 100)
+      (call $sread (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 1000))))
+  (func (export "fail") (call $put) unreachable)
+  (func (export "spin") (loop (br 0))))"#;
