@@ -160,6 +160,12 @@ impl Backend for NodeBackend {
             .store()
             .receipt(&Hash32(tx_hash))
             .map_err(|e| node_error(&e.into()))?;
-        Ok(receipt.as_ref().map(receipt_view))
+        // A receipt is served once its block is the head (or below): a client that sees it also
+        // sees the state after it.
+        let head = self.node.head().header.height;
+        Ok(receipt
+            .filter(|r| r.height <= head)
+            .as_ref()
+            .map(receipt_view))
     }
 }

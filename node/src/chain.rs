@@ -24,6 +24,10 @@ use crate::types::{
     ReceiptStatus, SignedTransaction,
 };
 
+/// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
+/// block stamped far in the future would freeze contract time (every later block must be later).
+pub const MAX_CLOCK_DRIFT_MS: u64 = 30_000;
+
 /// A transaction that passed the checks that need no state.
 #[derive(Clone, Debug)]
 pub struct CheckedTx {
@@ -310,38 +314,47 @@ impl Chain {
         let head = self.head();
         let mut gas_total: u64 = 0;
         let mut transactions = Vec::new();
+        // A sender whose transaction did not fit gets none of its later nonces in this block:
+        // they would only fail with a nonce gap.
+        let mut deferred: std::collections::BTreeSet<Address> = Default::default();
         for tx in candidates {
             if transactions.len() >= self.genesis.block_tx_max as usize {
                 break;
             }
-            let Some(total) = gas_total.checked_add(tx.signed.tx.gas_limit) else {
-                break;
-            };
-            if total > self.genesis.block_gas_limit {
+            if deferred.contains(&tx.sender) {
                 continue;
             }
-            gas_total = total;
-            transactions.push(tx.signed);
+            match gas_total.checked_add(tx.signed.tx.gas_limit) {
+                Some(total) if total <= self.genesis.block_gas_limit => {
+                    gas_total = total;
+                    transactions.push(tx.signed);
+                }
+                _ => {
+                    deferred.insert(tx.sender);
+                }
+            }
         }
         Proposal {
-            height: head.header.height + 1,
+            height: head.header.height.saturating_add(1),
             parent_hash: head.hash,
-            timestamp_ms: now_ms.max(head.header.timestamp_ms + 1),
+            timestamp_ms: now_ms.max(head.header.timestamp_ms.saturating_add(1)),
             transactions,
         }
     }
 
     /// ABCI `ProcessProposal`: accepts a proposal only if it extends the head, its time moves
-    /// forward, it fits the block limits and every transaction passes the stateless checks.
-    /// Signatures of transactions whose hashes `known_valid` vouches for (already verified at
-    /// admission) are not checked again.
+    /// forward but not beyond `now_ms + MAX_CLOCK_DRIFT_MS`, it fits the block limits, no
+    /// transaction is already committed or repeated, and every transaction passes the stateless
+    /// checks. A transaction whose exact signed encoding `known_valid` vouches for (verified at
+    /// admission) is not verified again.
     ///
     /// # Errors
     /// The reason for rejecting it.
     pub fn process_proposal(
         &self,
         proposal: &Proposal,
-        known_valid: &(dyn Fn(&Hash32) -> bool + Sync),
+        now_ms: u64,
+        known_valid: &(dyn Fn(&SignedTransaction) -> bool + Sync),
     ) -> Result<Vec<CheckedTx>, ProposalError> {
         let head = self.head();
         if proposal.height != head.header.height + 1 {
@@ -356,6 +369,12 @@ impl Chain {
         if proposal.timestamp_ms <= head.header.timestamp_ms {
             return Err(ProposalError::TimestampNotIncreasing {
                 parent: head.header.timestamp_ms,
+                got: proposal.timestamp_ms,
+            });
+        }
+        if proposal.timestamp_ms > now_ms.saturating_add(MAX_CLOCK_DRIFT_MS) {
+            return Err(ProposalError::TimestampInFuture {
+                now: now_ms,
                 got: proposal.timestamp_ms,
             });
         }
@@ -379,7 +398,7 @@ impl Chain {
                 })
             }
         }
-        let checked: Vec<CheckedTx> = proposal
+        let results: Vec<Result<CheckedTx, ProposalError>> = proposal
             .transactions
             .par_iter()
             .enumerate()
@@ -399,7 +418,7 @@ impl Chain {
                 let checked = self
                     .check_decoded(signed.clone(), len_bytes as u32)
                     .map_err(invalid)?;
-                if !known_valid(&checked.hash) {
+                if !known_valid(signed) {
                     checked
                         .signed
                         .verify(&checked.hash)
@@ -407,11 +426,21 @@ impl Chain {
                 }
                 Ok(checked)
             })
-            .collect::<Result<_, _>>()?;
+            .collect();
+        // The first failure in block order, whatever order the threads finished in.
+        let checked: Vec<CheckedTx> = results.into_iter().collect::<Result<_, _>>()?;
         let mut seen = std::collections::BTreeSet::new();
         for (index, tx) in checked.iter().enumerate() {
             if !seen.insert(tx.hash) {
                 return Err(ProposalError::DuplicateTransaction {
+                    index: index as u32,
+                });
+            }
+            let committed = self.store.tx_location(&tx.hash).map_err(|e| {
+                ProposalError::Unavailable(format!("reading the transaction index: {e}"))
+            })?;
+            if committed.is_some() {
+                return Err(ProposalError::AlreadyCommitted {
                     index: index as u32,
                 });
             }
@@ -456,7 +485,12 @@ impl Chain {
             parent_hash: proposal.parent_hash,
             timestamp_ms: proposal.timestamp_ms,
             state_root,
-            transactions_root: merkle_root(checked.iter().map(|tx| tx.hash)),
+            transactions_root: merkle_root(
+                proposal
+                    .transactions
+                    .iter()
+                    .map(|tx| Hash32(*blake3::hash(&tx.encode()).as_bytes())),
+            ),
             receipts_root: merkle_root(receipts.iter().map(Receipt::hash)),
             gas_used,
             tx_count: checked.len() as u32,
@@ -503,15 +537,16 @@ impl Chain {
     /// # Errors
     /// [`NodeError::Proposal`] when the block is invalid, [`NodeError::HeaderMismatch`] when
     /// executing it gives another header.
-    pub fn import_block(&self, block: &Block) -> Result<Vec<Receipt>, NodeError> {
+    pub fn import_block(&self, block: &Block, now_ms: u64) -> Result<Vec<Receipt>, NodeError> {
         let proposal = Proposal {
             height: block.header.height,
             parent_hash: block.header.parent_hash,
             timestamp_ms: block.header.timestamp_ms,
             transactions: block.transactions.clone(),
         };
-        let checked = self.process_proposal(&proposal, &|_| false)?;
-        let finalized = self.finalize_block(&proposal, &checked, Vec::new())?;
+        let checked = self.process_proposal(&proposal, now_ms, &|_| false)?;
+        let included = checked.iter().map(|tx| tx.hash).collect();
+        let finalized = self.finalize_block(&proposal, &checked, included)?;
         let ours = &finalized.block.header;
         let theirs = &block.header;
         let field = if ours.state_root != theirs.state_root {

@@ -173,6 +173,14 @@ pub enum ProposalError {
         /// `block_tx_max`.
         max: u32,
     },
+    /// The timestamp is too far ahead of this node's clock.
+    #[error("timestamp {got} is too far ahead of this node's clock ({now})")]
+    TimestampInFuture {
+        /// This node's clock.
+        now: u64,
+        /// Proposed timestamp.
+        got: u64,
+    },
     /// The sum of gas limits is above the block gas limit.
     #[error("transactions may use {total} gas; the block gas limit is {limit}")]
     GasAboveBlockLimit {
@@ -189,6 +197,15 @@ pub enum ProposalError {
         /// Why.
         error: AdmissionError,
     },
+    /// A transaction was already committed in an earlier block.
+    #[error("transaction {index} is already committed")]
+    AlreadyCommitted {
+        /// Its position.
+        index: u32,
+    },
+    /// The proposal could not be judged (the store failed).
+    #[error("cannot judge the proposal: {0}")]
+    Unavailable(String),
     /// The same transaction appears twice.
     #[error("transaction {index} appears twice")]
     DuplicateTransaction {
@@ -245,5 +262,63 @@ pub enum SubmitError {
 impl From<StoreError> for SubmitError {
     fn from(e: StoreError) -> SubmitError {
         SubmitError::Node(NodeError::Store(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_codes_and_names_are_distinct_and_stable() {
+        let report = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1())
+            .validate(b"junk")
+            .unwrap_err();
+        let all = [
+            AdmissionError::TooLarge {
+                len_bytes: 0,
+                max_bytes: 0,
+            },
+            AdmissionError::Malformed(String::new()),
+            AdmissionError::WrongChainId {
+                expected: String::new(),
+                got: String::new(),
+            },
+            AdmissionError::BadSignature,
+            AdmissionError::GasLimitAboveBlockLimit {
+                gas_limit: 0,
+                block_gas_limit: 0,
+            },
+            AdmissionError::GasLimitBelowIntrinsic {
+                gas_limit: 0,
+                intrinsic_gas: 0,
+            },
+            AdmissionError::GasPriceTooLow {
+                gas_price: U256::zero(),
+                min_gas_price: U256::zero(),
+            },
+            AdmissionError::NonceTooLow {
+                nonce: 0,
+                expected: 0,
+            },
+            AdmissionError::NonceTooHigh {
+                nonce: 0,
+                expected: 0,
+                window: 0,
+            },
+            AdmissionError::InsufficientBalance {
+                balance: U256::zero(),
+                required: U256::zero(),
+            },
+            AdmissionError::InvalidCode(report),
+            AdmissionError::AlreadyKnown,
+            AdmissionError::NonceTaken { nonce: 0 },
+            AdmissionError::MempoolFull { max_txs: 0 },
+        ];
+        let codes: Vec<u16> = all.iter().map(AdmissionError::code).collect();
+        assert_eq!(codes, (1..=14).collect::<Vec<u16>>());
+        let names: std::collections::BTreeSet<&str> =
+            all.iter().map(AdmissionError::name).collect();
+        assert_eq!(names.len(), all.len());
     }
 }

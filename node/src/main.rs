@@ -193,8 +193,21 @@ fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
     println!("  rpc:        http://{addr} (ws://{addr})");
     let producer = node.start(mode);
+    // Stop on Ctrl-C, or as soon as the block producer stops on its own (a node fault): a node
+    // that acknowledges transactions but can no longer commit them must not keep running.
     runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
+        loop {
+            tokio::select! {
+                _ = &mut ctrl_c => break,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(250)) => {
+                    if producer.as_ref().is_some_and(|p| p.is_finished()) {
+                        break;
+                    }
+                }
+            }
+        }
     });
     eprintln!("stopping");
     node.stop();
@@ -202,8 +215,8 @@ fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     if let Some(producer) = producer {
         match producer.join() {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => bail!("block producer failed: {e}"),
-            Err(_) => bail!("block producer panicked"),
+            Ok(Err(e)) => bail!("the block producer stopped: {e}"),
+            Err(_) => bail!("the block producer panicked"),
         }
     }
     Ok(ExitCode::SUCCESS)

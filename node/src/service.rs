@@ -7,7 +7,7 @@
 //!                                                                       └─▶ notify subscribers
 //! ```
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -128,7 +128,8 @@ impl Node {
             let hash = crate::types::SignedTransaction::decode(&bytes)
                 .map(|t| t.hash())
                 .ok();
-            match self.admit(&bytes, false, false) {
+            let checked = self.chain.check_stateless(&bytes, false);
+            match self.admit_all(vec![checked], false).remove(0) {
                 Ok(_) => {}
                 Err(SubmitError::Rejected(_)) => dropped.extend(hash),
                 Err(SubmitError::Node(e)) => return Err(e),
@@ -153,54 +154,74 @@ impl Node {
         self.mempool.lock().len()
     }
 
-    /// Admits one signed transaction. `Ok` means it is pending and persisted: it survives a
-    /// crash of the node and will be included in a block.
+    /// Admits one signed transaction. `Ok` means it is pending and persisted (synced to disk
+    /// when `sync_writes`): it survives a crash of the node and will be included in a block.
     ///
     /// # Errors
     /// [`SubmitError::Rejected`] with the admission error (nothing stored), or a node fault.
     pub fn submit(&self, bytes: &[u8]) -> Result<Hash32, SubmitError> {
-        self.admit(bytes, false, true)
+        let checked = self.chain.check_stateless(bytes, false);
+        self.admit_all(vec![checked], true).remove(0)
     }
 
-    /// Admits many transactions, verifying their signatures on every core. One result per input.
+    /// Admits many transactions, verifying their signatures on every core and persisting the
+    /// admitted ones in one write. One result per input, in order.
     pub fn submit_batch(&self, txs: &[Vec<u8>]) -> Vec<Result<Hash32, SubmitError>> {
         let checked: Vec<Result<CheckedTx, AdmissionError>> = txs
             .par_iter()
             .map(|bytes| self.chain.check_stateless(bytes, false))
             .collect();
-        checked
-            .into_iter()
-            .map(|checked| self.admit_checked(checked?, true))
-            .collect()
+        self.admit_all(checked, true)
     }
 
-    fn admit(
+    /// The pool-aware checks and the insertion, under the mempool lock (so that neither another
+    /// admission nor a block commit can change the account between check and insert); then one
+    /// persisting write for everything admitted, before anything is acknowledged.
+    fn admit_all(
         &self,
-        bytes: &[u8],
-        signature_checked: bool,
+        checked: Vec<Result<CheckedTx, AdmissionError>>,
         persist: bool,
-    ) -> Result<Hash32, SubmitError> {
-        let checked = self.chain.check_stateless(bytes, signature_checked)?;
-        self.admit_checked(checked, persist)
-    }
-
-    fn admit_checked(&self, checked: CheckedTx, persist: bool) -> Result<Hash32, SubmitError> {
-        if self.chain.store().tx_location(&checked.hash)?.is_some() {
-            return Err(AdmissionError::AlreadyKnown.into());
-        }
-        let account = self.chain.committed_account(&checked.sender)?;
+    ) -> Vec<Result<Hash32, SubmitError>> {
         let mut mempool = self.mempool.lock();
-        let max_cost = mempool.check(&checked, &account)?;
-        let hash = checked.hash;
-        if persist {
-            self.chain
-                .store()
-                .mempool_put(&hash, &checked.signed.encode())?;
+        let mut results = Vec::with_capacity(checked.len());
+        let mut admitted: Vec<(Hash32, Vec<u8>)> = Vec::new();
+        for item in checked {
+            let result = item.map_err(SubmitError::from).and_then(|tx| {
+                if self.chain.store().tx_location(&tx.hash)?.is_some() {
+                    return Err(AdmissionError::AlreadyKnown.into());
+                }
+                let account = self.chain.committed_account(&tx.sender)?;
+                let max_cost = mempool.check(&tx, &account)?;
+                let hash = tx.hash;
+                if persist {
+                    admitted.push((hash, tx.signed.encode()));
+                }
+                mempool.insert(tx, max_cost);
+                Ok(hash)
+            });
+            results.push(result);
         }
-        mempool.insert(checked, max_cost);
+        if !admitted.is_empty() {
+            if let Err(e) = self.chain.store().mempool_put(&admitted) {
+                // Nothing was acknowledged: take the batch back out and report the fault.
+                let hashes: Vec<Hash32> = admitted.iter().map(|(h, _)| *h).collect();
+                mempool.remove_committed(&hashes, |_| 0);
+                let message = e.to_string();
+                return results
+                    .into_iter()
+                    .map(|r| {
+                        r.and_then(|_| {
+                            Err(SubmitError::Node(NodeError::Store(
+                                crate::store::StoreError::Corrupt(message.clone()),
+                            )))
+                        })
+                    })
+                    .collect();
+            }
+        }
         drop(mempool);
         self.pending.notify_all();
-        Ok(hash)
+        results
     }
 
     /// Produces, executes and commits one block from the pending transactions, with the time
@@ -229,18 +250,27 @@ impl Node {
         if candidates.is_empty() && !allow_empty {
             return Ok(None);
         }
-        let verified: HashSet<Hash32> = candidates.iter().map(|tx| tx.hash).collect();
-        let proposal = self.chain.prepare_proposal(candidates, now_ms());
+        // Signatures verified at admission, keyed by the exact signed transaction.
+        let verified: HashMap<Hash32, [u8; 64]> = candidates
+            .iter()
+            .map(|tx| (tx.hash, tx.signed.signature))
+            .collect();
+        let now = now_ms();
+        let proposal = self.chain.prepare_proposal(candidates, now);
         debug_assert_eq!(proposal.height, head.header.height + 1);
-        let checked = self
-            .chain
-            .process_proposal(&proposal, &|hash| verified.contains(hash))?;
+        let checked = self.chain.process_proposal(&proposal, now, &|signed| {
+            verified.get(&signed.hash()) == Some(&signed.signature)
+        })?;
         let included: Vec<Hash32> = checked.iter().map(|tx| tx.hash).collect();
         let finalized = self
             .chain
             .finalize_block(&proposal, &checked, included.clone())?;
+        // Admission reads committed accounts under this lock: for it, the commit and the pool's
+        // clean-up are one step.
+        let mut mempool = self.mempool.lock();
         self.chain.commit()?;
-        let stale = self.mempool.lock().remove_committed(&included, next_nonce);
+        let stale = mempool.remove_committed(&included, next_nonce);
+        drop(mempool);
         let stale: Vec<Hash32> = stale
             .into_iter()
             .filter(|h| !included.contains(h))
@@ -268,7 +298,20 @@ impl Node {
     /// An invalid block or a header that does not match execution; node faults.
     pub fn import_block(&self, block: &Block) -> Result<Vec<Receipt>, NodeError> {
         let _producing = self.producing.lock();
-        let receipts = self.chain.import_block(block)?;
+        let mut mempool = self.mempool.lock();
+        let receipts = self.chain.import_block(block, now_ms())?;
+        let included: Vec<Hash32> = receipts.iter().map(|r| r.tx_hash).collect();
+        let store = Arc::clone(self.chain.store());
+        let stale = mempool.remove_committed(&included, |address| {
+            store
+                .account(address)
+                .ok()
+                .flatten()
+                .map(|a| a.nonce)
+                .unwrap_or(0)
+        });
+        drop(mempool);
+        self.chain.store().mempool_delete(&stale)?;
         let committed = Arc::new(CommittedBlock {
             block: block.clone(),
             receipts: receipts.clone(),
@@ -296,15 +339,12 @@ impl Node {
 
     fn run_instant(&self) -> Result<(), NodeError> {
         while !self.stopping.load(Ordering::SeqCst) {
-            {
+            if self.produce_block(false)?.is_none() {
+                // Nothing executable (empty, or only nonce gaps): sleep until an admission.
                 let mut mempool = self.mempool.lock();
-                if mempool.is_empty() {
-                    self.pending
-                        .wait_for(&mut mempool, Duration::from_millis(200));
-                    continue;
-                }
+                self.pending
+                    .wait_for(&mut mempool, Duration::from_millis(200));
             }
-            self.produce_block(false)?;
         }
         Ok(())
     }

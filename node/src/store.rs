@@ -506,12 +506,20 @@ impl Store {
         Ok(Some((height, index, tx)))
     }
 
-    /// Persists an admitted transaction so that a restart re-admits it.
+    /// Persists admitted transactions (one write, synced when `sync_writes`) so that a restart
+    /// re-admits them.
     ///
     /// # Errors
-    /// On a store failure.
-    pub fn mempool_put(&self, tx_hash: &Hash32, bytes: &[u8]) -> Result<(), StoreError> {
-        Ok(self.db.put_cf(self.cf(CF_MEMPOOL)?, tx_hash.0, bytes)?)
+    /// On a store failure (then none was written).
+    pub fn mempool_put(&self, txs: &[(Hash32, Vec<u8>)]) -> Result<(), StoreError> {
+        let cf = self.cf(CF_MEMPOOL)?;
+        let mut batch = WriteBatch::default();
+        for (hash, bytes) in txs {
+            batch.put_cf(cf, hash.0, bytes);
+        }
+        let mut options = rocksdb::WriteOptions::default();
+        options.set_sync(self.sync_writes);
+        Ok(self.db.write_opt(batch, &options)?)
     }
 
     /// Deletes persisted mempool entries.

@@ -22,7 +22,7 @@ fn value_transfers_move_the_amount_and_exactly_gas_used_times_price_in_fees() {
     let before_alice = test.balance(&alice.address());
     let before_bob = test.balance(&bob);
     let tx = alice.transfer(bob, U256::from(12_345u64));
-    let receipts = test.run(&[tx.clone()]);
+    let receipts = test.run(std::slice::from_ref(&tx));
     let receipt = &receipts[0];
     assert_eq!(receipt.status, ReceiptStatus::Success);
     assert_eq!(receipt.gas_used, intrinsic(&tx));
@@ -49,7 +49,7 @@ fn failed_calls_pay_their_fee_and_roll_back_their_writes() {
     let mut alice = wallet(1);
     let wasm = wat::parse_str(KV).unwrap();
     let deploy = alice.deploy(&wasm, "", b"kv");
-    let receipts = test.run(&[deploy.clone()]);
+    let receipts = test.run(std::slice::from_ref(&deploy));
     assert_eq!(
         receipts[0].status,
         ReceiptStatus::Success,
