@@ -8,7 +8,7 @@ fn schedule_v1_is_pinned() {
     let schedule = Schedule::v1();
     let json = serde_json::to_string_pretty(&schedule).unwrap();
     expect_test::expect_file!["../snapshots/schedule_v1.json"].assert_eq(&json);
-    expect_test::expect!["319cfbbc3b531b2f3486bfda008a6db617ae62364b6e03b87f793c99c35269f7"]
+    expect_test::expect!["36b2516c83adb3f0bc97cbd09b2adbec6c585f1264743cb9b0d9961e92788cb3"]
         .assert_eq(&hex::encode(schedule.hash()));
 }
 
