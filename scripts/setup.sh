@@ -29,11 +29,14 @@ for component in rustfmt clippy; do
   fi
 done
 
-# 4. System packages: a C toolchain, and clang/libclang for rocksdb's bindgen.
+# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, and ccache.
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
 command -v clang >/dev/null || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
+# ccache: RocksDB's C++ is compiled once per cargo mode (check for clippy, build for tests);
+# with ccache the second compile is a cache hit.
+command -v ccache >/dev/null || missing+=(ccache)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"

@@ -10,15 +10,12 @@ step "format"
 cargo fmt --all --check
 cargo fmt --manifest-path contracts/Cargo.toml --all --check
 
-step "lint"
+step "lint (type-checks every target, benchmarks included)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo clippy --manifest-path contracts/Cargo.toml --workspace --all-targets --locked -- -D warnings
 
 step "contract unit tests (native mock host)"
 cargo test --manifest-path contracts/Cargo.toml --workspace --locked
-
-step "benchmarks compile"
-cargo bench --workspace --locked --no-run
 
 step "workspace tests (builds every example contract from source)"
 cargo test --workspace --lib --bins --tests --locked

@@ -237,15 +237,7 @@ impl Node {
         let _producing = self.producing.lock();
         let head = self.chain.head();
         let max = self.chain.genesis().block_tx_max as usize;
-        let store = Arc::clone(self.chain.store());
-        let next_nonce = |address: &opmeter_vm::Address| {
-            store
-                .account(address)
-                .ok()
-                .flatten()
-                .map(|a| a.nonce)
-                .unwrap_or(0)
-        };
+        let next_nonce = |address: &opmeter_vm::Address| self.committed_nonce(address);
         let candidates = self.mempool.lock().candidates(next_nonce, max);
         if candidates.is_empty() && !allow_empty {
             return Ok(None);
@@ -301,15 +293,7 @@ impl Node {
         let mut mempool = self.mempool.lock();
         let receipts = self.chain.import_block(block, now_ms())?;
         let included: Vec<Hash32> = receipts.iter().map(|r| r.tx_hash).collect();
-        let store = Arc::clone(self.chain.store());
-        let stale = mempool.remove_committed(&included, |address| {
-            store
-                .account(address)
-                .ok()
-                .flatten()
-                .map(|a| a.nonce)
-                .unwrap_or(0)
-        });
+        let stale = mempool.remove_committed(&included, |address| self.committed_nonce(address));
         drop(mempool);
         self.chain.store().mempool_delete(&stale)?;
         let committed = Arc::new(CommittedBlock {
@@ -318,6 +302,19 @@ impl Node {
         });
         let _ = self.blocks.send(committed);
         Ok(receipts)
+    }
+
+    /// The account's committed next nonce for ordering the pool. A store failure reads as 0,
+    /// which only makes the pool offer fewer transactions; the block itself re-reads the
+    /// account and fails properly.
+    fn committed_nonce(&self, address: &opmeter_vm::Address) -> u64 {
+        self.chain
+            .store()
+            .account(address)
+            .ok()
+            .flatten()
+            .map(|a| a.nonce)
+            .unwrap_or(0)
     }
 
     /// Committed blocks from now on.
