@@ -224,16 +224,10 @@ impl Chain {
         bytes: &[u8],
         signature_checked: bool,
     ) -> Result<CheckedTx, AdmissionError> {
-        let max_bytes = self.schedule().limits.max_tx_len_bytes;
-        if bytes.len() as u64 > u64::from(max_bytes) {
-            return Err(AdmissionError::TooLarge {
-                len_bytes: bytes.len() as u64,
-                max_bytes,
-            });
-        }
+        let len_bytes = self.check_len(bytes.len())?;
         let signed = SignedTransaction::decode(bytes)
             .map_err(|e| AdmissionError::Malformed(e.to_string()))?;
-        let checked = self.check_decoded(signed, bytes.len() as u32)?;
+        let checked = self.check_decoded(signed, len_bytes)?;
         if !signature_checked {
             checked
                 .signed
@@ -246,6 +240,18 @@ impl Chain {
                 .map_err(AdmissionError::InvalidCode)?;
         }
         Ok(checked)
+    }
+
+    /// The encoded length as `u32`, or [`AdmissionError::TooLarge`] above `max_tx_len_bytes`.
+    fn check_len(&self, len_bytes: usize) -> Result<u32, AdmissionError> {
+        let max_bytes = self.schedule().limits.max_tx_len_bytes;
+        match u32::try_from(len_bytes) {
+            Ok(len) if len <= max_bytes => Ok(len),
+            _ => Err(AdmissionError::TooLarge {
+                len_bytes: len_bytes as u64,
+                max_bytes,
+            }),
+        }
     }
 
     fn check_decoded(
@@ -403,20 +409,15 @@ impl Chain {
             .par_iter()
             .enumerate()
             .map(|(index, signed)| {
-                let len_bytes = borsh::object_length(signed).unwrap_or(usize::MAX);
                 let invalid = |error| ProposalError::InvalidTransaction {
                     index: index as u32,
                     error,
                 };
-                let max_bytes = self.schedule().limits.max_tx_len_bytes;
-                if len_bytes as u64 > u64::from(max_bytes) {
-                    return Err(invalid(AdmissionError::TooLarge {
-                        len_bytes: len_bytes as u64,
-                        max_bytes,
-                    }));
-                }
+                let len_bytes = self
+                    .check_len(borsh::object_length(signed).unwrap_or(usize::MAX))
+                    .map_err(invalid)?;
                 let checked = self
-                    .check_decoded(signed.clone(), len_bytes as u32)
+                    .check_decoded(signed.clone(), len_bytes)
                     .map_err(invalid)?;
                 if !known_valid(signed) {
                     checked

@@ -197,6 +197,13 @@ impl Mempool {
         removed
     }
 
+    /// Takes transactions back out (admission rolls back a batch it failed to persist).
+    pub fn remove_all(&mut self, hashes: &[Hash32]) {
+        for hash in hashes {
+            self.remove(hash);
+        }
+    }
+
     fn remove(&mut self, hash: &Hash32) -> Option<Entry> {
         let entry = self.by_hash.remove(hash)?;
         self.arrival.remove(&entry.seq);

@@ -205,7 +205,7 @@ impl Node {
             if let Err(e) = self.chain.store().mempool_put(&admitted) {
                 // Nothing was acknowledged: take the batch back out and report the fault.
                 let hashes: Vec<Hash32> = admitted.iter().map(|(h, _)| *h).collect();
-                mempool.remove_committed(&hashes, |_| 0);
+                mempool.remove_all(&hashes);
                 let message = e.to_string();
                 return results
                     .into_iter()
