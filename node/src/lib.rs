@@ -30,6 +30,7 @@ pub mod error;
 pub mod genesis;
 pub mod mempool;
 pub mod report;
+pub mod scaffold;
 pub mod service;
 pub mod state;
 pub mod store;

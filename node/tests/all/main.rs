@@ -4,4 +4,5 @@ mod admission;
 mod chain;
 mod cli;
 mod crash;
+mod scaffold;
 mod support;
