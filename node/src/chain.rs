@@ -21,7 +21,7 @@ use crate::state::{CommittedView, Overlay, Version};
 use crate::store::{BlockCommit, StateChanges, Store};
 use crate::types::{
     breakdown_with_intrinsic, merkle_root, Account, Block, Hash32, Header, Payload, Receipt,
-    ReceiptStatus, SignedTransaction,
+    ReceiptStatus, SignedTransaction, Transaction,
 };
 
 /// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
@@ -63,6 +63,30 @@ pub struct Finalized {
     pub block: Block,
     /// Receipts in order.
     pub receipts: Vec<Receipt>,
+}
+
+/// A verified gas estimate (see [`Chain::estimate_gas`]).
+#[derive(Clone, Debug)]
+pub struct Estimate {
+    /// The smallest succeeding gas limit.
+    pub gas_limit: u64,
+    /// The execution at exactly that limit.
+    pub receipt: Receipt,
+    /// Executions it took.
+    pub executions: u32,
+    /// Gas all executions used together.
+    pub gas_burned: u64,
+}
+
+/// Why no estimate exists.
+#[derive(Debug, thiserror::Error)]
+pub enum EstimateError {
+    /// The transaction does not succeed even at the cap; the receipt says how it fails.
+    #[error("the transaction does not succeed at the gas cap: {}", .0.status.name())]
+    Fails(Box<Receipt>),
+    /// The node failed.
+    #[error(transparent)]
+    Node(#[from] NodeError),
 }
 
 /// The head: last committed header and its hash.
@@ -202,6 +226,11 @@ impl Chain {
 
     fn schedule(&self) -> &Schedule {
         self.vm.schedule()
+    }
+
+    /// The lowest gas price admission accepts.
+    pub fn min_gas_price(&self) -> U256 {
+        self.min_gas_price
     }
 
     /// `tx_base + tx_per_byte × len_bytes` (saturating: a huge result just fails the limit).
@@ -470,7 +499,7 @@ impl Chain {
         let mut receipts = Vec::with_capacity(checked.len());
         let mut gas_used: u64 = 0;
         for (index, tx) in checked.iter().enumerate() {
-            let receipt = self.execute_tx(&overlay, context, index as u32, tx)?;
+            let receipt = self.execute_tx(&overlay, context, index as u32, tx, false)?;
             gas_used = gas_used
                 .checked_add(receipt.gas_used)
                 .ok_or_else(|| NodeError::Invariant("block gas overflows u64".into()))?;
@@ -578,6 +607,7 @@ impl Chain {
         context: BlockContext,
         index: u32,
         checked: &CheckedTx,
+        simulated: bool,
     ) -> Result<Receipt, NodeError> {
         let tx = &checked.signed.tx;
         let sender = checked.sender;
@@ -664,7 +694,9 @@ impl Chain {
                             overlay.put_code(prepared.code_hash, Arc::clone(&prepared.original));
                             overlay.apply(&outcome.writes)?;
                             // Compile now, while the deployer pays, so the first call finds it warm.
-                            self.vm.precompile(&prepared)?;
+                            if !simulated {
+                                self.vm.precompile(&prepared)?;
+                            }
                         }
                         Some(outcome)
                     }
@@ -749,6 +781,106 @@ impl Chain {
         };
         let view: Arc<dyn StateView> = Arc::new(self.view(height));
         Ok(self.vm.execute(view, context, call)?)
+    }
+
+    /// Executes `payload` from `sender` as the next transaction after the head would, with
+    /// `gas_limit` (intrinsic gas included) and gas price 0, against a throw-away overlay. The
+    /// signature is not checked; the nonce is the sender's next. Nothing is written.
+    ///
+    /// # Errors
+    /// Node faults only (a failing transaction is a receipt).
+    pub fn simulate(
+        &self,
+        sender: Address,
+        payload: Payload,
+        gas_limit: u64,
+    ) -> Result<Receipt, NodeError> {
+        let head = self.head();
+        let base = CommittedView::new(Arc::clone(&self.store), Version::Head);
+        let nonce = base.account(&sender)?.unwrap_or_default().nonce;
+        let signed = SignedTransaction {
+            tx: Transaction {
+                chain_id: self.genesis.chain_id.clone(),
+                public_key: [0; 32],
+                nonce,
+                gas_limit,
+                gas_price: U256::zero(),
+                payload,
+            },
+            signature: [0; 64],
+        };
+        // The encoded length (hence intrinsic gas) does not depend on the key, nonce or limit:
+        // they are fixed-width.
+        let len_bytes = u32::try_from(signed.encode().len()).unwrap_or(u32::MAX);
+        let checked = CheckedTx {
+            hash: signed.hash(),
+            sender,
+            len_bytes,
+            intrinsic_gas: self.intrinsic_gas(len_bytes),
+            signed,
+        };
+        let overlay = Arc::new(Overlay::new(base));
+        let context = BlockContext {
+            height: head.header.height + 1,
+            timestamp_ms: head.header.timestamp_ms,
+        };
+        self.execute_tx(&overlay, context, 0, &checked, true)
+    }
+
+    /// The smallest gas limit (at most `gas_cap`) at which `payload` from `sender` succeeds
+    /// against the head, found by executing at `gas_cap`, then at the gas that used, then by
+    /// bisection when nested calls need more than they use; the returned receipt is the
+    /// execution at exactly the returned limit. Also returns the number of executions and the
+    /// gas they burned in total.
+    ///
+    /// # Errors
+    /// [`EstimateError::Fails`] with the receipt at `gas_cap` when it does not succeed there;
+    /// node faults.
+    pub fn estimate_gas(
+        &self,
+        sender: Address,
+        payload: &Payload,
+        gas_cap: u64,
+    ) -> Result<Estimate, EstimateError> {
+        let mut executions = 0u32;
+        let mut burned = 0u64;
+        let mut run = |limit: u64| -> Result<Receipt, NodeError> {
+            let receipt = self.simulate(sender, payload.clone(), limit)?;
+            executions += 1;
+            burned = burned.saturating_add(receipt.gas_used);
+            Ok(receipt)
+        };
+        let at_cap = run(gas_cap)?;
+        if at_cap.status != ReceiptStatus::Success {
+            return Err(EstimateError::Fails(Box::new(at_cap)));
+        }
+        let mut low = at_cap.gas_used;
+        let mut receipt = run(low)?;
+        if receipt.status != ReceiptStatus::Success {
+            // More gas is needed than used (a callee reserved more than it spent): bisect for the
+            // smallest succeeding limit in (low, gas_cap].
+            let (mut fail, mut ok, mut ok_receipt) = (low, gas_cap, at_cap);
+            while ok - fail > 1 {
+                let mid = fail + (ok - fail) / 2;
+                let attempt = run(mid)?;
+                if attempt.status == ReceiptStatus::Success {
+                    (ok, ok_receipt) = (mid, attempt);
+                } else {
+                    fail = mid;
+                }
+            }
+            low = ok;
+            receipt = ok_receipt;
+            if receipt.gas_limit != low {
+                receipt = run(low)?;
+            }
+        }
+        Ok(Estimate {
+            gas_limit: low,
+            receipt,
+            executions,
+            gas_burned: burned,
+        })
     }
 
     /// A read-only view of committed state at `height` (or the head).

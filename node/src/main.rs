@@ -1,5 +1,7 @@
 //! The `opmeter` command-line tool.
 
+mod commands;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,6 +10,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Parser, Subcommand};
 use opmeter_node::build::build_contracts;
 use opmeter_node::report::{outcome_json, violations_json};
+use opmeter_rpc::RpcConfig;
 use opmeter_vm::{
     wasm_from_text_or_binary, Address, BlockContext, CallRequest, MemoryState, Schedule, Status,
     Vm, U256,
@@ -27,6 +30,8 @@ const EXIT_USAGE: u8 = 2;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    client: commands::ClientOpts,
 }
 
 #[derive(Subcommand)]
@@ -67,17 +72,43 @@ enum Command {
         /// Block timestamp (ms since the epoch) seen by the contract.
         #[arg(long, default_value_t = 0)]
         timestamp_ms: u64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
+    /// Manage signing keys (stored under ~/.opmeter/keys).
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// Scaffold a contract crate NAME (builds with `opmeter build`).
+    New {
+        /// The crate name.
+        name: String,
+        /// Where to create it (default: the current directory).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The opmeter sdk directory (default: the one this binary was built from).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+    #[command(flatten)]
+    Client(commands::ClientCommand),
     /// Build a contract crate (or a workspace of them) for wasm32v1-none.
     Build {
         /// The crate directory (default: the current directory).
         path: Option<PathBuf>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a random key NAME.
+    New {
+        /// The key's name.
+        name: String,
+    },
+    /// Show a key's address and public key (default: --key).
+    Show {
+        /// The key's name (`dev`: the development account).
+        name: Option<String>,
     },
 }
 
@@ -95,6 +126,30 @@ struct NodeArgs {
     /// JSON-RPC listen address (HTTP and WebSocket).
     #[arg(long, default_value = opmeter_rpc::DEFAULT_RPC_ADDR)]
     rpc_addr: String,
+    /// Largest JSON-RPC request body in bytes.
+    #[arg(long, default_value_t = RpcConfig::default().max_request_body_bytes)]
+    rpc_max_body_bytes: u32,
+    /// Largest JSON-RPC response body in bytes.
+    #[arg(long, default_value_t = RpcConfig::default().max_response_body_bytes)]
+    rpc_max_response_bytes: u32,
+    /// Most requests in one JSON-RPC batch.
+    #[arg(long, default_value_t = RpcConfig::default().max_batch_len)]
+    rpc_max_batch: u32,
+    /// Most concurrent connections (WebSocket sessions plus HTTP requests in flight).
+    #[arg(long, default_value_t = RpcConfig::default().max_connections)]
+    rpc_max_connections: u32,
+    /// Most subscriptions per WebSocket connection.
+    #[arg(long, default_value_t = RpcConfig::default().max_subscriptions_per_connection)]
+    rpc_max_subscriptions: u32,
+    /// Most gas of one read-only call (`contract_call`, and the cap of gas estimates).
+    #[arg(long, default_value_t = RpcConfig::default().call_gas_max)]
+    rpc_call_gas_max: u64,
+    /// Read-only execution budget per client IP, in gas per second (0: unlimited).
+    #[arg(long, default_value_t = RpcConfig::default().read_gas_per_second)]
+    rpc_read_gas_per_second: u64,
+    /// Burst of the read-only budget, in gas.
+    #[arg(long, default_value_t = RpcConfig::default().read_gas_burst)]
+    rpc_read_gas_burst: u64,
     /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
     /// a killed process cannot).
     #[arg(long)]
@@ -187,9 +242,20 @@ fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let backend = std::sync::Arc::new(opmeter_node::api::NodeBackend::new(Arc::clone(&node)));
+    let backend = Arc::new(opmeter_node::api::NodeBackend::new(Arc::clone(&node)));
+    let rpc_config = RpcConfig {
+        max_request_body_bytes: args.rpc_max_body_bytes,
+        max_response_body_bytes: args.rpc_max_response_bytes,
+        max_batch_len: args.rpc_max_batch,
+        max_connections: args.rpc_max_connections,
+        max_subscriptions_per_connection: args.rpc_max_subscriptions,
+        call_gas_max: args.rpc_call_gas_max,
+        read_gas_per_second: args.rpc_read_gas_per_second,
+        read_gas_burst: args.rpc_read_gas_burst,
+        ..RpcConfig::default()
+    };
     let (addr, server) = runtime
-        .block_on(opmeter_rpc::serve(backend, &args.rpc_addr))
+        .block_on(opmeter_rpc::serve(backend, &args.rpc_addr, rpc_config))
         .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
     println!("  rpc:        http://{addr} (ws://{addr})");
     let producer = node.start(mode);
@@ -228,9 +294,6 @@ enum CodeCommand {
     Validate {
         /// A `.wasm` or `.wat` file.
         file: PathBuf,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 
@@ -255,11 +318,37 @@ fn print_rejection(vm_report: &opmeter_vm::ValidationReport, json: bool) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let opts = cli.client;
     match cli.command {
         Command::Node(args) => run_node(args),
+        Command::Keys {
+            command: KeysCommand::New { name },
+        } => commands::keys_new(&opts, &name).map(|_| ExitCode::SUCCESS),
+        Command::Keys {
+            command: KeysCommand::Show { name },
+        } => commands::keys_show(&opts, name.as_deref()).map(|_| ExitCode::SUCCESS),
+        Command::New { name, dir, sdk } => {
+            let sdk = sdk.unwrap_or_else(opmeter_node::scaffold::default_sdk_path);
+            let path = opmeter_node::scaffold::scaffold(&dir, &name, &sdk)?;
+            if opts.json {
+                println!("{}", serde_json::json!({ "path": path }));
+            } else {
+                println!("created {}", path.display());
+                println!("next: cd {} && opmeter build", path.display());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Client(command) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(commands::run(&opts, command))
+        }
         Command::Code {
-            command: CodeCommand::Validate { file, json },
+            command: CodeCommand::Validate { file },
         } => {
+            let json = opts.json;
             let wasm = read_module(&file)?;
             let vm = Vm::new(Schedule::v1());
             match vm.validate(&wasm) {
@@ -288,8 +377,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             value,
             height,
             timestamp_ms,
-            json,
         } => {
+            let json = opts.json;
             let wasm = read_module(&file)?;
             let vm = Vm::new(Schedule::v1());
             let prepared = match vm.prepare(&wasm) {
@@ -363,7 +452,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Build { path, json } => {
+        Command::Build { path } => {
+            let json = opts.json;
             let dir = path.unwrap_or_else(|| PathBuf::from("."));
             let built = build_contracts(&dir)?;
             if json {

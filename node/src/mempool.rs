@@ -70,6 +70,22 @@ impl Mempool {
         self.by_hash.contains_key(hash)
     }
 
+    /// The pending transaction with `hash`.
+    pub fn get(&self, hash: &Hash32) -> Option<&CheckedTx> {
+        self.by_hash.get(hash).map(|entry| &entry.tx)
+    }
+
+    /// The nonce after `sender`'s consecutive pending transactions starting at `committed`.
+    pub fn next_nonce(&self, sender: &Address, committed: u64) -> u64 {
+        let mut next = committed;
+        if let Some(pending) = self.by_sender.get(sender) {
+            while pending.contains_key(&next) {
+                next += 1;
+            }
+        }
+        next
+    }
+
     /// The checks that depend on state and on the pool: nonce window against the committed
     /// account, nonce not taken, balance covering this and the sender's pending transactions,
     /// capacity.

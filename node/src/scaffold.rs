@@ -446,8 +446,8 @@ opmeter exec target/__TARGET__/release/__LIB__.wasm --init '{"start": 0}' --meth
 
 # on a running node (`opmeter node`)
 opmeter deploy target/__TARGET__/release/__LIB__.wasm --init '{"start": 0}'   # prints the address
-opmeter send ADDRESS --method increment --args '{"by": 2}'   # a transaction: emits Incremented
-opmeter call ADDRESS --method get                            # a read-only query: 2
+opmeter send ADDRESS increment '{"by": 2}'   # a transaction: emits Incremented
+opmeter call ADDRESS get                      # a read-only query: 2
 ```
 "##;
 

@@ -149,6 +149,18 @@ impl Node {
         self.chain.head()
     }
 
+    /// The pending transaction with `hash`.
+    pub fn pending_tx(&self, hash: &Hash32) -> Option<crate::types::SignedTransaction> {
+        self.mempool.lock().get(hash).map(|tx| tx.signed.clone())
+    }
+
+    /// `address`'s next nonce counting its pending transactions: what its next transaction
+    /// should carry.
+    pub fn pending_nonce(&self, address: &opmeter_vm::Address) -> u64 {
+        let committed = self.committed_nonce(address);
+        self.mempool.lock().next_nonce(address, committed)
+    }
+
     /// Pending transactions.
     pub fn mempool_len(&self) -> usize {
         self.mempool.lock().len()

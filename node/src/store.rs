@@ -33,26 +33,7 @@ use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBat
 
 use crate::types::{Account, Block, Hash32, Header, Receipt, SignedTransaction};
 
-/// The hasher of the state tree: blake3.
-#[derive(Clone, Debug, Default)]
-pub struct TreeHasher(blake3::Hasher);
-
-impl jmt::SimpleHasher for TreeHasher {
-    fn new() -> Self {
-        TreeHasher(blake3::Hasher::new())
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        self.0.update(data);
-    }
-
-    fn finalize(self) -> [u8; 32] {
-        *self.0.finalize().as_bytes()
-    }
-}
-
-/// A Merkle proof of one state key against a state root.
-pub type StateProof = jmt::proof::SparseMerkleProof<TreeHasher>;
+pub use opmeter_rpc::proof::{StateKey, StateProof, TreeHasher};
 
 const CF_META: &str = "meta";
 const CF_ACCOUNTS: &str = "accounts";
@@ -97,42 +78,6 @@ pub enum StoreError {
     /// The Merkle tree failed.
     #[error("state tree: {0}")]
     Tree(String),
-}
-
-/// A key of the state tree.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum StateKey {
-    /// An account record (`borsh(Account)`).
-    Account(Address),
-    /// One storage slot of a contract (raw value bytes).
-    Storage(Address, Vec<u8>),
-}
-
-impl StateKey {
-    /// The bytes the tree hashes into its key: `"acct" ‖ address` or
-    /// `"stor" ‖ contract ‖ key`. A verifier hashes these with blake3 to get the key hash.
-    pub fn encode(&self) -> Vec<u8> {
-        match self {
-            StateKey::Account(address) => {
-                let mut out = Vec::with_capacity(36);
-                out.extend_from_slice(b"acct");
-                out.extend_from_slice(&address.0);
-                out
-            }
-            StateKey::Storage(contract, key) => {
-                let mut out = Vec::with_capacity(36 + key.len());
-                out.extend_from_slice(b"stor");
-                out.extend_from_slice(&contract.0);
-                out.extend_from_slice(key);
-                out
-            }
-        }
-    }
-
-    /// The tree's key hash: `blake3(encode())`.
-    pub fn key_hash(&self) -> KeyHash {
-        KeyHash(*blake3::hash(&self.encode()).as_bytes())
-    }
 }
 
 /// State changes of one block, in deterministic order.

@@ -1,0 +1,728 @@
+//! The client side of the `opmeter` CLI: keys, and commands that talk to a node over JSON-RPC
+//! (through the typed client of `opmeter_rpc`).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use ed25519_dalek::SigningKey;
+use indicatif::{ProgressBar, ProgressStyle};
+use opmeter_rpc::client::{http, ClientError, HttpClient, OpmeterApiClient, Signer};
+use opmeter_rpc::{BlockId, CallArgs, ReceiptView};
+use opmeter_vm::{Address, U256};
+use serde_json::{json, Value};
+
+/// Options shared by every command that talks to a node.
+#[derive(clap::Args, Clone, Debug)]
+pub(crate) struct ClientOpts {
+    /// The node's JSON-RPC URL.
+    #[arg(
+        long,
+        env = "OPMETER_RPC",
+        default_value = "http://127.0.0.1:8645",
+        global = true
+    )]
+    pub(crate) rpc: String,
+    /// The signing key: a name under the keys directory, or `dev` (the development account).
+    #[arg(long, env = "OPMETER_KEY", default_value = "dev", global = true)]
+    pub(crate) key: String,
+    /// Where named keys live.
+    #[arg(long, env = "OPMETER_KEYS_DIR", global = true)]
+    pub(crate) keys_dir: Option<PathBuf>,
+    /// Print JSON (stable shapes, for scripts) instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+/// A key file: `~/.opmeter/keys/NAME.json`, readable by its owner only.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyFile {
+    name: String,
+    address: Address,
+    public_key: String,
+    secret_key: String,
+}
+
+pub(crate) fn keys_dir(opts: &ClientOpts) -> PathBuf {
+    opts.keys_dir.clone().unwrap_or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join(".opmeter")
+            .join("keys")
+    })
+}
+
+fn key_path(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        bail!("key names use letters, digits, `-` and `_` (got `{name}`)");
+    }
+    Ok(dir.join(format!("{name}.json")))
+}
+
+/// Loads the key `name` (`dev` is the development account's well-known key).
+pub(crate) fn load_key(opts: &ClientOpts, name: &str) -> anyhow::Result<SigningKey> {
+    if name == "dev" {
+        return Ok(crate_dev_key());
+    }
+    let path = key_path(&keys_dir(opts), name)?;
+    let text = std::fs::read_to_string(&path).map_err(|_| {
+        anyhow!(
+            "no key `{name}` in {}: create it with `opmeter keys new {name}`, or pass --key dev",
+            keys_dir(opts).display()
+        )
+    })?;
+    let file: KeyFile = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a key file", path.display()))?;
+    let bytes: [u8; 32] = hex::decode(file.secret_key.trim_start_matches("0x"))
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| anyhow!("{}: secretKey is not 32 bytes of hex", path.display()))?;
+    Ok(SigningKey::from_bytes(&bytes))
+}
+
+fn crate_dev_key() -> SigningKey {
+    opmeter_node::genesis::dev_key()
+}
+
+fn address_of(key: &SigningKey) -> Address {
+    Address::for_public_key(&key.verifying_key().to_bytes())
+}
+
+/// `keys new NAME`: a fresh random key written with mode 0600.
+pub(crate) fn keys_new(opts: &ClientOpts, name: &str) -> anyhow::Result<()> {
+    if name == "dev" {
+        bail!("`dev` is the built-in development key; choose another name");
+    }
+    let dir = keys_dir(opts);
+    let path = key_path(&dir, name)?;
+    if path.exists() {
+        bail!(
+            "key `{name}` already exists at {}; choose another name",
+            path.display()
+        );
+    }
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| anyhow!("no randomness for a key: {e}"))?;
+    let key = SigningKey::from_bytes(&secret);
+    let file = KeyFile {
+        name: name.into(),
+        address: address_of(&key),
+        public_key: format!("0x{}", hex::encode(key.verifying_key().to_bytes())),
+        secret_key: format!("0x{}", hex::encode(secret)),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_private(&path, serde_json::to_string_pretty(&file)?.as_bytes())?;
+    if opts.json {
+        println!(
+            "{}",
+            json!({"name": name, "address": file.address, "publicKey": file.public_key, "path": path})
+        );
+    } else {
+        println!("key `{name}` saved to {}", path.display());
+        println!("  address     {}", file.address);
+        println!("  public key  {}", file.public_key);
+        println!(
+            "fund it with: opmeter transfer {} 1000000000 --key dev",
+            file.address
+        );
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes)?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// `keys show [NAME]`.
+pub(crate) fn keys_show(opts: &ClientOpts, name: Option<&str>) -> anyhow::Result<()> {
+    let name = name.unwrap_or(&opts.key);
+    let key = load_key(opts, name)?;
+    let address = address_of(&key);
+    let public_key = format!("0x{}", hex::encode(key.verifying_key().to_bytes()));
+    if opts.json {
+        println!(
+            "{}",
+            json!({"name": name, "address": address, "publicKey": public_key})
+        );
+    } else {
+        println!("key `{name}`");
+        println!("  address     {address}");
+        println!("  public key  {public_key}");
+    }
+    Ok(())
+}
+
+/// An address given as `0x…` or as a key name.
+pub(crate) fn resolve_address(opts: &ClientOpts, text: &str) -> anyhow::Result<Address> {
+    if text.starts_with("0x") {
+        return Address::from_hex(text)
+            .map_err(|e| anyhow!("`{text}` is not a 32-byte 0x address: {e}"));
+    }
+    Ok(address_of(&load_key(opts, text)?))
+}
+
+/// Parses JSON arguments (empty means none).
+pub(crate) fn parse_args(what: &str, text: Option<&str>) -> anyhow::Result<Value> {
+    match text {
+        None | Some("") => Ok(Value::Null),
+        Some(text) => serde_json::from_str(text).with_context(|| {
+            format!("{what} is not valid JSON (example: '{{\"by\": 2}}'; quote it for the shell)")
+        }),
+    }
+}
+
+/// A spinner on stderr while `future` runs (only on a terminal, never with `--json`).
+pub(crate) async fn with_spinner<T>(
+    opts: &ClientOpts,
+    message: &str,
+    future: impl std::future::Future<Output = T>,
+) -> T {
+    if opts.json || !std::io::stderr().is_terminal() {
+        return future.await;
+    }
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.set_message(message.to_string());
+    spinner.enable_steady_tick(Duration::from_millis(80));
+    let out = future.await;
+    spinner.finish_and_clear();
+    out
+}
+
+/// Turns a client error into one that says what to do next.
+pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
+    use jsonrpsee::core::client::Error as E;
+    let hint = match &error {
+        ClientError::Rpc(E::Transport(_)) | ClientError::Rpc(E::RestartNeeded(_)) => format!(
+            "cannot reach a node at {}: start one with `opmeter node`, or pass --rpc URL",
+            opts.rpc
+        ),
+        ClientError::Rpc(E::RequestTimeout) => {
+            "the node did not answer in time; check it is running and not overloaded".into()
+        }
+        ClientError::Rpc(E::Call(object)) => {
+            let reason = object
+                .data()
+                .and_then(|d| serde_json::from_str::<Value>(d.get()).ok())
+                .and_then(|d| d.get("reason").and_then(|r| r.as_str()).map(String::from))
+                .unwrap_or_default();
+            let next = match (object.code(), reason.as_str()) {
+                (_, "insufficientFunds") => {
+                    "fund the account: `opmeter transfer ADDRESS AMOUNT --key dev`"
+                }
+                (_, "nonceTooLow" | "nonceTaken") => {
+                    "another transaction from this key got there first: retry"
+                }
+                (_, "nonceTooHigh") => {
+                    "earlier transactions of this key are missing: check `opmeter account`"
+                }
+                (_, "wrongChainId") => "the key signs for another chain: check --rpc",
+                (_, "invalidCode") => {
+                    "fix the module: `opmeter code validate FILE` lists every violation"
+                }
+                (_, "gasPriceTooLow") => {
+                    "raise the gas price to the chain's `minGasPrice` (`opmeter block`)"
+                }
+                (2002, _) => "lower --gas-limit",
+                (2003, _) => "wait and retry; this client used its read-only budget",
+                (2004, _) => {
+                    "the transaction fails at any gas limit: try it with `opmeter call` to see why"
+                }
+                (2005, _) => "this chain is not a development chain",
+                (2006, _) => "the transaction is pending: check later with `opmeter receipt HASH`",
+                (-32602, _) => "check the arguments (`opmeter help`)",
+                _ => "",
+            };
+            let data = object
+                .data()
+                .map(|d| format!("\n  details: {}", d.get()))
+                .unwrap_or_default();
+            let next = if next.is_empty() {
+                String::new()
+            } else {
+                format!("\n  next: {next}")
+            };
+            format!(
+                "the node refused (code {}): {}{data}{next}",
+                object.code(),
+                object.message()
+            )
+        }
+        _ => format!("{error}"),
+    };
+    anyhow!(hint)
+}
+
+/// A client for the node at `opts.rpc`.
+pub(crate) fn client(opts: &ClientOpts) -> anyhow::Result<HttpClient> {
+    http(&opts.rpc).map_err(|e| anyhow!("--rpc `{}` is not a usable URL: {e}", opts.rpc))
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn group(n: &str) -> String {
+    let digits: Vec<char> = n.chars().collect();
+    let mut out = String::new();
+    for (i, c) in digits.iter().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(*c);
+    }
+    out
+}
+
+fn percent(part: u128, total: u128) -> String {
+    if total == 0 {
+        return "-".into();
+    }
+    let tenths = part * 1000 / total;
+    format!("{}.{}%", tenths / 10, tenths % 10)
+}
+
+fn output_text(hex0x: &str) -> String {
+    let bytes = hex::decode(hex0x.trim_start_matches("0x")).unwrap_or_default();
+    match std::str::from_utf8(&bytes) {
+        Ok(text) if !text.is_empty() && !text.chars().any(|c| c.is_control()) => text.into(),
+        _ if bytes.is_empty() => "(none)".into(),
+        _ => hex0x.into(),
+    }
+}
+
+/// Prints a receipt with its gas breakdown as a table.
+pub(crate) fn print_receipt(receipt: &ReceiptView) {
+    let used: u128 = receipt.gas_used.parse().unwrap_or(0);
+    let limit: u128 = receipt.gas_limit.parse().unwrap_or(0);
+    println!("transaction {}", receipt.tx_hash);
+    let status = match receipt.trap_code {
+        Some(code) => format!("{} (trap code {code})", receipt.status),
+        None => receipt.status.clone(),
+    };
+    println!("  status      {status}");
+    println!(
+        "  block       #{} (index {})",
+        receipt.height, receipt.index
+    );
+    println!("  sender      {}", receipt.sender);
+    if let Some(address) = receipt.contract_address {
+        println!("  contract    {address}");
+    }
+    println!(
+        "  gas used    {} of {} ({})",
+        group(&receipt.gas_used),
+        group(&receipt.gas_limit),
+        percent(used, limit)
+    );
+    println!(
+        "  fee         {} (gas price {})",
+        group(&receipt.fee),
+        receipt.gas_price
+    );
+    println!("  output      {}", output_text(&receipt.output));
+    for (i, event) in receipt.events.iter().enumerate() {
+        println!(
+            "  event {i}     {} topics [{}] data {}",
+            event.contract,
+            event.topics.join(", "),
+            event.data
+        );
+    }
+    println!();
+    println!("  {:<20} {:>14} {:>7}", "gas breakdown", "gas", "share");
+    let mut total: u128 = 0;
+    for (category, gas) in &receipt.gas_breakdown {
+        let gas_n: u128 = gas.parse().unwrap_or(0);
+        total += gas_n;
+        println!(
+            "  {:<20} {:>14} {:>7}",
+            category,
+            group(gas),
+            percent(gas_n, used)
+        );
+    }
+    println!(
+        "  {:<20} {:>14} {:>7}",
+        "total",
+        group(&total.to_string()),
+        percent(total, used)
+    );
+}
+
+/// The client commands.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum ClientCommand {
+    /// Balance and nonce of an account (an address or a key name; default: --key).
+    Account {
+        /// `0x` address or key name.
+        who: Option<String>,
+        /// Read at this height instead of the head.
+        #[arg(long)]
+        height: Option<u64>,
+    },
+    /// Deploy a contract (`.wasm` or `.wat`), running `init` with --init ARGS (JSON).
+    Deploy {
+        /// The module.
+        file: PathBuf,
+        /// Arguments of `init` as JSON, e.g. '{"start": 1}'.
+        #[arg(long)]
+        init: Option<String>,
+        /// Salt of the address (hex), to deploy the same code twice.
+        #[arg(long, default_value = "0x")]
+        salt: String,
+        /// Gas limit (default: the node's verified estimate plus 20 %).
+        #[arg(long)]
+        gas_limit: Option<u64>,
+    },
+    /// Run a method read-only (free, nothing is written).
+    Call {
+        /// The contract address.
+        contract: String,
+        /// The method.
+        method: String,
+        /// Arguments as JSON.
+        args: Option<String>,
+        /// Read the state at this height.
+        #[arg(long)]
+        height: Option<u64>,
+        /// Gas limit (default: the server's maximum for read-only calls).
+        #[arg(long)]
+        gas_limit: Option<u64>,
+    },
+    /// Call a method in a signed transaction and wait for the receipt.
+    Send {
+        /// The contract address.
+        contract: String,
+        /// The method.
+        method: String,
+        /// Arguments as JSON.
+        args: Option<String>,
+        /// Value sent with the call (decimal).
+        #[arg(long, default_value = "0")]
+        value: String,
+        /// Gas limit (default: the node's verified estimate plus 20 %).
+        #[arg(long)]
+        gas_limit: Option<u64>,
+    },
+    /// Move value to an address (or a key name) and wait for the receipt.
+    Transfer {
+        /// Recipient: `0x` address or key name.
+        to: String,
+        /// Amount (decimal).
+        amount: String,
+    },
+    /// Development chains: fund an address (or key name) from the development account.
+    Fund {
+        /// Recipient: `0x` address or key name.
+        to: String,
+        /// Amount (decimal).
+        amount: String,
+    },
+    /// Show a receipt with its gas breakdown.
+    Receipt {
+        /// `0x` transaction hash.
+        hash: String,
+    },
+    /// Show a block (default: the head).
+    Block {
+        /// Height, `0x` hash, or `latest`.
+        id: Option<String>,
+        /// Include the transactions.
+        #[arg(long)]
+        txs: bool,
+    },
+}
+
+fn decimal(what: &str, text: &str) -> anyhow::Result<U256> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        bail!("{what} must be a decimal integer (got `{text}`)");
+    }
+    U256::from_dec_str(text).map_err(|_| anyhow!("{what} does not fit in 256 bits"))
+}
+
+fn finish_receipt(
+    opts: &ClientOpts,
+    receipt: &ReceiptView,
+) -> anyhow::Result<std::process::ExitCode> {
+    if opts.json {
+        print_json(receipt)?;
+    } else {
+        print_receipt(receipt);
+    }
+    // A transaction that ran but did not succeed is a result, reported with exit code 1.
+    Ok(if receipt.status_code == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
+}
+
+/// Runs a client command.
+pub(crate) async fn run(
+    opts: &ClientOpts,
+    command: ClientCommand,
+) -> anyhow::Result<std::process::ExitCode> {
+    let client = client(opts)?;
+    let e = |error: ClientError| explain(error, opts);
+    match command {
+        ClientCommand::Account { who, height } => {
+            let address = resolve_address(opts, who.as_deref().unwrap_or(&opts.key))?;
+            let account = client
+                .account_get(address, height)
+                .await
+                .map_err(|x| e(x.into()))?;
+            if opts.json {
+                print_json(&account)?;
+            } else {
+                println!("account {}", account.address);
+                println!("  balance     {}", group(&account.balance));
+                println!(
+                    "  nonce       {} ({} with pending)",
+                    account.nonce, account.pending_nonce
+                );
+                if let Some(code_hash) = &account.code_hash {
+                    println!("  code hash   {code_hash}");
+                }
+                println!("  at height   #{}", account.height);
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        ClientCommand::Deploy {
+            file,
+            init,
+            salt,
+            gas_limit,
+        } => {
+            let bytes = std::fs::read(&file).with_context(|| {
+                format!(
+                    "cannot read {} (build it first with `opmeter build`)",
+                    file.display()
+                )
+            })?;
+            let code = opmeter_vm::wasm_from_text_or_binary(&bytes)
+                .map_err(|x| anyhow!("{} is neither wasm nor WAT: {x}", file.display()))?;
+            let args = parse_args("--init", init.as_deref())?;
+            let salt = hex::decode(salt.trim_start_matches("0x"))
+                .map_err(|x| anyhow!("--salt is not hex: {x}"))?;
+            let signer = Signer::new(&client, load_key(opts, &opts.key)?)
+                .await
+                .map_err(e)?;
+            let init_input = if args.is_null() {
+                Vec::new()
+            } else {
+                serde_json::to_vec(&args)?
+            };
+            let payload = opmeter_rpc::tx::Payload::Deploy {
+                code,
+                init_input,
+                salt,
+                value: U256::zero(),
+            };
+            let receipt = with_spinner(opts, "deploying", signer.send(payload, gas_limit))
+                .await
+                .map_err(e)?;
+            finish_receipt(opts, &receipt)
+        }
+        ClientCommand::Call {
+            contract,
+            method,
+            args,
+            height,
+            gas_limit,
+        } => {
+            let contract = resolve_address(opts, &contract)?;
+            let args = parse_args("ARGS", args.as_deref())?;
+            let from = load_key(opts, &opts.key).ok().map(|k| address_of(&k));
+            let call = CallArgs {
+                from,
+                contract,
+                method,
+                args: Some(args).filter(|a| !a.is_null()),
+                gas_limit: gas_limit.map(|g| g.to_string()),
+                ..CallArgs::default()
+            };
+            let result = client
+                .contract_call(call, height)
+                .await
+                .map_err(|x| e(x.into()))?;
+            if opts.json {
+                print_json(&result)?;
+            } else {
+                match result.trap_code {
+                    Some(code) => println!("status      {} (trap code {code})", result.status),
+                    None => println!("status      {}", result.status),
+                }
+                println!("output      {}", output_text(&result.output));
+                println!("gas used    {}", group(&result.gas_used));
+                for (category, gas) in &result.gas_breakdown {
+                    println!("  {category:<18} {:>12}", group(gas));
+                }
+                for event in &result.events {
+                    println!(
+                        "event       topics [{}] data {}",
+                        event.topics.join(", "),
+                        event.data
+                    );
+                }
+                for line in &result.logs {
+                    println!("log         {line}");
+                }
+            }
+            Ok(if result.status_code == 0 {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(1)
+            })
+        }
+        ClientCommand::Send {
+            contract,
+            method,
+            args,
+            value,
+            gas_limit,
+        } => {
+            let contract = resolve_address(opts, &contract)?;
+            let args = parse_args("ARGS", args.as_deref())?;
+            let value = decimal("--value", &value)?;
+            let signer = Signer::new(&client, load_key(opts, &opts.key)?)
+                .await
+                .map_err(e)?;
+            let payload = opmeter_rpc::tx::Payload::Call {
+                contract,
+                method,
+                input: if args.is_null() {
+                    Vec::new()
+                } else {
+                    serde_json::to_vec(&args)?
+                },
+                value,
+            };
+            let receipt = with_spinner(opts, "sending", signer.send(payload, gas_limit))
+                .await
+                .map_err(e)?;
+            finish_receipt(opts, &receipt)
+        }
+        ClientCommand::Transfer { to, amount } => {
+            let to = resolve_address(opts, &to)?;
+            let amount = decimal("AMOUNT", &amount)?;
+            let signer = Signer::new(&client, load_key(opts, &opts.key)?)
+                .await
+                .map_err(e)?;
+            let receipt = with_spinner(opts, "transferring", signer.transfer(to, amount))
+                .await
+                .map_err(e)?;
+            finish_receipt(opts, &receipt)
+        }
+        ClientCommand::Fund { to, amount } => {
+            let to = resolve_address(opts, &to)?;
+            decimal("AMOUNT", &amount)?;
+            let funded = with_spinner(opts, "funding", client.dev_fund(to, amount))
+                .await
+                .map_err(|x| e(x.into()))?;
+            if opts.json {
+                print_json(&funded)?;
+            } else {
+                println!(
+                    "funded {} with {} ({})",
+                    funded.address,
+                    group(&funded.amount),
+                    funded.tx_hash
+                );
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        ClientCommand::Receipt { hash } => {
+            let receipt = client
+                .tx_receipt(hash.clone())
+                .await
+                .map_err(|x| e(x.into()))?;
+            match receipt {
+                Some(receipt) => finish_receipt(opts, &receipt),
+                None => {
+                    let pending = client.tx_get(hash.clone()).await.map_err(|x| e(x.into()))?;
+                    match pending {
+                        Some(_) => bail!("{hash} is pending: try again in a moment"),
+                        None => {
+                            bail!("no transaction {hash} on this node: check the hash and --rpc")
+                        }
+                    }
+                }
+            }
+        }
+        ClientCommand::Block { id, txs } => {
+            let id = match id.as_deref() {
+                None | Some("latest") => BlockId::Hash("latest".into()),
+                Some(text) if text.starts_with("0x") => BlockId::Hash(text.into()),
+                Some(text) => BlockId::Height(
+                    text.parse()
+                        .map_err(|_| anyhow!("a block is a height, a 0x hash, or `latest`"))?,
+                ),
+            };
+            let block = client
+                .chain_get_block(id, Some(txs))
+                .await
+                .map_err(|x| e(x.into()))?
+                .ok_or_else(|| {
+                    anyhow!("no such block (above the head?); `opmeter block` shows the head")
+                })?;
+            if opts.json {
+                print_json(&block)?;
+            } else {
+                let h = &block.header;
+                println!("block #{} {}", h.height, h.hash);
+                println!("  parent      {}", h.parent_hash);
+                println!("  time (ms)   {}", h.timestamp_ms);
+                println!("  state root  {}", h.state_root);
+                println!("  gas used    {}", group(&h.gas_used));
+                println!("  txs         {}", h.tx_count);
+                for hash in &block.transaction_hashes {
+                    println!("    {hash}");
+                }
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_digits_and_percentages() {
+        assert_eq!(group("1234567"), "1,234,567");
+        assert_eq!(group("123"), "123");
+        assert_eq!(percent(1, 3), "33.3%");
+        assert_eq!(percent(0, 0), "-");
+        assert_eq!(output_text("0x37"), "7");
+        assert_eq!(output_text("0x"), "(none)");
+        assert_eq!(output_text("0x00ff"), "0x00ff");
+    }
+}

@@ -1,0 +1,296 @@
+//! The OpenRPC document (`rpc.discover`): every method with its parameters, result and errors.
+//! Schemas are derived from the wire types themselves (`schemars`); a test checks that the
+//! methods listed are exactly the methods the server registers, and that the copy in
+//! `specs/openrpc.json` is current.
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Value};
+
+use crate::error::ErrorCode;
+use crate::types::*;
+
+type SchemaFn = fn(&mut SchemaGenerator) -> Schema;
+
+fn s<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
+}
+
+struct Param {
+    name: &'static str,
+    required: bool,
+    schema: SchemaFn,
+    description: &'static str,
+}
+
+struct Method {
+    name: &'static str,
+    summary: &'static str,
+    params: &'static [Param],
+    result: SchemaFn,
+    errors: &'static [ErrorCode],
+    subscription: Option<(&'static str, &'static str)>,
+}
+
+const fn p(name: &'static str, schema: SchemaFn, description: &'static str) -> Param {
+    Param {
+        name,
+        required: true,
+        schema,
+        description,
+    }
+}
+
+const fn opt(name: &'static str, schema: SchemaFn, description: &'static str) -> Param {
+    Param {
+        name,
+        required: false,
+        schema,
+        description,
+    }
+}
+
+const HEIGHT: Param = opt("height", s::<u64>, "a block height; the head when absent");
+const HASH: Param = p("hash", s::<String>, "0x transaction hash");
+const READ_ERRORS: &[ErrorCode] = &[
+    ErrorCode::InvalidParams,
+    ErrorCode::CallGasAboveMax,
+    ErrorCode::RateLimited,
+    ErrorCode::UnknownBlock,
+    ErrorCode::Internal,
+];
+
+/// Admission codes documented once: `1000 + n`, n = 1..=14.
+const ADMISSION: ErrorCode = ErrorCode::Admission(0);
+
+const METHODS: &[Method] = &[
+    Method {
+        name: "chain_info",
+        summary: "Chain id, head, gas schedule version and hash, and the server's call limits.",
+        params: &[],
+        result: s::<ChainInfo>,
+        errors: &[ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "chain_getBlock",
+        summary: "A block by height, 0x hash or \"latest\", optionally with its transactions; null when unknown.",
+        params: &[
+            p("block", s::<BlockId>, "height, 0x block hash, or \"latest\""),
+            opt("withTransactions", s::<bool>, "include the transactions"),
+        ],
+        result: s::<Option<BlockView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "chain_head",
+        summary: "The last committed block header.",
+        params: &[],
+        result: s::<HeaderView>,
+        errors: &[ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "account_get",
+        summary: "Balance, nonce and code hash of an account at the head or a height.",
+        params: &[p("address", s::<String>, "0x address"), HEIGHT],
+        result: s::<AccountView>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::UnknownBlock, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "code_get",
+        summary: "Code by code hash, or the code of the contract at an address; null when unknown.",
+        params: &[
+            opt("codeHash", s::<String>, "0x blake3 of the code"),
+            opt("address", s::<String>, "0x contract address"),
+        ],
+        result: s::<Option<CodeView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "code_validate",
+        summary: "Every violation of the deployment rules by a module.",
+        params: &[p("code", s::<String>, "0x wasm")],
+        result: s::<ValidationView>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "tx_sendRaw",
+        summary: "Admits a signed transaction (0x borsh); returns its hash once pending and persisted.",
+        params: &[p("tx", s::<String>, "0x signed transaction")],
+        result: s::<String>,
+        errors: &[ErrorCode::InvalidParams, ADMISSION, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "tx_sendRawAndWait",
+        summary: "Admits a signed transaction and waits for its receipt.",
+        params: &[p("tx", s::<String>, "0x signed transaction")],
+        result: s::<ReceiptView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ADMISSION,
+            ErrorCode::ReceiptTimeout,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "tx_get",
+        summary: "A pending or committed transaction; null when unknown.",
+        params: &[HASH],
+        result: s::<Option<TxView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "tx_receipt",
+        summary: "The receipt of a committed transaction; null when unknown or pending.",
+        params: &[HASH],
+        result: s::<Option<ReceiptView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "contract_call",
+        summary: "Runs a call read-only against the head or a height: output, status, gas, breakdown, events, logs.",
+        params: &[p("call", s::<CallArgs>, "the call"), HEIGHT],
+        result: s::<CallResultView>,
+        errors: READ_ERRORS,
+        subscription: None,
+    },
+    Method {
+        name: "contract_estimateGas",
+        summary: "The smallest gas limit at which a transaction succeeds, verified by executing at exactly that limit.",
+        params: &[p("args", s::<EstimateArgs>, "sender and transaction")],
+        result: s::<EstimateView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::ExecutionFailed,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "contract_storage",
+        summary: "A storage value with its Merkle proof against a block's state root.",
+        params: &[
+            p("contract", s::<String>, "0x contract address"),
+            p("key", s::<String>, "0x storage key"),
+            HEIGHT,
+        ],
+        result: s::<StorageProofView>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::UnknownBlock, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "subscribe_newHeads",
+        summary: "Every new block header, as notifications `newHead` (WebSocket).",
+        params: &[],
+        result: s::<HeaderView>,
+        errors: &[ErrorCode::TooManySubscriptions],
+        subscription: Some(("newHead", "unsubscribe_newHeads")),
+    },
+    Method {
+        name: "subscribe_events",
+        summary: "Events matching a filter (contract, topic prefix), as notifications `event` (WebSocket).",
+        params: &[opt("filter", s::<EventFilter>, "which events; all when absent")],
+        result: s::<EventNotice>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::TooManySubscriptions],
+        subscription: Some(("event", "unsubscribe_events")),
+    },
+    Method {
+        name: "dev_fund",
+        summary: "Development chains only: moves an amount from the development account to an address.",
+        params: &[
+            p("address", s::<String>, "0x address"),
+            p("amount", s::<String>, "decimal amount"),
+        ],
+        result: s::<FundView>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::DevOnly, ADMISSION, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "rpc.discover",
+        summary: "This OpenRPC document.",
+        params: &[],
+        result: s::<serde_json::Value>,
+        errors: &[],
+        subscription: None,
+    },
+];
+
+/// Names of every method the document describes, unsubscribe methods included.
+pub fn method_names() -> Vec<&'static str> {
+    let mut names = Vec::new();
+    for method in METHODS {
+        names.push(method.name);
+        if let Some((_, unsubscribe)) = method.subscription {
+            names.push(unsubscribe);
+        }
+    }
+    names
+}
+
+fn error_json(code: ErrorCode) -> Value {
+    match code {
+        ErrorCode::Admission(_) => json!({
+            "code": 1000,
+            "message": "admission refused: the code is 1000 + n, n = 1..14 (data.reason names it; see specs/node.md)",
+        }),
+        code => json!({ "code": code.code(), "message": code.name() }),
+    }
+}
+
+/// The OpenRPC 1.3 document.
+pub fn document() -> Value {
+    let mut settings = SchemaSettings::draft07();
+    settings.definitions_path = "#/components/schemas/".into();
+    let mut generator = settings.into_generator();
+    let mut methods = Vec::new();
+    for method in METHODS {
+        let params: Vec<Value> = method
+            .params
+            .iter()
+            .map(|param| {
+                json!({
+                    "name": param.name,
+                    "description": param.description,
+                    "required": param.required,
+                    "schema": (param.schema)(&mut generator),
+                })
+            })
+            .collect();
+        let mut entry = json!({
+            "name": method.name,
+            "summary": method.summary,
+            "paramStructure": "either",
+            "params": params,
+            "result": { "name": "result", "schema": (method.result)(&mut generator) },
+            "errors": method.errors.iter().map(|c| error_json(*c)).collect::<Vec<_>>(),
+        });
+        if let Some((notification, unsubscribe)) = method.subscription {
+            entry["x-subscription"] = json!({
+                "notification": notification,
+                "unsubscribe": unsubscribe,
+            });
+        }
+        methods.push(entry);
+    }
+    let schemas: serde_json::Map<String, Value> = generator.take_definitions(true);
+    json!({
+        "openrpc": "1.3.2",
+        "info": {
+            "title": "Opmeter JSON-RPC",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Deterministic WebAssembly execution, metered to the opcode. Bytes are 0x hex; gas and amounts are decimal strings.",
+        },
+        "methods": methods,
+        "components": { "schemas": schemas },
+    })
+}

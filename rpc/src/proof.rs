@@ -1,0 +1,121 @@
+//! Merkle proofs of state: the tree's hasher, the keys it hashes, and a verifier a client runs
+//! against a block's state root (no node needed).
+//!
+//! The state tree is a Jellyfish Merkle tree (`jmt` 0.12) with blake3. A proof travels as the
+//! `0x` hex of its borsh encoding (see `specs/rpc.md`).
+//!
+//! ```
+//! use opmeter_rpc::proof::StateKey;
+//! use opmeter_vm::Address;
+//! let key = StateKey::Storage(Address([7; 32]), b"count".to_vec());
+//! assert_eq!(&key.encode()[..4], b"stor");
+//! assert_eq!(key.key_hash().0, *blake3::hash(&key.encode()).as_bytes());
+//! ```
+
+use jmt::{KeyHash, RootHash};
+use opmeter_vm::Address;
+
+/// The hasher of the state tree: blake3.
+#[derive(Clone, Debug, Default)]
+pub struct TreeHasher(blake3::Hasher);
+
+impl jmt::SimpleHasher for TreeHasher {
+    fn new() -> Self {
+        TreeHasher(blake3::Hasher::new())
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    fn finalize(self) -> [u8; 32] {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+/// A Merkle proof of one state key against a state root.
+pub type StateProof = jmt::proof::SparseMerkleProof<TreeHasher>;
+
+/// A key of the state tree.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StateKey {
+    /// An account record (`borsh(Account)`).
+    Account(Address),
+    /// One storage slot of a contract (raw value bytes).
+    Storage(Address, Vec<u8>),
+}
+
+impl StateKey {
+    /// The bytes the tree hashes into its key: `"acct" ‖ address` or
+    /// `"stor" ‖ contract ‖ key`. A verifier hashes these with blake3 to get the key hash.
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            StateKey::Account(address) => {
+                let mut out = Vec::with_capacity(36);
+                out.extend_from_slice(b"acct");
+                out.extend_from_slice(&address.0);
+                out
+            }
+            StateKey::Storage(contract, key) => {
+                let mut out = Vec::with_capacity(36 + key.len());
+                out.extend_from_slice(b"stor");
+                out.extend_from_slice(&contract.0);
+                out.extend_from_slice(key);
+                out
+            }
+        }
+    }
+
+    /// The tree's key hash: `blake3(encode())`.
+    pub fn key_hash(&self) -> KeyHash {
+        KeyHash(*blake3::hash(&self.encode()).as_bytes())
+    }
+}
+
+/// Why a proof did not verify.
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    /// The proof bytes are not hex or not a borsh-encoded proof.
+    #[error("malformed proof: {0}")]
+    Malformed(String),
+    /// The proof does not lead from the key and value to the root.
+    #[error("the proof does not match the state root: {0}")]
+    Mismatch(String),
+}
+
+/// Checks that `contract`'s storage `key` holds `value` (`None`: absent) in the state whose root
+/// is `state_root`, given the borsh-encoded `proof`.
+///
+/// # Errors
+/// [`ProofError`] when the proof is malformed or does not match.
+pub fn verify_storage(
+    state_root: [u8; 32],
+    contract: Address,
+    key: &[u8],
+    value: Option<&[u8]>,
+    proof: &[u8],
+) -> Result<(), ProofError> {
+    verify(
+        state_root,
+        &StateKey::Storage(contract, key.to_vec()),
+        value,
+        proof,
+    )
+}
+
+/// Checks that the state key `key` holds `value` (`None`: absent) under `state_root`.
+///
+/// # Errors
+/// [`ProofError`] when the proof is malformed or does not match.
+pub fn verify(
+    state_root: [u8; 32],
+    key: &StateKey,
+    value: Option<&[u8]>,
+    proof: &[u8],
+) -> Result<(), ProofError> {
+    let proof: StateProof =
+        borsh::from_slice(proof).map_err(|e| ProofError::Malformed(e.to_string()))?;
+    proof
+        .verify(RootHash(state_root), key.key_hash(), value)
+        .map_err(|e| ProofError::Mismatch(e.to_string()))
+}
