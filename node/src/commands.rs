@@ -232,7 +232,7 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 .and_then(|d| d.get("reason").and_then(|r| r.as_str()).map(String::from))
                 .unwrap_or_default();
             let next = match (object.code(), reason.as_str()) {
-                (_, "insufficientFunds") => {
+                (_, "insufficientFunds" | "insufficientBalance") => {
                     "fund the account: `opmeter transfer ADDRESS AMOUNT --key dev`"
                 }
                 (_, "nonceTooLow" | "nonceTaken") => {

@@ -153,6 +153,23 @@ impl RateLimiter {
     }
 }
 
+/// The methods over `backend` with `config`'s call limits, as registered by [`serve`].
+pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcModule<()> {
+    let limiter = Arc::new(RateLimiter::new(
+        config.read_gas_per_second,
+        config.read_gas_burst,
+    ));
+    let mut module = jsonrpsee::RpcModule::new(());
+    let api = Api {
+        backend,
+        config,
+        limiter,
+    };
+    // Cannot fail: a fresh module has no method names to clash with.
+    let _ = module.merge(api.into_rpc());
+    module
+}
+
 /// Starts the server on `addr` (port 0 picks a free one); returns the bound address and a handle
 /// that stops it.
 ///
@@ -172,16 +189,7 @@ pub async fn serve(
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
-    let limiter = Arc::new(RateLimiter::new(
-        config.read_gas_per_second,
-        config.read_gas_burst,
-    ));
-    let methods = Api {
-        backend,
-        config,
-        limiter,
-    }
-    .into_rpc();
+    let methods = methods(backend, config.clone());
     let builder = jsonrpsee::server::Server::builder()
         .set_config(server_config)
         .to_service_builder();

@@ -3,9 +3,8 @@
 //! every transaction the node acknowledged must end up in a block.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
@@ -18,32 +17,8 @@ use opmeter_vm::{Address, U256};
 
 use crate::support::config;
 
-/// Starts `opmeter node` on `dir` with a free port; returns the child and its RPC URL.
 fn spawn_node(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_opmeter"))
-        .args(["node", "--data-dir"])
-        .arg(dir)
-        .args(["--rpc-addr", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn opmeter node");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
-        let line = lines
-            .next()
-            .expect("the node printed its RPC address before exiting")
-            .unwrap();
-        if let Some(rest) = line.trim().strip_prefix("rpc:") {
-            let url = rest.split_whitespace().next().unwrap().to_string();
-            break url;
-        }
-    };
-    // Keep draining stdout so the child never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    crate::support::spawn_node(dir, &[])
 }
 
 fn client(url: &str) -> HttpClient {

@@ -4,5 +4,6 @@ mod admission;
 mod chain;
 mod cli;
 mod crash;
+mod rpc;
 mod scaffold;
 mod support;

@@ -1,6 +1,9 @@
 //! Shared set-up: a node on a temporary RocksDB with funded test wallets.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -109,3 +112,33 @@ pub(crate) const KV: &str = r#"(module
       (call $sread (i32.const 0) (i32.const 1) (i32.const 100) (i32.const 1000))))
   (func (export "fail") (call $put) unreachable)
   (func (export "spin") (loop (br 0))))"#;
+
+/// Starts `opmeter node` on `dir` with a free port and `extra` flags; returns the child and its
+/// RPC URL.
+pub(crate) fn spawn_node(dir: &Path, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(["node", "--data-dir"])
+        .arg(dir)
+        .args(["--rpc-addr", "127.0.0.1:0"])
+        .args(extra)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn opmeter node");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("the node printed its RPC address before exiting")
+            .unwrap();
+        if let Some(rest) = line.trim().strip_prefix("rpc:") {
+            let url = rest.split_whitespace().next().unwrap().to_string();
+            break url;
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
+}

@@ -1,0 +1,708 @@
+//! The dapp path end to end, through real sockets against a spawned `opmeter node`: scaffold →
+//! build → deploy → call → send → receipt → subscription; every server limit; every class of
+//! malformed input. The CLI is the real binary; the Rust client is `opmeter_rpc::client`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::Duration;
+
+use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
+use jsonrpsee::rpc_params;
+use opmeter_node::genesis::{address_of, dev_key};
+use opmeter_node::wallet::Wallet;
+use opmeter_rpc::client::{http, ws, OpmeterApiClient};
+use opmeter_rpc::types::{CallArgs, EstimateArgs, EventFilter, EventNotice, HeaderView, TxRequest};
+use opmeter_vm::{Address, U256};
+use serde_json::{json, Value};
+
+use crate::support::spawn_node;
+
+struct Running {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start(extra: &[&str]) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, url) = spawn_node(&dir.path().join("data"), extra);
+        Running {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    fn ws_url(&self) -> String {
+        self.url.replacen("http://", "ws://", 1)
+    }
+
+    fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI against `url` with keys under `keys`.
+fn opmeter(url: &str, keys: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(args)
+        .env("OPMETER_RPC", url)
+        .env("OPMETER_KEYS_DIR", keys)
+        .output()
+        .expect("run opmeter")
+}
+
+fn json_of(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
+}
+
+/// One raw HTTP/1.1 POST; returns the status code and the body.
+fn post(addr: &str, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    // A server may answer (413) before reading the whole body and close: ignore write errors.
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn rpc_error_code(addr: &str, body: &str) -> i64 {
+    let (_, response) = post(addr, body.as_bytes());
+    let value: Value =
+        serde_json::from_str(&response).unwrap_or_else(|e| panic!("{e}: {response}"));
+    value["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no error in {value}"))
+}
+
+fn call_code<T: std::fmt::Debug>(result: Result<T, jsonrpsee::core::client::Error>) -> i32 {
+    match result {
+        Err(jsonrpsee::core::client::Error::Call(object)) => object.code(),
+        other => panic!("expected a call error, got {other:?}"),
+    }
+}
+
+/// Builds a scaffolded contract with the CLI (`opmeter new` + `opmeter build`).
+fn scaffold_and_build(url: &str, work: &Path) -> PathBuf {
+    let keys = work.join("keys");
+    let created = json_of(&opmeter(
+        url,
+        &keys,
+        &[
+            "new",
+            "e2e-counter",
+            "--dir",
+            work.to_str().unwrap(),
+            "--json",
+        ],
+    ));
+    let crate_dir = PathBuf::from(created["path"].as_str().unwrap());
+    // The example contracts' lock: no registry access, cached dependency builds.
+    let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/Cargo.lock");
+    std::fs::copy(lock, crate_dir.join("Cargo.lock")).unwrap();
+    let built = json_of(&opmeter(
+        url,
+        &keys,
+        &["build", crate_dir.to_str().unwrap(), "--json"],
+    ));
+    PathBuf::from(built[0]["path"].as_str().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
+    let node = Running::start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let keys = work.path().join("keys");
+    let wasm = scaffold_and_build(&node.url, work.path());
+    let wasm_str = wasm.to_str().unwrap();
+
+    // Deploy with the CLI (dev key by default), init {"start": 5}.
+    let deployed = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["deploy", wasm_str, "--init", r#"{"start": 5}"#, "--json"],
+    ));
+    assert_eq!(deployed["status"], "success", "{deployed}");
+    let contract = deployed["contractAddress"].as_str().unwrap().to_string();
+    let contract_address = Address::from_hex(&contract).unwrap();
+
+    // Read-only call.
+    let got = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["call", &contract, "get", "--json"],
+    ));
+    assert_eq!(got["status"], "success");
+    assert_eq!(got["outputJson"], json!(5));
+
+    // Subscriptions before the send: events of this contract with the Incremented topic, heads.
+    let ws_client = ws(&node.ws_url()).await.unwrap();
+    let topic = format!("0x{}", hex::encode(blake3::hash(b"Incremented").as_bytes()));
+    let mut events = ws_client
+        .subscribe_events(Some(EventFilter {
+            contract: Some(contract_address),
+            topics: vec![Some(topic.clone())],
+        }))
+        .await
+        .unwrap();
+    let mut heads = ws_client.subscribe_new_heads().await.unwrap();
+    // A filter on another contract sees nothing of ours.
+    let mut others = ws_client
+        .subscribe_events(Some(EventFilter {
+            contract: Some(Address([9; 32])),
+            topics: vec![],
+        }))
+        .await
+        .unwrap();
+
+    // A transaction with the CLI.
+    let sent = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["send", &contract, "increment", r#"{"by": 2}"#, "--json"],
+    ));
+    assert_eq!(sent["status"], "success", "{sent}");
+    assert_eq!(sent["output"], format!("0x{}", hex::encode(b"7")));
+    let tx_hash = sent["txHash"].as_str().unwrap().to_string();
+    let height = sent["height"].as_u64().unwrap();
+
+    // The receipt, as JSON and as the human table.
+    let receipt = json_of(&opmeter(&node.url, &keys, &["receipt", &tx_hash, "--json"]));
+    assert_eq!(receipt, sent);
+    let table = opmeter(&node.url, &keys, &["receipt", &tx_hash]);
+    assert!(table.status.success());
+    let table = String::from_utf8(table.stdout).unwrap();
+    assert!(table.contains("gas breakdown"), "{table}");
+    let breakdown = receipt["gasBreakdown"].as_object().unwrap();
+    let rows: Vec<&str> = table
+        .lines()
+        .skip_while(|l| !l.contains("gas breakdown"))
+        .collect();
+    for (category, gas) in breakdown {
+        let gas: u64 = gas.as_str().unwrap().parse().unwrap();
+        let line = rows
+            .iter()
+            .find(|l| l.trim_start().starts_with(category.as_str()))
+            .unwrap_or_else(|| panic!("no {category} row in\n{table}"));
+        assert!(
+            line.replace(',', "").contains(&gas.to_string()),
+            "{line} vs {gas}"
+        );
+    }
+    let total_line = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("total"))
+        .unwrap();
+    assert!(total_line
+        .replace(',', "")
+        .contains(receipt["gasUsed"].as_str().unwrap()));
+
+    // The subscriptions saw the event and the block.
+    let notice: EventNotice = tokio::time::timeout(Duration::from_secs(10), events.next())
+        .await
+        .expect("the event arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.tx_hash, tx_hash);
+    assert_eq!(notice.height, height);
+    assert_eq!(notice.event.contract, contract_address);
+    assert_eq!(notice.event.topics[0], topic);
+    assert_eq!(
+        serde_json::from_str::<Value>(
+            &String::from_utf8(hex::decode(&notice.event.data[2..]).unwrap()).unwrap()
+        )
+        .unwrap(),
+        json!({"by": 2, "count": 7})
+    );
+    let head: HeaderView = loop {
+        let head: HeaderView = tokio::time::timeout(Duration::from_secs(10), heads.next())
+            .await
+            .expect("a head arrives")
+            .unwrap()
+            .unwrap();
+        if head.height >= height {
+            break head;
+        }
+    };
+    assert_eq!(head.height, height);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), others.next())
+            .await
+            .is_err(),
+        "a filter on another contract received an event"
+    );
+
+    // The typed client: tx_get, blocks, code, storage proof, estimate verified at its limit.
+    let client = http(&node.url).unwrap();
+    let tx = client.tx_get(tx_hash.clone()).await.unwrap().unwrap();
+    assert_eq!(tx.state, "committed");
+    assert_eq!(tx.height, Some(height));
+    let block = client
+        .chain_get_block(opmeter_rpc::BlockId::Height(height), Some(true))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(block.transaction_hashes.contains(&tx_hash));
+    assert_eq!(
+        block.transactions.unwrap().len(),
+        block.transaction_hashes.len()
+    );
+    let by_hash = client
+        .chain_get_block(opmeter_rpc::BlockId::Hash(block.header.hash.clone()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_hash.header, block.header);
+    assert!(client
+        .chain_get_block(opmeter_rpc::BlockId::Height(height + 1000), None)
+        .await
+        .unwrap()
+        .is_none());
+
+    let code = client
+        .code_get(None, Some(contract_address))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        hex::decode(&code.code[2..]).unwrap(),
+        std::fs::read(&wasm).unwrap()
+    );
+    let by_code_hash = client
+        .code_get(Some(code.code_hash.clone()), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_code_hash, code);
+    let validation = client.code_validate(code.code.clone()).await.unwrap();
+    assert!(validation.valid);
+    assert_eq!(validation.code_hash, code.code_hash);
+    let invalid = client.code_validate("0x0061736d".into()).await.unwrap();
+    assert!(!invalid.valid && !invalid.violations.is_empty());
+
+    let storage = client
+        .contract_storage(
+            contract_address,
+            format!("0x{}", hex::encode(b"count")),
+            Some(height),
+        )
+        .await
+        .unwrap();
+    let value = hex::decode(&storage.value.clone().unwrap()[2..]).unwrap();
+    assert_eq!(value, 7u64.to_le_bytes());
+    assert_eq!(storage.state_root, block.header.state_root);
+    let root: [u8; 32] = hex::decode(&storage.state_root[2..])
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let proof = hex::decode(&storage.proof[2..]).unwrap();
+    opmeter_rpc::proof::verify_storage(root, contract_address, b"count", Some(&value), &proof)
+        .unwrap();
+    assert!(opmeter_rpc::proof::verify_storage(
+        root,
+        contract_address,
+        b"count",
+        Some(&8u64.to_le_bytes()),
+        &proof
+    )
+    .is_err());
+
+    // Estimate, then send at exactly that limit (succeeds) and one below (out of gas).
+    let dev = address_of(&dev_key());
+    let estimate = client
+        .contract_estimate_gas(EstimateArgs {
+            from: dev,
+            tx: TxRequest::Call {
+                contract: contract_address,
+                method: "increment".into(),
+                args: Some(json!({"by": 1})),
+                input: None,
+                value: None,
+            },
+        })
+        .await
+        .unwrap();
+    let limit: u64 = estimate.gas_limit.parse().unwrap();
+    assert_eq!(estimate.gas_used, estimate.gas_limit);
+    let info = client.chain_info().await.unwrap();
+    let mut wallet = Wallet::new(dev_key(), &info.chain_id);
+    for (gas_limit, status) in [(limit - 1, "outOfGas"), (limit, "success")] {
+        wallet.nonce = client.account_get(dev, None).await.unwrap().pending_nonce;
+        wallet.gas_limit = gas_limit;
+        let tx = wallet.call(contract_address, "increment", r#"{"by":1}"#);
+        let receipt = client
+            .tx_send_raw_and_wait(format!("0x{}", hex::encode(tx.encode())))
+            .await
+            .unwrap();
+        assert_eq!(receipt.status, status, "at {gas_limit}");
+        if status == "success" {
+            assert_eq!(receipt.gas_used, estimate.gas_used);
+            assert_eq!(receipt.gas_breakdown, estimate.gas_breakdown);
+        }
+    }
+    // A call that fails at any limit has no estimate: 2004 with the failing execution.
+    let failing = client
+        .contract_estimate_gas(EstimateArgs {
+            from: dev,
+            tx: TxRequest::Call {
+                contract: contract_address,
+                method: "no_such_method".into(),
+                args: None,
+                input: None,
+                value: None,
+            },
+        })
+        .await;
+    assert_eq!(call_code(failing), 2004);
+
+    // Read-only call at a past height sees the past.
+    let past = client
+        .contract_call(
+            CallArgs {
+                contract: contract_address,
+                method: "get".into(),
+                ..CallArgs::default()
+            },
+            Some(height - 1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(past.output_json, Some(json!(5)));
+    assert_eq!(
+        call_code(
+            client
+                .contract_call(
+                    CallArgs {
+                        contract: contract_address,
+                        method: "get".into(),
+                        ..CallArgs::default()
+                    },
+                    Some(height + 1000),
+                )
+                .await
+        ),
+        2001
+    );
+
+    // Keys, transfer to a named key, dev_fund.
+    let created = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["keys", "new", "alice", "--json"],
+    ));
+    let alice = created["address"].as_str().unwrap().to_string();
+    let transferred = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["transfer", "alice", "1000000000", "--json"],
+    ));
+    assert_eq!(transferred["status"], "success");
+    json_of(&opmeter(&node.url, &keys, &["fund", &alice, "5", "--json"]));
+    let account = json_of(&opmeter(&node.url, &keys, &["account", "alice", "--json"]));
+    assert_eq!(account["balance"], "1000000005");
+    // Alice (a fresh key) can send too; her gas comes out of her balance.
+    let by_alice = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["send", &contract, "increment", "--key", "alice", "--json"],
+    ));
+    assert_eq!(by_alice["status"], "success");
+    let shown = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["keys", "show", "alice", "--json"],
+    ));
+    assert_eq!(shown["address"], alice);
+
+    // The OpenRPC document served is the generated one.
+    let discovered: Value = client.discover().await.unwrap();
+    assert_eq!(discovered, opmeter_rpc::openrpc::document());
+}
+
+#[test]
+fn cli_errors_say_what_to_do_next() {
+    let dir = tempfile::tempdir().unwrap();
+    // No node listening on this port.
+    let out = opmeter("http://127.0.0.1:9", dir.path(), &["account"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opmeter node"), "{stderr}");
+    let out = opmeter("http://127.0.0.1:9", dir.path(), &["account", "nobody"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opmeter keys new nobody"), "{stderr}");
+    let out = opmeter(
+        "http://127.0.0.1:9",
+        dir.path(),
+        &["send", "0x00", "m", "{not json"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("32-byte"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_limit_is_enforced_and_the_node_keeps_serving() {
+    let node = Running::start(&[
+        "--rpc-max-body-bytes",
+        "4096",
+        "--rpc-max-batch",
+        "3",
+        "--rpc-max-connections",
+        "4",
+        "--rpc-max-subscriptions",
+        "2",
+        "--rpc-call-gas-max",
+        "1000000",
+        "--rpc-read-gas-per-second",
+        "1000000",
+        "--rpc-read-gas-burst",
+        "3000000",
+    ]);
+    let addr = node.addr();
+    let head = r#"{"jsonrpc":"2.0","id":1,"method":"chain_head","params":[]}"#;
+
+    // Request body size: 4096 bytes.
+    let padding = "x".repeat(5000);
+    let big =
+        format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tx_sendRaw","params":["0x{padding}"]}}"#);
+    let (status, body) = post(&addr, big.as_bytes());
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        -32007
+    );
+
+    // Batch length: 3.
+    let batch = |n: usize| format!("[{}]", vec![head; n].join(","));
+    let (_, ok) = post(&addr, batch(3).as_bytes());
+    assert_eq!(
+        serde_json::from_str::<Value>(&ok)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(rpc_error_code(&addr, &batch(4)), -32010);
+
+    // Gas of a read-only call: 1,000,000.
+    let client = http(&node.url).unwrap();
+    let call = |gas: u64| CallArgs {
+        contract: Address([1; 32]),
+        method: "get".into(),
+        gas_limit: Some(gas.to_string()),
+        ..CallArgs::default()
+    };
+    assert_eq!(
+        call_code(client.contract_call(call(1_000_001), None).await),
+        2002
+    );
+
+    // Per-client read budget: 3,000,000 burst, 1,000,000 gas/s. Each call reserves its limit
+    // and is charged what it used, at least 100,000 (these calls reach no contract).
+    let mut refused = None;
+    for _ in 0..200 {
+        match client.contract_call(call(1_000_000), None).await {
+            Ok(_) => {}
+            Err(jsonrpsee::core::client::Error::Call(object)) => {
+                assert_eq!(object.code(), 2003);
+                let data: Value = serde_json::from_str(object.data().unwrap().get()).unwrap();
+                refused = Some(data["retryAfterMs"].as_u64().unwrap());
+                break;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    let retry_after_ms = refused.expect("the budget ran out");
+    assert!(retry_after_ms <= 1000, "{retry_after_ms}");
+    tokio::time::sleep(Duration::from_millis(retry_after_ms + 50)).await;
+    client.contract_call(call(100_000), None).await.unwrap();
+
+    // Subscriptions per connection: 2.
+    let ws_client = ws(&node.ws_url()).await.unwrap();
+    let _first = ws_client.subscribe_new_heads().await.unwrap();
+    let _second = ws_client.subscribe_events(None).await.unwrap();
+    let third: Result<jsonrpsee::core::client::Subscription<Value>, _> = ws_client
+        .subscribe("subscribe_newHeads", rpc_params![], "unsubscribe_newHeads")
+        .await;
+    assert_eq!(call_code(third), -32006);
+
+    // Connections: 4 (this WebSocket is one). Fill the rest, then one more is refused.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(ws(&node.ws_url()).await.unwrap());
+    }
+    let refused = ws(&node.ws_url()).await;
+    assert!(refused.is_err(), "a fifth connection was accepted");
+    let (status, _) = post(&addr, head.as_bytes());
+    assert_eq!(status, 429);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Still serving.
+    let (status, body) = post(&addr, head.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    let value: Value = ws_client
+        .request("chain_head", rpc_params![])
+        .await
+        .unwrap();
+    assert_eq!(value["height"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_malformed_input_gets_its_error_and_changes_nothing() {
+    let node = Running::start(&[]);
+    let addr = node.addr();
+    let client = http(&node.url).unwrap();
+    let before = client.chain_head().await.unwrap();
+    let request = |method: &str, params: Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string()
+    };
+
+    // Not JSON, not a request, no such method, wrong parameter types and counts.
+    assert_eq!(rpc_error_code(&addr, "{not json"), -32700);
+    assert_eq!(rpc_error_code(&addr, r#"{"id":1}"#), -32600);
+    assert_eq!(
+        rpc_error_code(&addr, &request("no_such_method", json!([]))),
+        -32601
+    );
+    assert_eq!(
+        rpc_error_code(&addr, &request("account_get", json!([123]))),
+        -32602
+    );
+    assert_eq!(
+        rpc_error_code(&addr, &request("account_get", json!([]))),
+        -32602
+    );
+    assert_eq!(
+        rpc_error_code(&addr, &request("chain_getBlock", json!([{"x": 1}]))),
+        -32602
+    );
+    assert_eq!(
+        rpc_error_code(
+            &addr,
+            &request("contract_call", json!([{"contract": "0x01"}]))
+        ),
+        -32602
+    );
+    // Invalid hex, in every shape.
+    for bad in ["0xzz", "abcd", "0x123"] {
+        assert_eq!(
+            rpc_error_code(&addr, &request("tx_sendRaw", json!([bad]))),
+            -32602,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        rpc_error_code(&addr, &request("tx_receipt", json!(["0x12"]))),
+        -32602
+    );
+    assert_eq!(
+        rpc_error_code(&addr, &request("code_get", json!([null, null]))),
+        -32602
+    );
+    assert_eq!(
+        rpc_error_code(
+            &addr,
+            &request("dev_fund", json!([format!("0x{}", "11".repeat(32)), "-5"]))
+        ),
+        -32602
+    );
+
+    // Transactions: undecodable, bad signature, wrong nonce.
+    let send = |tx: Vec<u8>| request("tx_sendRaw", json!([format!("0x{}", hex::encode(tx))]));
+    assert_eq!(rpc_error_code(&addr, &send(vec![0, 1, 2])), 1002);
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let mut forged = wallet.transfer(Address([3; 32]), U256::one());
+    forged.signature[0] ^= 1;
+    let (_, body) = post(&addr, send(forged.encode()).as_bytes());
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["code"], 1004);
+    assert_eq!(body["error"]["data"]["reason"], "badSignature");
+    wallet.nonce = 7;
+    let ahead = wallet.transfer(Address([3; 32]), U256::one());
+    wallet.nonce = 100;
+    let far = wallet.transfer(Address([3; 32]), U256::one());
+    assert_eq!(rpc_error_code(&addr, &send(far.encode())), 1009);
+    let _ = ahead;
+    let mut wrong_chain = Wallet::new(dev_key(), "another-chain");
+    assert_eq!(
+        rpc_error_code(
+            &addr,
+            &send(wrong_chain.transfer(Address([3; 32]), U256::one()).encode())
+        ),
+        1003
+    );
+
+    // Nothing was committed or left pending, and the node still serves.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let after = client.chain_head().await.unwrap();
+    assert_eq!(after, before);
+    let dev = client
+        .account_get(address_of(&dev_key()), None)
+        .await
+        .unwrap();
+    assert_eq!((dev.nonce, dev.pending_nonce), (0, 0));
+    let raw: Value = client.request("chain_info", rpc_params![]).await.unwrap();
+    assert_eq!(raw["chainId"], "opmeter-dev");
+}
+
+#[test]
+fn openrpc_document_lists_exactly_the_served_methods_and_the_spec_copy_is_current() {
+    // The methods the server registers (from the one trait definition) are the documented ones.
+    let test_node = crate::support::TestNode::new();
+    let backend = std::sync::Arc::new(opmeter_node::api::NodeBackend::new(std::sync::Arc::clone(
+        &test_node.node,
+    )));
+    let module = opmeter_rpc::server::methods(backend, opmeter_rpc::RpcConfig::default());
+    let mut served: Vec<&str> = module.method_names().collect();
+    served.sort();
+    let mut documented = opmeter_rpc::openrpc::method_names();
+    documented.sort();
+    assert_eq!(served, documented);
+    let document = opmeter_rpc::openrpc::document();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/openrpc.json");
+    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == text,
+        "specs/openrpc.json is stale: run `UPDATE_EXPECT=1 cargo test --workspace --test all openrpc`"
+    );
+}
