@@ -1,0 +1,127 @@
+//! Read-only `contract_call` throughput over HTTP with concurrent clients, next to a trivial
+//! method (`chain_head`) of the same server in the same run. The node, its RocksDB and the
+//! JSON-RPC server run in this process on real sockets; clients are `jsonrpsee` HTTP clients
+//! (sharing the machine's cores with the server).
+//!
+//! Run: `cargo bench -p opmeter-benches --bench rpc`. Criterion reports elements/s = requests/s.
+#![allow(missing_docs)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use opmeter_node::api::NodeBackend;
+use opmeter_node::genesis::dev_key;
+use opmeter_node::service::{BlockMode, Node, NodeConfig};
+use opmeter_node::types::ReceiptStatus;
+use opmeter_node::wallet::Wallet;
+use opmeter_rpc::client::{http, HttpClient, OpmeterApiClient};
+use opmeter_rpc::{CallArgs, RpcConfig};
+use opmeter_tests::contract;
+use opmeter_vm::Address;
+
+/// Concurrent HTTP clients (one connection each).
+const CLIENTS: usize = 32;
+
+struct Bench {
+    _dir: tempfile::TempDir,
+    _node: Arc<Node>,
+    runtime: tokio::runtime::Runtime,
+    clients: Vec<Arc<HttpClient>>,
+    counter: Address,
+}
+
+fn setup() -> Bench {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = NodeConfig::dev(dir.path());
+    config.mode = BlockMode::Manual;
+    let node = Node::open(&config).unwrap();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    wallet.gas_limit = 50_000_000;
+    let deploy = wallet.deploy(contract("counter"), r#"{"start": 41}"#, b"");
+    node.submit(&deploy.encode()).unwrap();
+    let receipt = &node.produce_block(false).unwrap().unwrap().receipts[0];
+    assert_eq!(receipt.status, ReceiptStatus::Success);
+    let counter = receipt.contract_address.unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&node)));
+    let rpc = RpcConfig {
+        // Measuring throughput, not the per-client budget.
+        read_gas_per_second: 0,
+        max_connections: 1024,
+        ..RpcConfig::default()
+    };
+    let (addr, server) = runtime
+        .block_on(opmeter_rpc::serve(backend, "127.0.0.1:0", rpc))
+        .unwrap();
+    std::mem::forget(server);
+    let url = format!("http://{addr}");
+    let clients = (0..CLIENTS).map(|_| Arc::new(http(&url).unwrap())).collect();
+    Bench {
+        _dir: dir,
+        _node: node,
+        runtime,
+        clients,
+        counter,
+    }
+}
+
+fn get(counter: Address) -> CallArgs {
+    CallArgs {
+        contract: counter,
+        method: "get".into(),
+        ..CallArgs::default()
+    }
+}
+
+/// Issues `total` requests spread over every client concurrently; returns the wall time.
+fn run(bench: &Bench, total: u64, contract_call: bool) -> Duration {
+    let per_client = total.div_ceil(CLIENTS as u64);
+    let counter = bench.counter;
+    let start = Instant::now();
+    bench.runtime.block_on(async {
+        let tasks: Vec<_> = bench
+            .clients
+            .iter()
+            .map(|client| {
+                let client = Arc::clone(client);
+                tokio::spawn(async move {
+                    for _ in 0..per_client {
+                        if contract_call {
+                            let result = client.contract_call(get(counter), None).await.unwrap();
+                            assert_eq!(result.output, "0x3431");
+                        } else {
+                            client.chain_head().await.unwrap();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+    // Report per requested iteration (the last client's round-up is within noise).
+    start.elapsed().mul_f64(total as f64 / (per_client * CLIENTS as u64) as f64)
+}
+
+fn rpc_throughput(c: &mut Criterion) {
+    let bench = setup();
+    let mut group = c.benchmark_group("rpc");
+    group.throughput(Throughput::Elements(1));
+    group.sample_size(20);
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("chain_head (trivial)", |b| {
+        b.iter_custom(|iters| run(&bench, iters, false))
+    });
+    group.bench_function("contract_call counter.get", |b| {
+        b.iter_custom(|iters| run(&bench, iters, true))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, rpc_throughput);
+criterion_main!(benches);
