@@ -59,7 +59,9 @@ fn setup() -> Bench {
         .unwrap();
     std::mem::forget(server);
     let url = format!("http://{addr}");
-    let clients = (0..CLIENTS).map(|_| Arc::new(http(&url).unwrap())).collect();
+    let clients = (0..CLIENTS)
+        .map(|_| Arc::new(http(&url).unwrap()))
+        .collect();
     Bench {
         _dir: dir,
         _node: node,
@@ -105,7 +107,9 @@ fn run(bench: &Bench, total: u64, contract_call: bool) -> Duration {
         }
     });
     // Report per requested iteration (the last client's round-up is within noise).
-    start.elapsed().mul_f64(total as f64 / (per_client * CLIENTS as u64) as f64)
+    start
+        .elapsed()
+        .mul_f64(total as f64 / (per_client * CLIENTS as u64) as f64)
 }
 
 fn rpc_throughput(c: &mut Criterion) {
@@ -121,6 +125,21 @@ fn rpc_throughput(c: &mut Criterion) {
         b.iter_custom(|iters| run(&bench, iters, true))
     });
     group.finish();
+    // The same read without the server, on one thread: what execution alone costs.
+    let mut direct = c.benchmark_group("rpc-direct");
+    direct.throughput(Throughput::Elements(1));
+    direct.bench_function("Chain::query counter.get (no server)", |b| {
+        let call = opmeter_vm::CallRequest {
+            caller: Address([0; 32]),
+            contract: bench.counter,
+            method: "get".into(),
+            input: Vec::new(),
+            value: opmeter_vm::U256::zero(),
+            gas_limit: 100_000_000,
+        };
+        b.iter(|| bench._node.chain().query(None, call.clone()).unwrap())
+    });
+    direct.finish();
 }
 
 criterion_group!(benches, rpc_throughput);

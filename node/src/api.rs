@@ -573,7 +573,7 @@ impl Backend for NodeBackend {
                 "dev_fund is only available on development chains (genesis `dev: true`)",
             ));
         }
-        let _funding = self.funding.lock();
+        let funding = self.funding.lock();
         let key = dev_key();
         let from = crate::genesis::address_of(&key);
         let mut tx = crate::types::Transaction {
@@ -593,6 +593,8 @@ impl Backend for NodeBackend {
             .node
             .submit(&tx.sign(&key).encode())
             .map_err(|e| submit_error(&e))?;
+        // Once pending, the next funding reads a higher pending nonce: wait without the lock.
+        drop(funding);
         let deadline = Instant::now() + DEV_FUND_WAIT;
         loop {
             if let Some(receipt) = self.receipt(hash.0)? {

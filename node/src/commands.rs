@@ -246,7 +246,7 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                     "fix the module: `opmeter code validate FILE` lists every violation"
                 }
                 (_, "gasPriceTooLow") => {
-                    "raise the gas price to the chain's `minGasPrice` (`opmeter block`)"
+                    "raise the gas price to the chain's `minGasPrice` (JSON-RPC `chain_info`)"
                 }
                 (2002, _) => "lower --gas-limit",
                 (2003, _) => "wait and retry; this client used its read-only budget",
@@ -559,7 +559,7 @@ pub(crate) async fn run(
         } => {
             let contract = resolve_address(opts, &contract)?;
             let args = parse_args("ARGS", args.as_deref())?;
-            let from = load_key(opts, &opts.key).ok().map(|k| address_of(&k));
+            let from = Some(address_of(&load_key(opts, &opts.key)?));
             let call = CallArgs {
                 from,
                 contract,

@@ -135,7 +135,7 @@ struct NodeArgs {
     /// Most requests in one JSON-RPC batch.
     #[arg(long, default_value_t = RpcConfig::default().max_batch_len)]
     rpc_max_batch: u32,
-    /// Most concurrent connections (WebSocket sessions plus HTTP requests in flight).
+    /// Most open sockets, and most WebSocket sessions plus HTTP requests in flight.
     #[arg(long, default_value_t = RpcConfig::default().max_connections)]
     rpc_max_connections: u32,
     /// Most subscriptions per WebSocket connection.

@@ -157,8 +157,10 @@ impl Node {
     /// `address`'s next nonce counting its pending transactions: what its next transaction
     /// should carry.
     pub fn pending_nonce(&self, address: &opmeter_vm::Address) -> u64 {
+        // Under the pool's lock: a commit and the pool's clean-up are one step for it.
+        let mempool = self.mempool.lock();
         let committed = self.committed_nonce(address);
-        self.mempool.lock().next_nonce(address, committed)
+        mempool.next_nonce(address, committed)
     }
 
     /// Pending transactions.

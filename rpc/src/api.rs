@@ -295,16 +295,64 @@ pub fn call_input(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
+/// The rate limiter's key for a client: its IPv4 address, or its IPv6 /64 (one host commonly
+/// holds a whole /64, so single IPv6 addresses would be free budgets).
 fn client_ip(ext: &Extensions) -> IpAddr {
-    ext.get::<ClientAddr>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    match ext.get::<ClientAddr>().map(|c| c.0.ip()) {
+        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        Some(v4) => v4,
+        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    }
 }
 
 pub(crate) struct Api {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: RpcConfig,
     pub(crate) limiter: Arc<RateLimiter>,
+    /// Read-only executions running at once (one per core): more only adds thread thrash.
+    pub(crate) executions: Arc<Slots>,
+}
+
+/// A counting semaphore for blocking threads.
+#[derive(Debug)]
+pub(crate) struct Slots {
+    free: parking_lot::Mutex<usize>,
+    freed: parking_lot::Condvar,
+}
+
+impl Slots {
+    pub(crate) fn new(count: usize) -> Slots {
+        Slots {
+            free: parking_lot::Mutex::new(count.max(1)),
+            freed: parking_lot::Condvar::new(),
+        }
+    }
+
+    /// Runs `f` once a slot is free (blocking the calling thread until then).
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut free = self.free.lock();
+            while *free == 0 {
+                self.freed.wait(&mut free);
+            }
+            *free -= 1;
+        }
+        struct Release<'a>(&'a Slots);
+        impl Drop for Release<'_> {
+            fn drop(&mut self) {
+                *self.0.free.lock() += 1;
+                self.0.freed.notify_one();
+            }
+        }
+        let _release = Release(self);
+        f()
+    }
 }
 
 async fn blocking<T: Send + 'static>(
@@ -399,7 +447,11 @@ impl OpmeterApiServer for Api {
                 .into());
             }
             // Wake on the next block (or a lagged channel), at the latest at the deadline.
-            let _ = tokio::time::timeout(left, blocks.recv()).await;
+            if let Ok(Err(broadcast::error::RecvError::Closed)) =
+                tokio::time::timeout(left, blocks.recv()).await
+            {
+                tokio::time::sleep(left.min(std::time::Duration::from_millis(50))).await;
+            }
         }
     }
 
@@ -447,7 +499,7 @@ impl OpmeterApiServer for Api {
         };
         let ip = client_ip(ext);
         self.limiter.reserve(ip, gas_limit)?;
-        let result = self.backend.call(request, height);
+        let result = self.executions.run(|| self.backend.call(request, height));
         let used = result
             .as_ref()
             .ok()
@@ -464,13 +516,20 @@ impl OpmeterApiServer for Api {
     ) -> RpcResult<EstimateView> {
         let ip = client_ip(ext);
         let cap = self.config.call_gas_max;
-        self.limiter.reserve(ip, cap)?;
-        let result = self.backend.estimate_gas(args.from, &args.tx, cap);
+        // Up to two executions plus a bisection over (used, cap] plus a final run: reserve them
+        // all, so that concurrent estimates cannot overdraw the budget before they settle.
+        let executions = 3 + u64::from(64 - cap.leading_zeros());
+        let reserved = cap.saturating_mul(executions);
+        self.limiter.reserve(ip, reserved)?;
+        let result = self
+            .executions
+            .run(|| self.backend.estimate_gas(args.from, &args.tx, cap));
         let spent = match &result {
             Ok((_, spent)) => *spent,
+            // A failing estimate ran once, at the cap (or not at all).
             Err(_) => cap,
         };
-        self.limiter.settle(ip, cap, spent);
+        self.limiter.settle(ip, reserved, spent);
         Ok(result?.0)
     }
 

@@ -71,13 +71,15 @@ pub async fn ws(url: &str) -> Result<WsClient, ClientError> {
 pub const GAS_MARGIN_PERCENT: u64 = 20;
 
 /// An account that sends transactions through a client: fetches the chain id, gas price and
-/// nonce, estimates gas (verified by the node), signs, sends and waits for the receipt.
+/// nonce, estimates gas (verified by the node), signs, sends and waits for the receipt. Sends
+/// from one signer are meant to be sequential (each waits for its receipt).
 #[derive(Debug)]
 pub struct Signer<'c, C> {
     client: &'c C,
     key: SigningKey,
     chain_id: String,
     gas_price: U256,
+    block_gas_limit: u64,
     next_nonce: Mutex<Option<u64>>,
 }
 
@@ -90,11 +92,16 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
         let info = client.chain_info().await?;
         let gas_price = U256::from_dec_str(&info.min_gas_price)
             .map_err(|_| ClientError::Unexpected("minGasPrice is not decimal".into()))?;
+        let block_gas_limit = info
+            .block_gas_limit
+            .parse()
+            .map_err(|_| ClientError::Unexpected("blockGasLimit is not decimal".into()))?;
         Ok(Signer {
             client,
             key,
             chain_id: info.chain_id,
             gas_price,
+            block_gas_limit,
             next_nonce: Mutex::new(None),
         })
     }
@@ -139,7 +146,10 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
                     .gas_limit
                     .parse()
                     .map_err(|_| ClientError::Unexpected("gasLimit is not decimal".into()))?;
-                limit.saturating_add(limit / 100 * GAS_MARGIN_PERCENT)
+                limit
+                    .saturating_add(limit / 100 * GAS_MARGIN_PERCENT)
+                    .min(self.block_gas_limit)
+                    .max(limit)
             }
         };
         let tx = Transaction {

@@ -212,7 +212,13 @@ const METHODS: &[Method] = &[
             p("amount", s::<String>, "decimal amount"),
         ],
         result: s::<FundView>,
-        errors: &[ErrorCode::InvalidParams, ErrorCode::DevOnly, ADMISSION, ErrorCode::Internal],
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::DevOnly,
+            ADMISSION,
+            ErrorCode::ReceiptTimeout,
+            ErrorCode::Internal,
+        ],
         subscription: None,
     },
     Method {

@@ -24,8 +24,9 @@ pub struct RpcConfig {
     pub max_response_body_bytes: u32,
     /// Most requests in one batch. Prevents one request from queueing unbounded work.
     pub max_batch_len: u32,
-    /// Most concurrent connections (WebSocket sessions plus HTTP requests in flight). Prevents
-    /// socket and task exhaustion.
+    /// Most open sockets (a socket beyond it is closed at once), and separately most WebSocket
+    /// sessions plus HTTP requests in flight (beyond it: HTTP 429). Prevents socket and task
+    /// exhaustion.
     pub max_connections: u32,
     /// Most subscriptions per WebSocket connection. Bounds the fan-out work of one client.
     pub max_subscriptions_per_connection: u32,
@@ -160,10 +161,12 @@ pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcMo
         config.read_gas_burst,
     ));
     let mut module = jsonrpsee::RpcModule::new(());
+    let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
     let api = Api {
         backend,
         config,
         limiter,
+        executions: Arc::new(crate::api::Slots::new(slots)),
     };
     // Cannot fail: a fresh module has no method names to clash with.
     let _ = module.merge(api.into_rpc());
@@ -189,11 +192,15 @@ pub async fn serve(
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
+    let max_connections = config.max_connections;
     let methods = methods(backend, config.clone());
     let builder = jsonrpsee::server::Server::builder()
         .set_config(server_config)
         .to_service_builder();
     let (stop_handle, server_handle) = stop_channel();
+    // Open sockets are bounded too, not only requests in flight: an idle connection holds a
+    // permit until it closes, and one beyond the limit is closed at once.
+    let sockets = Arc::new(tokio::sync::Semaphore::new(max_connections as usize));
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -207,14 +214,22 @@ pub async fn serve(
                 },
                 _ = stop_handle.clone().shutdown() => break,
             };
+            let Ok(permit) = Arc::clone(&sockets).try_acquire_owned() else {
+                tracing::debug!("rpc connection limit reached; closing {remote}");
+                drop(socket);
+                continue;
+            };
             let _ = socket.set_nodelay(true);
             let builder = builder.clone();
             let methods = methods.clone();
             let stop = stop_handle.clone();
             // The client's address reaches the methods (rate limiting) through the request's
             // extensions.
+            // The service lives as long as the connection: so does its socket permit.
+            let permit = Arc::new(permit);
             let service = tower::service_fn(
                 move |mut request: jsonrpsee::server::HttpRequest<hyper::body::Incoming>| {
+                    let _held = &permit;
                     request.extensions_mut().insert(ClientAddr(remote));
                     let mut service = builder.clone().build(methods.clone(), stop.clone());
                     async move { tower::Service::call(&mut service, request).await }

@@ -289,7 +289,7 @@ pub struct CallArgs {
     /// Raw `0x` input, instead of `args`.
     #[serde(default)]
     pub input: Option<String>,
-    /// Value the call carries (decimal string; default 0). The caller needs no balance.
+    /// Value the call carries (decimal string; default 0); the caller's balance must cover it.
     #[serde(default)]
     pub value: Option<String>,
     /// Gas limit (decimal string; default and maximum: `chain_info.callGasMax`).

@@ -548,9 +548,23 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
         }
     }
     let retry_after_ms = refused.expect("the budget ran out");
+    // Estimates draw from the same budget.
+    let estimate = client
+        .contract_estimate_gas(EstimateArgs {
+            from: Address([2; 32]),
+            tx: TxRequest::Transfer {
+                to: Address([3; 32]),
+                amount: "0".into(),
+            },
+        })
+        .await;
+    assert_eq!(call_code(estimate), 2003);
     assert!(retry_after_ms <= 1000, "{retry_after_ms}");
     tokio::time::sleep(Duration::from_millis(retry_after_ms + 50)).await;
     client.contract_call(call(100_000), None).await.unwrap();
+    // Its keep-alive connection would count against the connection limit below.
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Subscriptions per connection: 2.
     let ws_client = ws(&node.ws_url()).await.unwrap();
@@ -561,16 +575,25 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
         .await;
     assert_eq!(call_code(third), -32006);
 
-    // Connections: 4 (this WebSocket is one). Fill the rest, then one more is refused.
+    // WebSocket sessions: 4 (this one included). A fifth is refused with HTTP 429, and so is an
+    // HTTP request while they are all held.
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(ws(&node.ws_url()).await.unwrap());
     }
     let refused = ws(&node.ws_url()).await;
-    assert!(refused.is_err(), "a fifth connection was accepted");
+    assert!(refused.is_err(), "a fifth WebSocket session was accepted");
     let (status, _) = post(&addr, head.as_bytes());
     assert_eq!(status, 429);
     drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // Open sockets: 4. Idle sockets hold them; a fifth socket is closed unanswered.
+    let idle: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(&addr).unwrap()).collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = post(&addr, head.as_bytes());
+    assert_eq!(status, 0, "a fifth socket was served");
+    drop(idle);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     // Still serving.
@@ -653,12 +676,9 @@ async fn every_malformed_input_gets_its_error_and_changes_nothing() {
     let body: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(body["error"]["code"], 1004);
     assert_eq!(body["error"]["data"]["reason"], "badSignature");
-    wallet.nonce = 7;
-    let ahead = wallet.transfer(Address([3; 32]), U256::one());
     wallet.nonce = 100;
     let far = wallet.transfer(Address([3; 32]), U256::one());
     assert_eq!(rpc_error_code(&addr, &send(far.encode())), 1009);
-    let _ = ahead;
     let mut wrong_chain = Wallet::new(dev_key(), "another-chain");
     assert_eq!(
         rpc_error_code(
