@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressStyle};
-use opmeter_rpc::client::{http, ClientError, HttpClient, OpmeterApiClient, Signer};
+use opmeter_rpc::client::{http, json_input, ClientError, HttpClient, OpmeterApiClient, Signer};
 use opmeter_rpc::{BlockId, CallArgs, ReceiptView};
 use opmeter_vm::{Address, U256};
 use serde_json::{json, Value};
@@ -461,10 +461,7 @@ pub(crate) enum ClientCommand {
 }
 
 fn decimal(what: &str, text: &str) -> anyhow::Result<U256> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        bail!("{what} must be a decimal integer (got `{text}`)");
-    }
-    U256::from_dec_str(text).map_err(|_| anyhow!("{what} does not fit in 256 bits"))
+    opmeter_rpc::api::decode_amount(what, text).map_err(|e| anyhow!("{} (got `{text}`)", e.message))
 }
 
 fn finish_receipt(
@@ -534,14 +531,9 @@ pub(crate) async fn run(
             let signer = Signer::new(&client, load_key(opts, &opts.key)?)
                 .await
                 .map_err(e)?;
-            let init_input = if args.is_null() {
-                Vec::new()
-            } else {
-                serde_json::to_vec(&args)?
-            };
             let payload = opmeter_rpc::tx::Payload::Deploy {
                 code,
-                init_input,
+                init_input: json_input(&args),
                 salt,
                 value: U256::zero(),
             };
@@ -617,11 +609,7 @@ pub(crate) async fn run(
             let payload = opmeter_rpc::tx::Payload::Call {
                 contract,
                 method,
-                input: if args.is_null() {
-                    Vec::new()
-                } else {
-                    serde_json::to_vec(&args)?
-                },
+                input: json_input(&args),
                 value,
             };
             let receipt = with_spinner(opts, "sending", signer.send(payload, gas_limit))

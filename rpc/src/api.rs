@@ -8,8 +8,9 @@ use std::time::Instant;
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
-use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage};
+use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
 use opmeter_vm::{Address, CallRequest, U256};
+use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 use crate::error::{ErrorCode, RpcError};
@@ -250,13 +251,18 @@ pub fn decode_hash(what: &str, text: &str) -> Result<[u8; 32], RpcError> {
 /// # Errors
 /// [`RpcError::invalid_params`] naming `what`.
 pub fn decode_amount(what: &str, text: &str) -> Result<U256, RpcError> {
+    decimal_digits(what, text)?;
+    U256::from_dec_str(text)
+        .map_err(|_| RpcError::invalid_params(format!("{what}: does not fit in 256 bits")))
+}
+
+fn decimal_digits(what: &str, text: &str) -> Result<(), RpcError> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return Err(RpcError::invalid_params(format!(
             "{what}: expected a decimal integer string"
         )));
     }
-    U256::from_dec_str(text)
-        .map_err(|_| RpcError::invalid_params(format!("{what}: does not fit in 256 bits")))
+    Ok(())
 }
 
 /// Parses a decimal gas amount.
@@ -264,11 +270,7 @@ pub fn decode_amount(what: &str, text: &str) -> Result<U256, RpcError> {
 /// # Errors
 /// [`RpcError::invalid_params`] naming `what`.
 pub fn decode_gas(what: &str, text: &str) -> Result<u64, RpcError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RpcError::invalid_params(format!(
-            "{what}: expected a decimal integer string"
-        )));
-    }
+    decimal_digits(what, text)?;
     text.parse()
         .map_err(|_| RpcError::invalid_params(format!("{what}: does not fit in 64 bits")))
 }
@@ -361,6 +363,29 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| RpcError::internal(e.to_string()))?
+}
+
+/// Sends `notices(block)` for every committed block until the subscriber leaves or the node
+/// stops. A subscriber that lags behind the channel skips the blocks it missed.
+async fn forward(
+    sink: SubscriptionSink,
+    mut blocks: broadcast::Receiver<Arc<BlockNotice>>,
+    notices: impl Fn(&BlockNotice) -> Result<Vec<Box<RawValue>>, serde_json::Error>,
+) -> SubscriptionResult {
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            block = blocks.recv() => match block {
+                Ok(block) => {
+                    for message in notices(&block)? {
+                        sink.send(SubscriptionMessage::from(message)).await?;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return Ok(()),
+            },
+        }
+    }
 }
 
 #[async_trait]
@@ -544,21 +569,11 @@ impl OpmeterApiServer for Api {
     }
 
     async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        let mut blocks = self.backend.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => return Ok(()),
-                block = blocks.recv() => match block {
-                    Ok(block) => {
-                        let message = serde_json::value::to_raw_value(&block.header)?;
-                        sink.send(SubscriptionMessage::from(message)).await?;
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-            }
-        }
+        let blocks = self.backend.subscribe();
+        forward(pending.accept().await?, blocks, |block| {
+            Ok(vec![serde_json::value::to_raw_value(&block.header)?])
+        })
+        .await
     }
 
     async fn subscribe_events(
@@ -573,23 +588,16 @@ impl OpmeterApiServer for Api {
                 return Ok(());
             }
         }
-        let mut blocks = self.backend.subscribe();
-        let sink = pending.accept().await?;
-        loop {
-            tokio::select! {
-                _ = sink.closed() => return Ok(()),
-                block = blocks.recv() => match block {
-                    Ok(block) => {
-                        for notice in block.events.iter().filter(|n| filter.matches(&n.event)) {
-                            let message = serde_json::value::to_raw_value(notice)?;
-                            sink.send(SubscriptionMessage::from(message)).await?;
-                        }
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
-                },
-            }
-        }
+        let blocks = self.backend.subscribe();
+        forward(pending.accept().await?, blocks, |block| {
+            block
+                .events
+                .iter()
+                .filter(|n| filter.matches(&n.event))
+                .map(serde_json::value::to_raw_value)
+                .collect()
+        })
+        .await
     }
 
     fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView> {

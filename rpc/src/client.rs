@@ -66,6 +66,15 @@ pub async fn ws(url: &str) -> Result<WsClient, ClientError> {
         .await?)
 }
 
+/// The input bytes of JSON arguments: their compact encoding, nothing for `null`.
+pub fn json_input(args: &Value) -> Vec<u8> {
+    if args.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(args).unwrap_or_default()
+    }
+}
+
 /// Extra gas on top of the verified estimate, in percent, so that a state change between the
 /// estimate and the block does not fail the transaction. Only used gas is paid.
 pub const GAS_MARGIN_PERCENT: u64 = 20;
@@ -249,15 +258,10 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
         args: &Value,
         salt: &[u8],
     ) -> Result<ReceiptView, ClientError> {
-        let init_input = if args.is_null() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(args).unwrap_or_default()
-        };
         self.send(
             Payload::Deploy {
                 code: code.to_vec(),
-                init_input,
+                init_input: json_input(args),
                 salt: salt.to_vec(),
                 value: U256::zero(),
             },
@@ -276,16 +280,11 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
         method: &str,
         args: &Value,
     ) -> Result<ReceiptView, ClientError> {
-        let input = if args.is_null() {
-            Vec::new()
-        } else {
-            serde_json::to_vec(args).unwrap_or_default()
-        };
         self.send(
             Payload::Call {
                 contract,
                 method: method.into(),
-                input,
+                input: json_input(args),
                 value: U256::zero(),
             },
             None,
