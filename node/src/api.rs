@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opmeter_rpc::api::call_input;
+use opmeter_rpc::audit::{Bundle, ReplayReport};
 use opmeter_rpc::{
     decode_hex, AccountView, Backend, BlockNotice, BlockRef, BlockView, CallResultView, ChainInfo,
     CodeRef, CodeView, ErrorCode, EstimateView, EventNotice, EventView, FundView, HeaderView,
@@ -24,7 +25,7 @@ use crate::error::{AdmissionError, NodeError, SubmitError};
 use crate::genesis::dev_key;
 use crate::service::{CommittedBlock, Node};
 use crate::store::StateKey;
-use crate::types::{Hash32, Header, Payload, Receipt, ReceiptStatus, SignedTransaction};
+use crate::types::{Hash32, Payload, ReceiptStatus, SignedTransaction};
 
 /// JSON-RPC code base of admission errors.
 pub const ADMISSION_CODE_BASE: i32 = 1000;
@@ -84,7 +85,7 @@ fn block_notice(block: &CommittedBlock) -> BlockNotice {
     for receipt in &block.receipts {
         for (event_index, event) in receipt.events.iter().enumerate() {
             events.push(EventNotice {
-                event: event_view(event),
+                event: EventView::from(event),
                 tx_hash: receipt.tx_hash.to_hex(),
                 height: header.height,
                 tx_index: receipt.index,
@@ -93,7 +94,7 @@ fn block_notice(block: &CommittedBlock) -> BlockNotice {
         }
     }
     BlockNotice {
-        header: header_view(header),
+        header: HeaderView::from(header),
         events,
     }
 }
@@ -133,31 +134,15 @@ fn submit_error(error: &SubmitError) -> RpcError {
     }
 }
 
-/// A header as served.
-pub fn header_view(header: &Header) -> HeaderView {
-    HeaderView {
-        chain_id: header.chain_id.clone(),
-        height: header.height,
-        hash: header.hash().to_hex(),
-        parent_hash: header.parent_hash.to_hex(),
-        timestamp_ms: header.timestamp_ms,
-        state_root: header.state_root.to_hex(),
-        transactions_root: header.transactions_root.to_hex(),
-        receipts_root: header.receipts_root.to_hex(),
-        gas_used: header.gas_used.to_string(),
-        tx_count: header.tx_count,
-        schedule_hash: hex0x(&header.schedule_hash),
-    }
-}
-
 use crate::report::hex0x;
 
-fn event_view(event: &opmeter_vm::Event) -> EventView {
-    EventView {
-        contract: event.contract,
-        topics: event.topics.iter().map(|t| hex0x(t)).collect(),
-        data: hex0x(&event.data),
-    }
+/// The gas block `height` used (what replaying it costs).
+fn block_gas(chain: &crate::chain::Chain, height: u64) -> Result<u64, RpcError> {
+    Ok(chain
+        .store()
+        .header(height)
+        .map_err(store_error)?
+        .map_or(0, |h| h.gas_used))
 }
 
 fn store_error(error: crate::store::StoreError) -> RpcError {
@@ -240,7 +225,7 @@ pub fn call_result_view(outcome: &Outcome, height: u64) -> CallResultView {
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), v)),
         ),
-        events: outcome.events.iter().map(event_view).collect(),
+        events: outcome.events.iter().map(EventView::from).collect(),
         logs: outcome.logs.clone(),
         height,
     }
@@ -286,39 +271,42 @@ fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
     })
 }
 
-/// A receipt as served.
-pub fn receipt_view(receipt: &Receipt) -> ReceiptView {
-    ReceiptView {
-        tx_hash: receipt.tx_hash.to_hex(),
-        sender: receipt.sender,
-        height: receipt.height,
-        index: receipt.index,
-        status_code: receipt.status.code(),
-        status: receipt.status.name().into(),
-        trap_code: receipt.trap_code,
-        gas_used: receipt.gas_used.to_string(),
-        gas_limit: receipt.gas_limit.to_string(),
-        gas_breakdown: receipt
-            .gas_breakdown
-            .iter()
-            .map(|(k, v)| (k.clone(), v.to_string()))
-            .collect(),
-        gas_price: receipt.gas_price.to_string(),
-        fee: receipt.fee.to_string(),
-        output: hex0x(&receipt.output),
-        events: receipt.events.iter().map(event_view).collect(),
-        schedule_hash: hex0x(&receipt.schedule_hash),
-        contract_address: receipt.contract_address,
-    }
-}
-
 impl Backend for NodeBackend {
+    fn audit_replay(&self, tx_hash: [u8; 32]) -> Result<Option<(ReplayReport, u64)>, RpcError> {
+        let chain = self.node.chain();
+        let report = crate::audit::replay(chain, &Hash32(tx_hash)).map_err(|e| node_error(&e))?;
+        Ok(match report {
+            Some(report) => {
+                let gas = block_gas(chain, report.height)?;
+                Some((report, gas))
+            }
+            None => None,
+        })
+    }
+
+    fn audit_bundle(&self, tx_hash: [u8; 32]) -> Result<Option<(Bundle, u64)>, RpcError> {
+        let chain = self.node.chain();
+        let hash = Hash32(tx_hash);
+        let bundle = crate::audit::bundle(chain, &hash).map_err(|e| node_error(&e))?;
+        Ok(match bundle {
+            Some(bundle) => {
+                let height = chain.store().tx_location(&hash).map_err(store_error)?;
+                let gas = match height {
+                    Some((height, _)) => block_gas(chain, height)?,
+                    None => 0,
+                };
+                Some((bundle, gas))
+            }
+            None => None,
+        })
+    }
+
     fn chain_info(&self) -> Result<ChainInfo, RpcError> {
         let chain = self.node.chain();
         let genesis = chain.genesis();
         Ok(ChainInfo {
             chain_id: genesis.chain_id.clone(),
-            head: header_view(&self.node.head().header),
+            head: HeaderView::from(&self.node.head().header),
             schedule_version: chain.vm().schedule().version,
             schedule_hash: hex0x(&chain.vm().schedule_hash()),
             dev: genesis.dev,
@@ -329,7 +317,7 @@ impl Backend for NodeBackend {
     }
 
     fn chain_head(&self) -> Result<HeaderView, RpcError> {
-        Ok(header_view(&self.node.head().header))
+        Ok(HeaderView::from(&self.node.head().header))
     }
 
     fn block(&self, id: BlockRef, with_txs: bool) -> Result<Option<BlockView>, RpcError> {
@@ -350,7 +338,7 @@ impl Backend for NodeBackend {
             return Ok(None);
         };
         Ok(Some(BlockView {
-            header: header_view(&block.header),
+            header: HeaderView::from(&block.header),
             transaction_hashes: block
                 .transactions
                 .iter()
@@ -476,7 +464,7 @@ impl Backend for NodeBackend {
         Ok(receipt
             .filter(|r| r.height <= head)
             .as_ref()
-            .map(receipt_view))
+            .map(ReceiptView::from))
     }
 
     fn call(&self, call: CallRequest, height: Option<u64>) -> Result<CallResultView, RpcError> {

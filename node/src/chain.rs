@@ -20,9 +20,10 @@ use crate::genesis::Genesis;
 use crate::state::{CommittedView, Overlay, Version};
 use crate::store::{BlockCommit, StateChanges, Store};
 use crate::types::{
-    breakdown_with_intrinsic, merkle_root, Account, Block, Hash32, Header, Payload, Receipt,
-    ReceiptStatus, SignedTransaction, Transaction,
+    intrinsic_gas, merkle_root, Account, Block, Hash32, Header, Payload, Receipt, ReceiptStatus,
+    SignedTransaction, Transaction,
 };
+use opmeter_rpc::transition::{execute_transaction, TxEnv, TxInput};
 
 /// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
 /// block stamped far in the future would freeze contract time (every later block must be later).
@@ -41,6 +42,18 @@ pub struct CheckedTx {
     pub len_bytes: u32,
     /// `tx_base + tx_per_byte × len_bytes`.
     pub intrinsic_gas: u64,
+}
+
+impl CheckedTx {
+    /// What the state transition needs of it.
+    pub fn input(&self) -> TxInput<'_> {
+        TxInput {
+            tx: &self.signed.tx,
+            hash: self.hash,
+            sender: self.sender,
+            intrinsic_gas: self.intrinsic_gas,
+        }
+    }
 }
 
 /// A proposed block: what `prepare_proposal` returns and `process_proposal` judges.
@@ -87,6 +100,21 @@ pub enum EstimateError {
     /// The node failed.
     #[error(transparent)]
     Node(#[from] NodeError),
+}
+
+/// A committed block executed again (see [`Chain::replay_block`]).
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// The stored block.
+    pub block: Block,
+    /// The receipts the replay produced, in order.
+    pub receipts: Vec<Receipt>,
+    /// The state root after the whole block (`None` when only a prefix was replayed).
+    pub state_root: Option<Hash32>,
+    /// The receipts root of the whole block (`None` when only a prefix was replayed).
+    pub receipts_root: Option<Hash32>,
+    /// What each transaction read (empty unless recorded).
+    pub reads: std::collections::BTreeMap<u32, crate::state::TxReads>,
 }
 
 /// The head: last committed header and its hash.
@@ -235,11 +263,7 @@ impl Chain {
 
     /// `tx_base + tx_per_byte × len_bytes` (saturating: a huge result just fails the limit).
     pub fn intrinsic_gas(&self, len_bytes: u32) -> u64 {
-        let costs = &self.schedule().transaction;
-        costs
-            .tx_per_byte
-            .saturating_mul(u64::from(len_bytes))
-            .saturating_add(costs.tx_base)
+        intrinsic_gas(self.schedule(), len_bytes)
     }
 
     /// Decodes a transaction and runs every check that needs no state: size, encoding, chain
@@ -609,154 +633,89 @@ impl Chain {
         checked: &CheckedTx,
         simulated: bool,
     ) -> Result<Receipt, NodeError> {
-        let tx = &checked.signed.tx;
-        let sender = checked.sender;
-        let mut receipt = Receipt {
-            tx_hash: checked.hash,
-            sender,
-            height: context.height,
+        let env = TxEnv {
+            vm: &self.vm,
+            block: context,
             index,
-            status: ReceiptStatus::Success,
-            trap_code: None,
-            gas_used: 0,
-            gas_limit: tx.gas_limit,
-            gas_breakdown: Default::default(),
-            gas_price: tx.gas_price,
-            fee: U256::zero(),
-            output: Vec::new(),
-            events: Vec::new(),
-            schedule_hash: self.vm.schedule_hash(),
-            contract_address: None,
+            fee_collector: self.genesis.fee_collector,
         };
-        let mut account = overlay.account(&sender)?;
-        if account.nonce != tx.nonce {
-            receipt.status = ReceiptStatus::NonceMismatch;
-            return Ok(receipt);
+        let executed = execute_transaction(env, overlay, checked.input())?;
+        // Compile now, while the deployer pays, so the first call finds it warm.
+        if let (Some(prepared), false) = (&executed.deployed, simulated) {
+            self.vm.precompile(prepared)?;
         }
-        let upfront = U256::from(tx.gas_limit).checked_mul(tx.gas_price);
-        let affordable = tx
-            .max_cost()
-            .is_some_and(|max_cost| account.balance >= max_cost);
-        let Some(upfront) = upfront.filter(|_| affordable) else {
-            receipt.status = ReceiptStatus::InsufficientFunds;
-            return Ok(receipt);
-        };
-        account.balance -= upfront;
-        account.nonce += 1;
-        overlay.set_account(sender, account);
+        Ok(executed.receipt)
+    }
 
-        let intrinsic = checked.intrinsic_gas;
-        if intrinsic > tx.gas_limit {
-            receipt.status = ReceiptStatus::OutOfGas;
-            receipt.gas_used = tx.gas_limit;
-            receipt.gas_breakdown = breakdown_with_intrinsic(None, tx.gas_limit);
+    /// Re-executes committed block `height` from stored data: the state after `height - 1`, then
+    /// its transactions in order (the first `upto + 1` when given), with the same state
+    /// transition that produced it. Nothing is written and no cache is warmed for the chain.
+    /// With `record`, the overlay notes what each transaction read and from where (for bundles).
+    ///
+    /// # Errors
+    /// [`NodeError::Invariant`] for block 0 or a block this node does not hold; node faults.
+    pub fn replay_block(
+        &self,
+        height: u64,
+        upto: Option<u32>,
+        record: bool,
+    ) -> Result<Replay, NodeError> {
+        let parent = height
+            .checked_sub(1)
+            .ok_or_else(|| NodeError::Invariant("block 0 has no transactions to replay".into()))?;
+        let block = self
+            .store
+            .block(height)?
+            .ok_or_else(|| NodeError::Invariant(format!("block {height} is not stored")))?;
+        let base = CommittedView::new(Arc::clone(&self.store), Version::At(parent));
+        let overlay = Arc::new(if record {
+            Overlay::recording(base)
         } else {
-            let vm_gas = tx.gas_limit - intrinsic;
-            let state: Arc<dyn StateView> = Arc::clone(overlay) as Arc<dyn StateView>;
-            let outcome = match &tx.payload {
-                Payload::Transfer { to, amount } => {
-                    let mut from = overlay.account(&sender)?;
-                    from.balance = from.balance.checked_sub(*amount).ok_or_else(|| {
-                        NodeError::Invariant("transfer beyond the checked balance".into())
-                    })?;
-                    overlay.set_account(sender, from);
-                    let mut recipient = overlay.account(to)?;
-                    recipient.balance = recipient
-                        .balance
-                        .checked_add(*amount)
-                        .ok_or_else(|| NodeError::Invariant("balance overflows U256".into()))?;
-                    overlay.set_account(*to, recipient);
-                    None
-                }
-                Payload::Deploy {
-                    code,
-                    init_input,
-                    salt,
-                    value,
-                } => match self.vm.prepare(code) {
-                    Err(_) => {
-                        receipt.status = ReceiptStatus::InvalidCode;
-                        None
-                    }
-                    Ok(prepared) => {
-                        let (address, outcome) = self.vm.deploy(
-                            state,
-                            context,
-                            sender,
-                            &prepared,
-                            salt,
-                            init_input.clone(),
-                            *value,
-                            vm_gas,
-                        )?;
-                        receipt.contract_address = Some(address);
-                        if outcome.status == opmeter_vm::Status::Success {
-                            overlay.put_code(prepared.code_hash, Arc::clone(&prepared.original));
-                            overlay.apply(&outcome.writes)?;
-                            // Compile now, while the deployer pays, so the first call finds it warm.
-                            if !simulated {
-                                self.vm.precompile(&prepared)?;
-                            }
-                        }
-                        Some(outcome)
-                    }
-                },
-                Payload::Call {
-                    contract,
-                    method,
-                    input,
-                    value,
-                } => {
-                    let call = CallRequest {
-                        caller: sender,
-                        contract: *contract,
-                        method: method.clone(),
-                        input: input.clone(),
-                        value: *value,
-                        gas_limit: vm_gas,
-                    };
-                    let outcome = self.vm.execute(state, context, call)?;
-                    if outcome.status == opmeter_vm::Status::Success {
-                        overlay.apply(&outcome.writes)?;
-                    }
-                    Some(outcome)
-                }
-            };
-            receipt.gas_breakdown = breakdown_with_intrinsic(outcome.as_ref(), intrinsic);
-            receipt.gas_used = intrinsic + outcome.as_ref().map(|o| o.gas_used).unwrap_or(0);
-            if let Some(outcome) = outcome {
-                receipt.status = ReceiptStatus::from_vm(outcome.status);
-                receipt.trap_code = outcome.trap_code.map(|t| t.code());
-                receipt.output = outcome.output;
-                receipt.events = outcome.events;
-            }
+            Overlay::new(base)
+        });
+        let context = BlockContext {
+            height,
+            timestamp_ms: block.header.timestamp_ms,
+        };
+        let count = match upto {
+            Some(index) => (index as usize + 1).min(block.transactions.len()),
+            None => block.transactions.len(),
+        };
+        let mut receipts = Vec::with_capacity(count);
+        for (index, signed) in block.transactions.iter().take(count).enumerate() {
+            let checked = self.recheck(signed);
+            overlay.begin_tx(index as u32);
+            receipts.push(self.execute_tx(&overlay, context, index as u32, &checked, true)?);
         }
-        if receipt.gas_used > tx.gas_limit || receipt.breakdown_total() != receipt.gas_used {
-            return Err(NodeError::Invariant(format!(
-                "receipt of {} uses {} gas of {}, breakdown {}",
-                checked.hash,
-                receipt.gas_used,
-                tx.gas_limit,
-                receipt.breakdown_total()
-            )));
+        let reads = overlay.reads();
+        let overlay = Arc::try_unwrap(overlay)
+            .map_err(|_| NodeError::Invariant("the vm kept a reference to the overlay".into()))?;
+        let complete = count == block.transactions.len();
+        let state_root = if complete {
+            Some(self.store.compute_root(&overlay.into_changes(), height)?.0)
+        } else {
+            None
+        };
+        Ok(Replay {
+            receipts_root: complete.then(|| merkle_root(receipts.iter().map(Receipt::hash))),
+            receipts,
+            state_root,
+            block,
+            reads,
+        })
+    }
+
+    /// A committed transaction as the block executor saw it (no admission checks: the block was
+    /// accepted when it was committed).
+    fn recheck(&self, signed: &SignedTransaction) -> CheckedTx {
+        let len_bytes = u32::try_from(signed.encode().len()).unwrap_or(u32::MAX);
+        CheckedTx {
+            hash: signed.hash(),
+            sender: signed.tx.sender(),
+            len_bytes,
+            intrinsic_gas: self.intrinsic_gas(len_bytes),
+            signed: signed.clone(),
         }
-        let fee = U256::from(receipt.gas_used) * tx.gas_price;
-        let refund = upfront - fee;
-        let mut payer = overlay.account(&sender)?;
-        payer.balance = payer
-            .balance
-            .checked_add(refund)
-            .ok_or_else(|| NodeError::Invariant("refund overflows".into()))?;
-        overlay.set_account(sender, payer);
-        let collector_address = self.genesis.fee_collector;
-        let mut collector = overlay.account(&collector_address)?;
-        collector.balance = collector
-            .balance
-            .checked_add(fee)
-            .ok_or_else(|| NodeError::Invariant("fee collector balance overflows".into()))?;
-        overlay.set_account(collector_address, collector);
-        receipt.fee = fee;
-        Ok(receipt)
     }
 
     /// Runs a call read-only against committed state at `height` (or the head), in the context of

@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressStyle};
+use opmeter_rpc::audit::{FieldCheck, ReplayReport};
 use opmeter_rpc::client::{http, json_input, ClientError, HttpClient, OpmeterApiClient, Signer};
 use opmeter_rpc::{BlockId, CallArgs, ReceiptView};
 use opmeter_vm::{Address, U256};
@@ -376,6 +377,103 @@ pub(crate) fn print_receipt(receipt: &ReceiptView) {
     );
 }
 
+fn print_checks(fields: &[FieldCheck]) {
+    println!("  {:<28} {:<24} {:<24}", "field", "stored", "re-executed");
+    for f in fields {
+        let short = |text: &str| {
+            if text.chars().count() > 24 {
+                format!("{}…", text.chars().take(23).collect::<String>())
+            } else {
+                text.to_string()
+            }
+        };
+        println!(
+            "  {:<28} {:<24} {:<24} {}",
+            f.field,
+            short(&f.stored),
+            short(&f.replayed),
+            if f.matches { "ok" } else { "DIFFERS" }
+        );
+    }
+}
+
+fn print_replay(report: &ReplayReport) {
+    println!(
+        "replay of {} (block #{}, index {}, {} transactions re-executed)",
+        report.tx_hash, report.height, report.index, report.replayed_transactions
+    );
+    print_checks(&report.fields);
+    match &report.first_difference {
+        None => println!("MATCH: every field re-derives exactly"),
+        Some(f) => println!(
+            "DIFFERS: first difference {}: stored {}, re-executed {}",
+            f.field, f.stored, f.replayed
+        ),
+    }
+}
+
+/// `opmeter verify FILE`: checks a bundle offline with the vm alone (no node, no database);
+/// exits 1 when it is invalid or its receipt does not re-derive.
+pub(crate) fn verify(file: &Path, json: bool) -> anyhow::Result<std::process::ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let bundle: opmeter_rpc::audit::Bundle = serde_json::from_str(&text).map_err(|x| {
+        anyhow!(
+            "{} is not a bundle ({x}); get one with `opmeter audit TX --bundle FILE`",
+            file.display()
+        )
+    })?;
+    let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+    let verdict = opmeter_rpc::audit::verify_bundle(&bundle, &vm);
+    if json {
+        let value = match &verdict {
+            Ok(v) => json!({
+                "valid": true,
+                "matches": v.matches(),
+                "blockHash": v.block_hash.to_hex(),
+                "height": v.height,
+                "txHash": v.tx_hash.to_hex(),
+                "index": v.index,
+                "executed": v.executed,
+                "readsProven": v.reads_proven,
+                "fields": v.fields,
+                "firstDifference": v.first_difference(),
+            }),
+            Err(error) => json!({ "valid": false, "matches": false, "error": error.to_string() }),
+        };
+        print_json(&value)?;
+    } else {
+        match &verdict {
+            Ok(v) => {
+                println!(
+                    "bundle of {} (block #{} {}, index {})",
+                    v.tx_hash.to_hex(),
+                    v.height,
+                    v.block_hash.to_hex(),
+                    v.index
+                );
+                println!(
+                    "  {} state values proven against the parent state root, {} transaction(s) re-executed",
+                    v.reads_proven, v.executed
+                );
+                print_checks(&v.fields);
+                match v.first_difference() {
+                    None => println!("MATCH: the receipt re-derives exactly; compare the block hash with a source you trust"),
+                    Some(f) => println!(
+                        "DIFFERS: first difference {}: stored {}, re-executed {}",
+                        f.field, f.stored, f.replayed
+                    ),
+                }
+            }
+            Err(error) => println!("INVALID: {error}"),
+        }
+    }
+    Ok(match verdict {
+        Ok(v) if v.matches() => std::process::ExitCode::SUCCESS,
+        _ => std::process::ExitCode::from(1),
+    })
+}
+
 /// The client commands.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum ClientCommand {
@@ -449,6 +547,15 @@ pub(crate) enum ClientCommand {
     Receipt {
         /// `0x` transaction hash.
         hash: String,
+    },
+    /// Re-execute a committed transaction against the state it saw and compare its receipt
+    /// field by field (and the block's roots); exits 1 on any difference.
+    Audit {
+        /// `0x` transaction hash.
+        hash: String,
+        /// Also save its offline verification bundle here (check it with `opmeter verify`).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
     },
     /// Show a block (default: the head).
     Block {
@@ -663,6 +770,39 @@ pub(crate) async fn run(
                     }
                 }
             }
+        }
+        ClientCommand::Audit { hash, bundle } => {
+            let report = with_spinner(opts, "replaying", client.audit_replay(hash.clone()))
+                .await
+                .map_err(|x| e(x.into()))?
+                .ok_or_else(|| {
+                    anyhow!(
+                        "no committed transaction {hash} on this node: check the hash and --rpc"
+                    )
+                })?;
+            if let Some(path) = &bundle {
+                let document = client
+                    .audit_bundle(hash.clone())
+                    .await
+                    .map_err(|x| e(x.into()))?
+                    .ok_or_else(|| anyhow!("no committed transaction {hash} on this node"))?;
+                std::fs::write(path, serde_json::to_vec_pretty(&document)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if opts.json {
+                print_json(&report)?;
+            } else {
+                print_replay(&report);
+                if let Some(path) = &bundle {
+                    println!("bundle saved to {}", path.display());
+                    println!("next: opmeter verify {}", path.display());
+                }
+            }
+            Ok(if report.matches {
+                std::process::ExitCode::SUCCESS
+            } else {
+                std::process::ExitCode::from(1)
+            })
         }
         ClientCommand::Block { id, txs } => {
             let id = match id.as_deref() {

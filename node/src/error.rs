@@ -248,6 +248,17 @@ pub enum NodeError {
     ShuttingDown,
 }
 
+impl From<opmeter_rpc::transition::TransitionError> for NodeError {
+    fn from(error: opmeter_rpc::transition::TransitionError) -> NodeError {
+        use opmeter_rpc::transition::TransitionError;
+        match error {
+            TransitionError::Vm(e) => NodeError::Vm(e),
+            TransitionError::State(e) => NodeError::Vm(VmError::State(e)),
+            TransitionError::Invariant(message) => NodeError::Invariant(message),
+        }
+    }
+}
+
 /// The result of submitting a transaction: refused (client's fault) or a node fault.
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod api;
+pub mod audit;
 pub mod build;
 pub mod chain;
 pub mod error;

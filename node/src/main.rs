@@ -91,6 +91,12 @@ enum Command {
     },
     #[command(flatten)]
     Client(commands::ClientCommand),
+    /// Verify an audit bundle offline (the vm alone: no node, no database): every proof, hash
+    /// and signature, then re-execute and compare the receipt field by field.
+    Verify {
+        /// The bundle (JSON, from `opmeter audit TX --bundle FILE` or `audit_bundle`).
+        file: PathBuf,
+    },
     /// Build a contract crate (or a workspace of them) for wasm32v1-none.
     Build {
         /// The crate directory (default: the current directory).
@@ -338,6 +344,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Verify { file } => commands::verify(&file, opts.json),
         Command::Client(command) => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

@@ -2,11 +2,12 @@
 //! tree's value history), and a staged overlay that collects one block's writes on top of the head
 //! without persisting anything.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use opmeter_vm::{Address, CodeHash, StateError, StateView, WriteSet, U256};
-use parking_lot::RwLock;
+use opmeter_rpc::transition::{LedgerState, TransitionError};
+use opmeter_vm::{Address, CodeHash, StateError, StateView, U256};
+use parking_lot::{Mutex, RwLock};
 
 use crate::store::{StateChanges, StateKey, Store, StoreError};
 use crate::types::Account;
@@ -81,12 +82,96 @@ impl StateView for CommittedView {
     }
 }
 
+/// Where the value a transaction read came from, for the offline bundle: committed state (to be
+/// proven against the parent's state root) or earlier transactions of the same block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TxReads {
+    /// Keys read from committed state.
+    pub base: BTreeSet<StateKey>,
+    /// Code read, by hash (self-authenticating).
+    pub codes: BTreeSet<CodeHash>,
+    /// Earlier transactions (indexes in the block) whose writes or credits it read.
+    pub depends_on: BTreeSet<u32>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct KeySource {
+    /// The last transaction that replaced the value.
+    writer: Option<u32>,
+    /// Transactions that credited it since.
+    creditors: BTreeSet<u32>,
+}
+
+/// Records, per transaction of a block, which values it read and from where.
+#[derive(Debug, Default)]
+struct Recorder {
+    current: u32,
+    sources: BTreeMap<StateKey, KeySource>,
+    reads: BTreeMap<u32, TxReads>,
+}
+
+impl Recorder {
+    fn read(&mut self, key: StateKey) {
+        let current = self.current;
+        let reads = self.reads.entry(current).or_default();
+        match self.sources.get(&key) {
+            Some(source) => {
+                match source.writer {
+                    Some(writer) if writer != current => {
+                        reads.depends_on.insert(writer);
+                    }
+                    Some(_) => {}
+                    None => {
+                        reads.base.insert(key);
+                    }
+                }
+                reads
+                    .depends_on
+                    .extend(source.creditors.iter().filter(|c| **c != current));
+            }
+            None => {
+                reads.base.insert(key);
+            }
+        }
+    }
+
+    fn write(&mut self, key: StateKey) {
+        self.sources.insert(
+            key,
+            KeySource {
+                writer: Some(self.current),
+                creditors: BTreeSet::new(),
+            },
+        );
+    }
+
+    fn code(&mut self, code_hash: CodeHash) {
+        let current = self.current;
+        self.reads
+            .entry(current)
+            .or_default()
+            .codes
+            .insert(code_hash);
+    }
+
+    fn credit(&mut self, key: StateKey) {
+        let current = self.current;
+        self.sources
+            .entry(key)
+            .or_default()
+            .creditors
+            .insert(current);
+    }
+}
+
 /// One block's staged writes on top of committed state. Reads see the writes of earlier
-/// transactions of the block; nothing reaches the disk until the block is committed.
+/// transactions of the block; nothing reaches the disk until the block is committed. A recording
+/// overlay (audits) also notes what each transaction read and from where.
 #[derive(Debug)]
 pub struct Overlay {
     base: CommittedView,
     changes: RwLock<StateChanges>,
+    recorder: Option<Mutex<Recorder>>,
 }
 
 impl Overlay {
@@ -95,6 +180,36 @@ impl Overlay {
         Overlay {
             base,
             changes: RwLock::new(StateChanges::default()),
+            recorder: None,
+        }
+    }
+
+    /// An empty overlay on `base` that records reads per transaction (see [`Overlay::begin_tx`]).
+    pub fn recording(base: CommittedView) -> Overlay {
+        Overlay {
+            recorder: Some(Mutex::new(Recorder::default())),
+            ..Overlay::new(base)
+        }
+    }
+
+    /// Attributes the reads and writes that follow to transaction `index` of the block.
+    pub fn begin_tx(&self, index: u32) {
+        if let Some(recorder) = &self.recorder {
+            recorder.lock().current = index;
+        }
+    }
+
+    /// What each transaction read, by index (empty unless recording).
+    pub fn reads(&self) -> BTreeMap<u32, TxReads> {
+        self.recorder
+            .as_ref()
+            .map(|r| r.lock().reads.clone())
+            .unwrap_or_default()
+    }
+
+    fn record(&self, f: impl FnOnce(&mut Recorder)) {
+        if let Some(recorder) = &self.recorder {
+            f(&mut recorder.lock());
         }
     }
 
@@ -103,6 +218,11 @@ impl Overlay {
     /// # Errors
     /// On a store failure.
     pub fn account(&self, address: &Address) -> Result<Account, StoreError> {
+        self.record(|r| r.read(StateKey::Account(*address)));
+        self.account_unrecorded(address)
+    }
+
+    fn account_unrecorded(&self, address: &Address) -> Result<Account, StoreError> {
         if let Some(account) = self.changes.read().accounts.get(address) {
             return Ok(account.clone());
         }
@@ -111,41 +231,13 @@ impl Overlay {
 
     /// Stages an account record.
     pub fn set_account(&self, address: Address, account: Account) {
+        self.record(|r| r.write(StateKey::Account(address)));
         self.changes.write().accounts.insert(address, account);
     }
 
     /// Stages uploaded code.
     pub fn put_code(&self, code_hash: CodeHash, wasm: Arc<[u8]>) {
         self.changes.write().codes.insert(code_hash, wasm);
-    }
-
-    /// Applies a successful execution's writes.
-    ///
-    /// # Errors
-    /// On a store failure while reading the accounts it touches.
-    pub fn apply(&self, writes: &WriteSet) -> Result<(), StoreError> {
-        let mut accounts: BTreeMap<Address, Account> = BTreeMap::new();
-        for (address, balance) in &writes.balances {
-            let mut account = self.account(address)?;
-            account.balance = *balance;
-            accounts.insert(*address, account);
-        }
-        for (address, code_hash) in &writes.contracts {
-            let mut account = match accounts.remove(address) {
-                Some(account) => account,
-                None => self.account(address)?,
-            };
-            account.code_hash = Some(*code_hash);
-            accounts.insert(*address, account);
-        }
-        let mut changes = self.changes.write();
-        changes.accounts.extend(accounts);
-        for ((contract, key), value) in &writes.storage {
-            changes
-                .storage
-                .insert((*contract, key.clone()), value.clone());
-        }
-        Ok(())
     }
 
     /// The staged changes (consumes the overlay).
@@ -156,6 +248,7 @@ impl Overlay {
 
 impl StateView for Overlay {
     fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StateError> {
+        self.record(|r| r.read(StateKey::Storage(*contract, key.to_vec())));
         if let Some(value) = self.changes.read().storage.get(&(*contract, key.to_vec())) {
             return Ok(value.clone());
         }
@@ -167,13 +260,59 @@ impl StateView for Overlay {
     }
 
     fn contract_code(&self, address: &Address) -> Result<Option<CodeHash>, StateError> {
-        Ok(self.account(address)?.code_hash)
+        let code_hash = self.account(address)?.code_hash;
+        // The vm asks for a contract's code hash before running it; whether it then reads the
+        // bytes depends on its caches, so the code is recorded here.
+        if let Some(code_hash) = code_hash {
+            self.record(|r| r.code(code_hash));
+        }
+        Ok(code_hash)
     }
 
     fn code(&self, code_hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError> {
+        self.record(|r| r.code(*code_hash));
         if let Some(code) = self.changes.read().codes.get(code_hash) {
             return Ok(Some(Arc::clone(code)));
         }
         self.base.code(code_hash)
+    }
+}
+
+impl LedgerState for Overlay {
+    fn account(&self, address: &Address) -> Result<Account, StateError> {
+        Ok(Overlay::account(self, address)?)
+    }
+
+    fn set_account(&self, address: Address, account: Account) -> Result<(), StateError> {
+        Overlay::set_account(self, address, account);
+        Ok(())
+    }
+
+    fn credit(&self, address: Address, amount: U256) -> Result<(), TransitionError> {
+        self.record(|r| r.credit(StateKey::Account(address)));
+        let mut account = self
+            .account_unrecorded(&address)
+            .map_err(StateError::from)?;
+        account.balance = account
+            .balance
+            .checked_add(amount)
+            .ok_or_else(|| TransitionError::Invariant(format!("balance of {address} overflows")))?;
+        self.changes.write().accounts.insert(address, account);
+        Ok(())
+    }
+
+    fn put_code(&self, code_hash: CodeHash, wasm: Arc<[u8]>) {
+        Overlay::put_code(self, code_hash, wasm);
+    }
+
+    fn set_storage(
+        &self,
+        contract: Address,
+        key: Vec<u8>,
+        value: Option<Vec<u8>>,
+    ) -> Result<(), StateError> {
+        self.record(|r| r.write(StateKey::Storage(contract, key.clone())));
+        self.changes.write().storage.insert((contract, key), value);
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ use opmeter_vm::{Address, CallRequest, U256};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
+use crate::audit::{Bundle, ReplayReport};
 use crate::error::{ErrorCode, RpcError};
 use crate::server::{RateLimiter, RpcConfig};
 use crate::types::*;
@@ -104,6 +105,21 @@ pub trait Backend: Send + Sync + 'static {
         key: &[u8],
         height: Option<u64>,
     ) -> Result<StorageProofView, RpcError>;
+
+    /// Re-executes committed transaction `tx_hash` (its whole block, against the state before
+    /// it) and compares its receipt field by field; `None` when not committed. Also returns the
+    /// gas the replay executed (for rate limiting).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn audit_replay(&self, tx_hash: [u8; 32]) -> Result<Option<(ReplayReport, u64)>, RpcError>;
+
+    /// The offline verification bundle of committed transaction `tx_hash`; `None` when not
+    /// committed. Also returns the gas executed to build it.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn audit_bundle(&self, tx_hash: [u8; 32]) -> Result<Option<(Bundle, u64)>, RpcError>;
 
     /// Committed blocks from now on.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotice>>;
@@ -206,6 +222,18 @@ pub trait OpmeterApi {
         key: String,
         height: Option<u64>,
     ) -> RpcResult<StorageProofView>;
+
+    /// Re-executes a committed transaction against the state it saw (the state before its block
+    /// plus the transactions before it) and reports, field by field, whether output, status,
+    /// gas, every breakdown entry, events, and the block's state and receipts roots match.
+    /// `null` when unknown. Rate limited per client (charged the block's gas).
+    #[method(name = "audit_replay", blocking, with_extensions)]
+    fn audit_replay(&self, hash: String) -> RpcResult<Option<ReplayReport>>;
+
+    /// A self-contained bundle to verify a committed transaction's receipt offline
+    /// (`specs/audit-bundle.md`, `opmeter verify`). `null` when unknown. Rate limited per client.
+    #[method(name = "audit_bundle", blocking, with_extensions)]
+    fn audit_bundle(&self, hash: String) -> RpcResult<Option<Bundle>>;
 
     /// Every new block header (WebSocket).
     #[subscription(name = "subscribe_newHeads" => "newHead", unsubscribe = "unsubscribe_newHeads", item = HeaderView)]
@@ -319,6 +347,27 @@ pub(crate) struct Api {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Read-only executions running at once (one per core): more only adds thread thrash.
     pub(crate) executions: Arc<Slots>,
+}
+
+impl Api {
+    /// Runs an audit (a re-execution whose cost is known only afterwards) in an execution slot:
+    /// the client needs budget for the minimum charge up front and is charged the gas executed
+    /// afterwards, which may leave its budget in debt.
+    fn charged<T>(
+        &self,
+        ext: &Extensions,
+        f: impl FnOnce() -> Result<Option<(T, u64)>, RpcError>,
+    ) -> Result<Option<T>, RpcError> {
+        let ip = client_ip(ext);
+        self.limiter.reserve(ip, 0)?;
+        let result = self.executions.run(f);
+        let spent = match &result {
+            Ok(Some((_, spent))) => *spent,
+            _ => 0,
+        };
+        self.limiter.settle(ip, 0, spent);
+        Ok(result?.map(|(value, _)| value))
+    }
 }
 
 /// A counting semaphore for blocking threads.
@@ -598,6 +647,16 @@ impl OpmeterApiServer for Api {
                 .collect()
         })
         .await
+    }
+
+    fn audit_replay(&self, ext: &Extensions, hash: String) -> RpcResult<Option<ReplayReport>> {
+        let hash = decode_hash("hash", &hash)?;
+        Ok(self.charged(ext, || self.backend.audit_replay(hash))?)
+    }
+
+    fn audit_bundle(&self, ext: &Extensions, hash: String) -> RpcResult<Option<Bundle>> {
+        let hash = decode_hash("hash", &hash)?;
+        Ok(self.charged(ext, || self.backend.audit_bundle(hash))?)
     }
 
     fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView> {

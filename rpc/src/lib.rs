@@ -18,11 +18,14 @@
 //! ```
 
 pub mod api;
+pub mod audit;
 pub mod client;
 pub mod error;
+pub mod ledger;
 pub mod openrpc;
 pub mod proof;
 pub mod server;
+pub mod transition;
 pub mod tx;
 pub mod types;
 

@@ -7,6 +7,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Value};
 
+use crate::audit::{Bundle, ReplayReport};
 use crate::error::ErrorCode;
 use crate::types::*;
 
@@ -57,6 +58,12 @@ const READ_ERRORS: &[ErrorCode] = &[
     ErrorCode::CallGasAboveMax,
     ErrorCode::RateLimited,
     ErrorCode::UnknownBlock,
+    ErrorCode::Internal,
+];
+
+const AUDIT_ERRORS: &[ErrorCode] = &[
+    ErrorCode::InvalidParams,
+    ErrorCode::RateLimited,
     ErrorCode::Internal,
 ];
 
@@ -153,6 +160,22 @@ const METHODS: &[Method] = &[
         params: &[HASH],
         result: s::<Option<ReceiptView>>,
         errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "audit_replay",
+        summary: "Re-executes a committed transaction against the state it saw and compares its receipt field by field, plus the block's state and receipts roots; null when unknown.",
+        params: &[HASH],
+        result: s::<Option<ReplayReport>>,
+        errors: AUDIT_ERRORS,
+        subscription: None,
+    },
+    Method {
+        name: "audit_bundle",
+        summary: "A self-contained bundle (code, input, block context, every value read with its Merkle proof, schedule, receipt) to verify a committed transaction offline; null when unknown.",
+        params: &[HASH],
+        result: s::<Option<Bundle>>,
+        errors: AUDIT_ERRORS,
         subscription: None,
     },
     Method {

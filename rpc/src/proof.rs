@@ -10,6 +10,7 @@
 //! let key = StateKey::Storage(Address([7; 32]), b"count".to_vec());
 //! assert_eq!(&key.encode()[..4], b"stor");
 //! assert_eq!(key.key_hash().0, *blake3::hash(&key.encode()).as_bytes());
+//! assert_eq!(StateKey::decode(&key.encode()), Some(key));
 //! ```
 
 use jmt::{KeyHash, RootHash};
@@ -63,6 +64,18 @@ impl StateKey {
                 out.extend_from_slice(key);
                 out
             }
+        }
+    }
+
+    /// Parses [`StateKey::encode`]'s bytes back; `None` for anything else.
+    pub fn decode(bytes: &[u8]) -> Option<StateKey> {
+        let (tag, rest) = bytes.split_at_checked(4)?;
+        let (address, key) = rest.split_at_checked(32)?;
+        let address = Address(address.try_into().ok()?);
+        match tag {
+            b"acct" if key.is_empty() => Some(StateKey::Account(address)),
+            b"stor" => Some(StateKey::Storage(address, key.to_vec())),
+            _ => None,
         }
     }
 

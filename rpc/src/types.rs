@@ -541,3 +541,62 @@ mod tests {
         );
     }
 }
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+impl From<&crate::ledger::Header> for HeaderView {
+    fn from(header: &crate::ledger::Header) -> HeaderView {
+        HeaderView {
+            chain_id: header.chain_id.clone(),
+            height: header.height,
+            hash: header.hash().to_hex(),
+            parent_hash: header.parent_hash.to_hex(),
+            timestamp_ms: header.timestamp_ms,
+            state_root: header.state_root.to_hex(),
+            transactions_root: header.transactions_root.to_hex(),
+            receipts_root: header.receipts_root.to_hex(),
+            gas_used: header.gas_used.to_string(),
+            tx_count: header.tx_count,
+            schedule_hash: hex0x(&header.schedule_hash),
+        }
+    }
+}
+
+impl From<&opmeter_vm::Event> for EventView {
+    fn from(event: &opmeter_vm::Event) -> EventView {
+        EventView {
+            contract: event.contract,
+            topics: event.topics.iter().map(|t| hex0x(t)).collect(),
+            data: hex0x(&event.data),
+        }
+    }
+}
+
+impl From<&crate::ledger::Receipt> for ReceiptView {
+    fn from(receipt: &crate::ledger::Receipt) -> ReceiptView {
+        ReceiptView {
+            tx_hash: receipt.tx_hash.to_hex(),
+            sender: receipt.sender,
+            height: receipt.height,
+            index: receipt.index,
+            status_code: receipt.status.code(),
+            status: receipt.status.name().into(),
+            trap_code: receipt.trap_code,
+            gas_used: receipt.gas_used.to_string(),
+            gas_limit: receipt.gas_limit.to_string(),
+            gas_breakdown: receipt
+                .gas_breakdown
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
+            gas_price: receipt.gas_price.to_string(),
+            fee: receipt.fee.to_string(),
+            output: hex0x(&receipt.output),
+            events: receipt.events.iter().map(EventView::from).collect(),
+            schedule_hash: hex0x(&receipt.schedule_hash),
+            contract_address: receipt.contract_address,
+        }
+    }
+}

@@ -192,3 +192,360 @@ fn token_on_a_node_bills_exactly_and_replays_identically() {
         node.chain().store().state_root(head).unwrap()
     );
 }
+
+/// A contract that forwards its input to `increment` of the contract at `callee` (a nested
+/// call), outputs the callee's return data, and traps when the callee fails.
+fn proxy_wat(callee: Address) -> String {
+    let escaped: String = callee.0.iter().map(|b| format!("\\{b:02x}")).collect();
+    format!(
+        r#"(module
+  (import "opmeter" "input_len" (func $len (result i32)))
+  (import "opmeter" "input_read" (func $read (param i32)))
+  (import "opmeter" "output_set" (func $out (param i32 i32)))
+  (import "opmeter" "call" (func $call (param i32 i32 i32 i32 i32 i32 i64) (result i32)))
+  (import "opmeter" "return_data_len" (func $rlen (result i32)))
+  (import "opmeter" "return_data_read" (func $rread (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "{escaped}")
+  (data (i32.const 32) "increment")
+  (func (export "forward")
+    (call $read (i32.const 200))
+    (if (call $call (i32.const 0) (i32.const 32) (i32.const 9) (i32.const 200) (call $len)
+                    (i32.const 64) (i64.const 0))
+      (then unreachable))
+    (call $rread (i32.const 1000))
+    (call $out (i32.const 1000) (call $rlen))))"#
+    )
+}
+
+const BOOM: &str = r#"(module (memory (export "memory") 1)
+  (func (export "run") unreachable)
+  (func (export "init") unreachable))"#;
+
+/// Every kind of receipt the chain produces: deployments (with and without `init`, failing
+/// `init`), native transfers, token calls that succeed and revert, a trap, out of gas, nested
+/// calls, and transactions that read what an earlier one of the same block wrote.
+fn audited_chain(node: &Node) -> Vec<Receipt> {
+    let mut alice = Wallet::new(key(1), CHAIN);
+    let mut bob = Wallet::new(key(2), CHAIN);
+    alice.gas_price = U256::from(3u64);
+    alice.gas_limit = 50_000_000;
+    bob.gas_limit = 2_000_000;
+    let carol = address_of(&key(3));
+    let mut receipts = block(
+        node,
+        &[
+            alice.deploy(
+                contract("token"),
+                r#"{"name": "Meter", "symbol": "MTR", "supply": "1000000"}"#,
+                b"t",
+            ),
+            alice.deploy(contract("counter"), r#"{"start": 5}"#, b"c"),
+            alice.deploy(contract("hostile_loop"), "", b"l"),
+            alice.transfer(carol, U256::from(777u64)),
+        ],
+    );
+    let token = receipts[0].contract_address.unwrap();
+    let counter = receipts[1].contract_address.unwrap();
+    let looping = receipts[2].contract_address.unwrap();
+    let proxy_code = wat::parse_str(proxy_wat(counter)).unwrap();
+    let boom_code = wat::parse_str(BOOM).unwrap();
+    let to = |a: Address, n: u32| format!(r#"{{"to": "{}", "amount": "{n}"}}"#, a.to_hex());
+    alice.gas_limit = 5_000_000;
+    receipts.extend(block(
+        node,
+        &[
+            alice.call(token, "transfer", &to(bob.address(), 100)),
+            bob.call(token, "transfer", &to(carol, 60)),
+            bob.call(token, "transfer", &to(carol, 60)), // reverts: 40 left
+            alice.call(counter, "increment", r#"{"by": 2}"#),
+            alice.call(counter, "increment", r#"{"by": 3}"#), // reads the previous write
+            alice.deploy(&proxy_code, "", b"p"),
+            bob.deploy(&boom_code, "", b"b"), // init traps
+        ],
+    ));
+    let proxy = receipts[9].contract_address.unwrap();
+    alice.gas_limit = 1_000_000;
+    let mut spin = alice.call(looping, "run", "");
+    spin = {
+        let mut tx = spin.tx.clone();
+        tx.gas_limit = 300_000;
+        tx.sign(&key(1))
+    };
+    receipts.extend(block(
+        node,
+        &[
+            spin,                                          // out of gas
+            alice.call(proxy, "forward", r#"{"by": 10}"#), // nested call
+            bob.call(counter, "increment", r#"{"by": 1}"#),
+            alice.call(proxy, "forward", r#"{"by": 18446744073709551615}"#), // callee reverts: trap
+            bob.transfer(alice.address(), U256::from(5u64)),
+        ],
+    ));
+    receipts
+}
+
+#[test]
+fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let receipts = audited_chain(&node);
+    let statuses: Vec<&str> = receipts.iter().map(|r| r.status.name()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "success", "success", "success", "success", // deploys, transfer
+            "success", "success", "revert", "success", "success", "success", "trap", "outOfGas",
+            "success", "success", "trap", "success",
+        ]
+    );
+    let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+    for receipt in &receipts {
+        let report = opmeter_node::audit::replay(node.chain(), &receipt.tx_hash)
+            .unwrap()
+            .expect("committed");
+        assert!(
+            report.matches,
+            "{} {}: {:?}",
+            receipt.status.name(),
+            receipt.tx_hash,
+            report.first_difference
+        );
+        let fields: Vec<&str> = report.fields.iter().map(|f| f.field.as_str()).collect();
+        for key in receipt.gas_breakdown.keys() {
+            assert!(fields.contains(&format!("gasBreakdown.{key}").as_str()));
+        }
+        assert!(fields.contains(&"block.stateRoot") && fields.contains(&"events.length"));
+
+        let bundle = opmeter_node::audit::bundle(node.chain(), &receipt.tx_hash)
+            .unwrap()
+            .unwrap();
+        // Through JSON, as a third party receives it.
+        let bundle: opmeter_rpc::audit::Bundle =
+            serde_json::from_str(&serde_json::to_string(&bundle).unwrap()).unwrap();
+        let verdict = opmeter_rpc::audit::verify_bundle(&bundle, &vm).unwrap();
+        assert!(
+            verdict.matches(),
+            "{}: {:?}",
+            receipt.tx_hash,
+            verdict.first_difference()
+        );
+        assert_eq!(
+            verdict.block_hash,
+            node.chain()
+                .store()
+                .header(receipt.height)
+                .unwrap()
+                .unwrap()
+                .hash()
+        );
+    }
+    // The second increment of block 2 read the first one's write: its bundle carries both.
+    let second = opmeter_node::audit::bundle(node.chain(), &receipts[8].tx_hash)
+        .unwrap()
+        .unwrap();
+    let indexes: Vec<u32> = second.transactions.iter().map(|t| t.index).collect();
+    assert!(
+        indexes.contains(&3) && indexes.last() == Some(&4),
+        "{indexes:?}"
+    );
+    // Bob's last transfer needs his increment (his nonce), which needs the nested call before it
+    // (the counter's value), which needs alice's spin (her nonce); not alice's last call.
+    let last = opmeter_node::audit::bundle(node.chain(), &receipts[15].tx_hash)
+        .unwrap()
+        .unwrap();
+    let indexes: Vec<u32> = last.transactions.iter().map(|t| t.index).collect();
+    assert_eq!(indexes, [0, 1, 2, 4]);
+}
+
+fn flip(hex0x: &str, byte: usize) -> String {
+    let mut bytes = hex::decode(&hex0x[2..]).unwrap();
+    bytes[byte] ^= 0x01;
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn len_bytes(hex0x: &str) -> usize {
+    (hex0x.len() - 2) / 2
+}
+
+/// Tampering must never verify: an error, or a receipt that does not re-derive.
+fn rejected(bundle: &opmeter_rpc::audit::Bundle, vm: &opmeter_vm::Vm) -> bool {
+    match opmeter_rpc::audit::verify_bundle(bundle, vm) {
+        Ok(verdict) => !verdict.matches(),
+        Err(_) => true,
+    }
+}
+
+#[test]
+fn every_tampered_byte_of_a_bundle_is_detected() {
+    use opmeter_rpc::audit::{verify_bundle, BundleError};
+    let dir = tempfile::tempdir().unwrap();
+    let node = open(dir.path());
+    let receipts = audited_chain(&node);
+    let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+    // The nested call: two codes, an earlier transaction of its block, proofs of absent keys.
+    let nested = &receipts[12];
+    assert_eq!(nested.status, ReceiptStatus::Success);
+    let original = opmeter_node::audit::bundle(node.chain(), &nested.tx_hash)
+        .unwrap()
+        .unwrap();
+    assert!(verify_bundle(&original, &vm).unwrap().matches());
+    assert_eq!(
+        original.codes.len(),
+        3,
+        "proxy, counter, and the loop the spin ran"
+    );
+    assert_eq!(original.transactions.len(), 2, "alice's spin set her nonce");
+
+    let mut tampered = 0u32;
+    let mut check = |bundle: &opmeter_rpc::audit::Bundle, what: &str| {
+        assert!(
+            rejected(bundle, &vm),
+            "tampering with {what} went unnoticed"
+        );
+        tampered += 1;
+    };
+    // A token transfer to a new holder: its balance key is proven absent.
+    let transfer = opmeter_node::audit::bundle(node.chain(), &receipts[4].tx_hash)
+        .unwrap()
+        .unwrap();
+    assert!(verify_bundle(&transfer, &vm).unwrap().matches());
+    assert!(
+        transfer.reads.iter().any(|r| r.value.is_none()),
+        "an absent key is proven absent"
+    );
+    for original in [&original, &transfer] {
+        // Every byte of the transactions (input, keys, signatures), the receipt, every proof and
+        // every proven value; code bytes sampled across the module (every byte changes the hash).
+        for t in 0..original.transactions.len() {
+            for byte in 0..len_bytes(&original.transactions[t].signed) {
+                let mut b = original.clone();
+                b.transactions[t].signed = flip(&b.transactions[t].signed, byte);
+                check(&b, &format!("transaction {t} byte {byte}"));
+            }
+        }
+        for byte in 0..len_bytes(&original.receipt) {
+            let mut b = original.clone();
+            b.receipt = flip(&b.receipt, byte);
+            check(&b, &format!("receipt byte {byte}"));
+        }
+        for r in 0..original.reads.len() {
+            // Every byte of the first two proofs, every seventh of the others (run time).
+            let step = if r < 2 { 1 } else { 7 };
+            for byte in (0..len_bytes(&original.reads[r].proof)).step_by(step) {
+                let mut b = original.clone();
+                b.reads[r].proof = flip(&b.reads[r].proof, byte);
+                check(&b, &format!("proof {r} byte {byte}"));
+            }
+            if let Some(value) = &original.reads[r].value {
+                for byte in 0..len_bytes(value) {
+                    let mut b = original.clone();
+                    b.reads[r].value = Some(flip(value, byte));
+                    check(&b, &format!("value {r} byte {byte}"));
+                }
+            }
+        }
+        for c in 0..original.codes.len() {
+            let len = len_bytes(&original.codes[c].wasm);
+            for byte in (0..len).step_by(4099).chain(len - 4..len) {
+                let mut b = original.clone();
+                b.codes[c].wasm = flip(&b.codes[c].wasm, byte);
+                check(&b, &format!("code {c} byte {byte}"));
+            }
+        }
+        for byte in 0..len_bytes(&original.parent_header) {
+            let mut b = original.clone();
+            b.parent_header = flip(&b.parent_header, byte);
+            check(&b, &format!("parent header byte {byte}"));
+        }
+    }
+    assert!(tampered > 1_000, "{tampered}");
+
+    // Each class fails with its own error.
+    let mut b = original.clone();
+    b.codes[0].wasm = flip(&b.codes[0].wasm, 100);
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::CodeHash { .. })
+    ));
+    let mut b = original.clone();
+    let last = b.transactions.len() - 1;
+    let len = len_bytes(&b.transactions[last].signed);
+    b.transactions[last].signed = flip(&b.transactions[last].signed, len - 70); // the input
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::TransactionNotInBlock { .. })
+    ));
+    let mut b = original.clone();
+    let r = b.reads.iter().position(|r| r.value.is_some()).unwrap();
+    b.reads[r].value = Some(flip(b.reads[r].value.as_ref().unwrap(), 0));
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::Proof { .. })
+    ));
+    let mut b = original.clone();
+    b.reads.remove(0);
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::Incomplete(_))
+    ));
+    let mut b = original.clone();
+    b.transactions.remove(0); // the spin that set alice's nonce: now the nonce is wrong
+    let verdict = verify_bundle(&b, &vm).unwrap();
+    assert_eq!(verdict.first_difference().unwrap().field, "status");
+    let mut b = original.clone();
+    b.transactions.swap(0, 1);
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::TransactionNotInBlock { .. })
+    ));
+    let mut b = original.clone();
+    b.schedule_hash = format!("0x{}", "00".repeat(32));
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::Schedule { .. })
+    ));
+    let mut b = original.clone();
+    b.format = "opmeter-audit-bundle/0".into();
+    assert!(matches!(
+        verify_bundle(&b, &vm),
+        Err(BundleError::Format(_))
+    ));
+
+    // A forged block that bills more: a receipt with more gas, committed by a receipts root the
+    // forger recomputed. Every proof checks, but re-execution shows the first difference (and the
+    // block hash is not the chain's).
+    use opmeter_node::types::{merkle_path, merkle_root, Header, Receipt as StoredReceipt};
+    let stored = node.chain().store().receipts(nested.height).unwrap();
+    let mut forged_receipts = stored.clone();
+    forged_receipts[nested.index as usize].gas_used += 1;
+    let leaves: Vec<_> = forged_receipts.iter().map(StoredReceipt::hash).collect();
+    let mut header: Header =
+        borsh::from_slice(&hex::decode(&original.header[2..]).unwrap()).unwrap();
+    header.receipts_root = merkle_root(leaves.iter().copied());
+    let mut b = original.clone();
+    b.header = format!("0x{}", hex::encode(borsh::to_vec(&header).unwrap()));
+    b.receipt = format!(
+        "0x{}",
+        hex::encode(borsh::to_vec(&forged_receipts[nested.index as usize]).unwrap())
+    );
+    b.receipt_path = merkle_path(&leaves, nested.index)
+        .unwrap()
+        .iter()
+        .map(|h| h.to_hex())
+        .collect();
+    let verdict = verify_bundle(&b, &vm).unwrap();
+    let first = verdict.first_difference().expect("the bill differs");
+    assert_eq!(first.field, "gasUsed");
+    assert_eq!(first.stored, (nested.gas_used + 1).to_string());
+    assert_eq!(first.replayed, nested.gas_used.to_string());
+    assert_ne!(
+        verdict.block_hash,
+        node.chain()
+            .store()
+            .header(nested.height)
+            .unwrap()
+            .unwrap()
+            .hash()
+    );
+}

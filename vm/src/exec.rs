@@ -25,10 +25,11 @@ use wasmi::{
 use crate::abi::{
     GasCategory, HostFn, GAS_GLOBAL_EXPORT, GROW_GAS_GLOBAL_EXPORT, HOST_MODULE, MEMORY_EXPORT,
 };
-use crate::instrument::{instrument, Metering};
+use crate::instrument::{instrument, instrument_traced, Metering, TRACE_MODULE};
 use crate::outcome::{Outcome, VmError};
 use crate::schedule::Schedule;
 use crate::state::{Journal, StateError, StateView};
+use crate::trace::{function_names, Trace, TraceOptions, Tracer};
 use crate::types::{
     Address, BlockContext, CallRequest, CodeHash, Status, TrapCode, WriteSet, U256,
 };
@@ -249,8 +250,38 @@ impl Vm {
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
-        mut call: CallRequest,
+        call: CallRequest,
     ) -> Result<Outcome, VmError> {
+        self.execute_with(state, block, call, None)
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// Runs one call like [`Vm::execute`] (the same [`Outcome`], bit for bit) and records where
+    /// every unit of its gas went (see [`Trace`]). The code runs as a traced variant of its
+    /// instrumented module, compiled for this execution only (no cache is read or filled).
+    ///
+    /// # Errors
+    /// As [`Vm::execute`]; also [`VmError::Engine`] when the vm does not use
+    /// [`Metering::Injected`], and [`VmError::GasAccounting`] when the trace does not add up.
+    pub fn execute_traced(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        call: CallRequest,
+        options: &TraceOptions,
+    ) -> Result<(Outcome, Trace), VmError> {
+        let (outcome, trace) = self.execute_with(state, block, call, Some(options))?;
+        let trace = trace.ok_or_else(|| VmError::GasAccounting("trace missing".into()))?;
+        Ok((outcome, trace))
+    }
+
+    fn execute_with(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        mut call: CallRequest,
+        trace: Option<&TraceOptions>,
+    ) -> Result<(Outcome, Option<Trace>), VmError> {
         call.gas_limit = call.gas_limit.min(MAX_GAS_LIMIT);
         let limits = &self.shared.schedule.limits;
         let precheck = if call.method.len() > limits.max_method_name_len_bytes as usize {
@@ -260,7 +291,9 @@ impl Vm {
         } else {
             None
         };
-        let exec = self.new_exec(state, block);
+        let tracer =
+            trace.map(|options| Tracer::new(options, call.contract, call.method.clone(), None));
+        let exec = self.new_exec(state, block, tracer)?;
         if let Some(code) = precheck {
             return self.finish(exec, FrameResult::trap(code, 0), call.gas_limit);
         }
@@ -295,6 +328,59 @@ impl Vm {
         value: U256,
         gas_limit: u64,
     ) -> Result<(Address, Outcome), VmError> {
+        let (address, outcome, _) = self.deploy_with(
+            state, block, deployer, code, salt, init_input, value, gas_limit, None,
+        )?;
+        Ok((address, outcome))
+    }
+
+    /// Deploys like [`Vm::deploy`] (the same [`Outcome`]) and records where every unit of its
+    /// gas went: the root frame is the new contract (`method` is `init` when the code exports
+    /// it, else empty) and starts with the `deploy` charge.
+    ///
+    /// # Errors
+    /// As [`Vm::execute_traced`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn deploy_traced(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        deployer: Address,
+        code: &PreparedCode,
+        salt: &[u8],
+        init_input: Vec<u8>,
+        value: U256,
+        gas_limit: u64,
+        options: &TraceOptions,
+    ) -> Result<(Address, Outcome, Trace), VmError> {
+        let (address, outcome, trace) = self.deploy_with(
+            state,
+            block,
+            deployer,
+            code,
+            salt,
+            init_input,
+            value,
+            gas_limit,
+            Some(options),
+        )?;
+        let trace = trace.ok_or_else(|| VmError::GasAccounting("trace missing".into()))?;
+        Ok((address, outcome, trace))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn deploy_with(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        deployer: Address,
+        code: &PreparedCode,
+        salt: &[u8],
+        init_input: Vec<u8>,
+        value: U256,
+        gas_limit: u64,
+        trace: Option<&TraceOptions>,
+    ) -> Result<(Address, Outcome, Option<Trace>), VmError> {
         let gas_limit = gas_limit.min(MAX_GAS_LIMIT);
         let schedule = &self.shared.schedule;
         let address = Address::for_contract(&deployer, &code.code_hash, salt);
@@ -308,18 +394,27 @@ impl Vm {
             address,
             code: code.clone(),
         });
-        let mut exec = self.new_exec(view, block);
+        let has_init = wasmparser_exports_init(&code.original);
+        let tracer = trace.map(|options| {
+            let method = if has_init { "init" } else { "" };
+            Tracer::new(options, address, method.into(), Some(code.code_hash))
+        });
+        let mut exec = self.new_exec(view, block, tracer)?;
+        let charged = deploy_gas.min(gas_limit);
+        exec.add(GasCategory::Deploy, charged)?;
+        if let Some(tracer) = exec.trace.as_mut() {
+            tracer.root_charge(GasCategory::Deploy, charged)?;
+        }
         if deploy_gas > gas_limit {
-            exec.add(GasCategory::Deploy, gas_limit)?;
             let frame = FrameResult {
                 status: Status::OutOfGas,
                 trap_code: None,
                 output: Vec::new(),
                 gas_used: gas_limit,
             };
-            return Ok((address, self.finish(exec, frame, gas_limit)?));
+            let (outcome, trace) = self.finish(exec, frame, gas_limit)?;
+            return Ok((address, outcome, trace));
         }
-        exec.add(GasCategory::Deploy, deploy_gas)?;
         let refused = if exists {
             Some(TrapCode::ContractExists)
         } else if init_input.len() > schedule.limits.max_input_len_bytes as usize {
@@ -329,9 +424,9 @@ impl Vm {
         };
         if let Some(code) = refused {
             let frame = FrameResult::trap(code, deploy_gas);
-            return Ok((address, self.finish(exec, frame, gas_limit)?));
+            let (outcome, trace) = self.finish(exec, frame, gas_limit)?;
+            return Ok((address, outcome, trace));
         }
-        let has_init = wasmparser_exports_init(&code.original);
         let (exec, mut frame) = if has_init {
             let args = FrameArgs {
                 caller: deployer,
@@ -363,25 +458,50 @@ impl Vm {
         } else {
             frame.gas_used + deploy_gas
         };
-        let mut outcome = self.finish(exec, frame, gas_limit)?;
+        let (mut outcome, trace) = self.finish(exec, frame, gas_limit)?;
         if outcome.status == Status::Success {
             outcome.writes.contracts.insert(address, code.code_hash);
         }
-        Ok((address, outcome))
+        Ok((address, outcome, trace))
     }
 
-    fn new_exec(&self, state: Arc<dyn StateView>, block: BlockContext) -> Exec {
-        Exec {
+    /// Execution state; a traced execution gets its own engine whose linker also defines the
+    /// tracer's hooks (so traced modules never meet the caches).
+    fn new_exec(
+        &self,
+        state: Arc<dyn StateView>,
+        block: BlockContext,
+        tracer: Option<Tracer>,
+    ) -> Result<Exec, VmError> {
+        let generation = match &tracer {
+            None => self.shared.current_generation(),
+            Some(_) if self.shared.config.metering != Metering::Injected => {
+                return Err(VmError::Engine("gas traces need Metering::Injected".into()))
+            }
+            Some(_) => {
+                let mut generation = new_generation(&self.shared.schedule, Metering::Injected);
+                define_trace_functions(&mut generation.linker)?;
+                Arc::new(generation)
+            }
+        };
+        Ok(Exec {
             shared: Arc::clone(&self.shared),
-            generation: self.shared.current_generation(),
+            generation,
             journal: Journal::new(state),
             block,
             breakdown: BTreeMap::new(),
             logs: Vec::new(),
-        }
+            trace: tracer.map(Box::new),
+        })
     }
 
-    fn finish(&self, exec: Exec, frame: FrameResult, gas_limit: u64) -> Result<Outcome, VmError> {
+    fn finish(
+        &self,
+        mut exec: Exec,
+        frame: FrameResult,
+        gas_limit: u64,
+    ) -> Result<(Outcome, Option<Trace>), VmError> {
+        let tracer = exec.trace.take();
         let total = exec
             .breakdown
             .values()
@@ -403,7 +523,7 @@ impl Vm {
         } else {
             (WriteSet::default(), Vec::new())
         };
-        Ok(Outcome {
+        let outcome = Outcome {
             status: frame.status,
             trap_code: frame.trap_code,
             output: frame.output,
@@ -414,7 +534,20 @@ impl Vm {
             logs,
             writes,
             schedule_hash: self.shared.schedule_hash,
-        })
+        };
+        let trace = match tracer {
+            None => None,
+            Some(tracer) => {
+                let trace = tracer.finish(outcome.status, outcome.gas_used)?;
+                if trace.breakdown().as_ref() != Some(&outcome.gas_breakdown) {
+                    return Err(VmError::GasAccounting(
+                        "the trace's breakdown differs from the outcome's".into(),
+                    ));
+                }
+                Some(trace)
+            }
+        };
+        Ok((outcome, trace))
     }
 }
 
@@ -604,6 +737,8 @@ struct Exec {
     block: BlockContext,
     breakdown: BTreeMap<GasCategory, u64>,
     logs: Vec<String>,
+    /// The recorder of a traced execution.
+    trace: Option<Box<Tracer>>,
 }
 
 impl Exec {
@@ -665,6 +800,8 @@ struct Frame {
     return_data: Vec<u8>,
     gas: GasCell,
     memory: Option<Memory>,
+    /// The memory-growth accumulator (metered modes).
+    grow: Option<Global>,
     /// Gas charged by host functions in this frame.
     host_charged: u64,
     /// Gas used by callees of this frame.
@@ -729,14 +866,69 @@ fn map_trap(code: wasmi::TrapCode) -> Option<TrapCode> {
     })
 }
 
+/// Runs one call frame (the tracer, when there is one, sees it start and end).
 fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmError> {
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.begin_frame(args.contract, &args.method, args.depth)?;
+    }
+    let (mut exec, frame) = run_frame_inner(exec, args)?;
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.end_frame(frame.status, frame.gas_used)?;
+    }
+    Ok((exec, frame))
+}
+
+/// The traced module of `code_hash`, compiled on the execution's own engine once per execution.
+fn traced_module(exec: &mut Exec, code_hash: CodeHash) -> Result<Module, VmError> {
+    let Exec {
+        shared,
+        generation,
+        journal,
+        trace,
+        ..
+    } = exec;
+    let tracer = trace
+        .as_mut()
+        .ok_or_else(|| VmError::GasAccounting("tracer missing".into()))?;
+    let slot = match tracer.module(&code_hash) {
+        Some((slot, _)) => slot,
+        None => {
+            let corrupt = |reason: String| VmError::CorruptCode {
+                code_hash: code_hash.to_hex(),
+                reason,
+            };
+            let original = journal
+                .state()
+                .code(&code_hash)?
+                .ok_or_else(|| corrupt("code missing from state".into()))?;
+            validate(&original, &shared.schedule.limits)
+                .map_err(|report| corrupt(report.to_string()))?;
+            let traced =
+                instrument_traced(&original, &shared.schedule, tracer.blocks()).map_err(corrupt)?;
+            let module = Module::new(&generation.engine, &traced.wasm[..])
+                .map_err(|e| corrupt(e.to_string()))?;
+            tracer.add_module(code_hash, module, function_names(&original), traced.sites)
+        }
+    };
+    tracer.frame_code(code_hash, Some(slot))?;
+    tracer
+        .module(&code_hash)
+        .map(|(_, module)| module.clone())
+        .ok_or_else(|| VmError::GasAccounting("traced module lost".into()))
+}
+
+fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmError> {
     let checkpoint = exec.journal.checkpoint();
     let Some(code_hash) = exec.journal.state().contract_code(&args.contract)? else {
         return Ok((exec, FrameResult::trap(TrapCode::ContractNotFound, 0)));
     };
     let shared = Arc::clone(&exec.shared);
     let generation = Arc::clone(&exec.generation);
-    let module = shared.module(&generation, code_hash, exec.journal.state())?;
+    let module = if exec.trace.is_some() {
+        traced_module(&mut exec, code_hash)?
+    } else {
+        shared.module(&generation, code_hash, exec.journal.state())?
+    };
     if !exec
         .journal
         .transfer(args.caller, args.contract, args.value)?
@@ -756,6 +948,9 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         .unwrap_or(u64::MAX);
     if instantiation_gas > gas_limit {
         exec.add(GasCategory::Instantiation, gas_limit)?;
+        if let Some(tracer) = exec.trace.as_mut() {
+            tracer.frame_charge(GasCategory::Instantiation, gas_limit)?;
+        }
         exec.journal.revert_to(checkpoint);
         let frame = FrameResult {
             status: Status::OutOfGas,
@@ -766,6 +961,10 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
         return Ok((exec, frame));
     }
     exec.add(GasCategory::Instantiation, instantiation_gas)?;
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.frame_charge(GasCategory::Instantiation, instantiation_gas)?;
+        tracer.counters_start(gas_limit - instantiation_gas)?;
+    }
     let gas_after_instantiation = gas_limit - instantiation_gas;
     let store_limits = store_limits(&shared.schedule)
         .instances(1)
@@ -788,6 +987,7 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
             }
         },
         memory: None,
+        grow: None,
         host_charged: instantiation_gas,
         children_used: 0,
     };
@@ -835,6 +1035,7 @@ fn run_frame(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmE
             .map_err(|e| VmError::Engine(e.to_string()))?;
         store.data_mut().frame.gas = GasCell::Global(global);
         grow_global = instance.get_global(&store, GROW_GAS_GLOBAL_EXPORT);
+        store.data_mut().frame.grow = grow_global;
     }
     let Ok(entry) = instance.get_typed_func::<(), ()>(&store, &args.method) else {
         return finish_frame(
@@ -961,6 +1162,9 @@ fn settle(
     let HostState { frame, exec, .. } = store.into_data();
     let mut exec =
         exec.ok_or_else(|| VmError::GasAccounting("execution state lost by a callee".into()))?;
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.frame_memory(memory_gas)?;
+    }
     let instructions = gas_used
         .checked_sub(frame.host_charged)
         .and_then(|g| g.checked_sub(memory_gas))
@@ -1063,7 +1267,14 @@ fn charge(caller: &mut Ctx<'_>, category: GasCategory, amount: u64) -> HostResul
     };
     set_gas_left(caller, left - paid)?;
     caller.data_mut().frame.host_charged += paid;
-    exec_mut(caller)?.add(category, paid).map_err(fatal)?;
+    let exec = exec_mut(caller)?;
+    exec.add(category, paid).map_err(fatal)?;
+    if exec.trace.is_some() {
+        let grow = grow_gas(caller);
+        tracer_mut(caller)?
+            .host_charge(category, left, paid, grow)
+            .map_err(fatal)?;
+    }
     if exhausted {
         return Err(abort(HostAbort::OutOfGas));
     }
@@ -1082,7 +1293,74 @@ fn charge_host(caller: &mut Ctx<'_>, f: HostFn, bytes: u64) -> HostResult<()> {
         .checked_mul(bytes)
         .and_then(|v| v.checked_add(cost.base))
         .unwrap_or(u64::MAX);
+    if let Some(tracer) = exec_mut(caller)?.trace.as_mut() {
+        tracer.host_begin(f).map_err(fatal)?;
+    }
     charge(caller, GasCategory::Host(f), amount)
+}
+
+/// The tracer of a traced execution.
+fn tracer_mut<'a>(caller: &'a mut Ctx<'_>) -> HostResult<&'a mut Tracer> {
+    exec_mut(caller)?
+        .trace
+        .as_deref_mut()
+        .ok_or_else(|| fatal(VmError::GasAccounting("tracer missing".into())))
+}
+
+/// The frame's memory-growth accumulator (0 without one).
+fn grow_gas(caller: &Ctx<'_>) -> i64 {
+    caller
+        .data()
+        .frame
+        .grow
+        .and_then(|global| global.get(caller).i64())
+        .unwrap_or(0)
+}
+
+/// The raw gas counter (negative after an overdraw in straight-line code).
+fn raw_gas_left(caller: &Ctx<'_>) -> HostResult<i64> {
+    match caller.data().frame.gas {
+        GasCell::Global(global) => global
+            .get(caller)
+            .i64()
+            .ok_or_else(|| fatal(VmError::Engine("gas global is not i64".into()))),
+        GasCell::Fuel | GasCell::Counter(_) => Err(fatal(VmError::Engine(
+            "trace hooks need the injected gas global".into(),
+        ))),
+    }
+}
+
+/// Hook `opmeter_trace.enter(function index)`.
+fn trace_enter(mut caller: Ctx<'_>, index: i32) -> HostResult<()> {
+    let (left, grow) = (raw_gas_left(&caller)?, grow_gas(&caller));
+    tracer_mut(&mut caller)?
+        .enter(index as u32, left, grow)
+        .map_err(fatal)
+}
+
+/// Hook `opmeter_trace.exit()`.
+fn trace_exit(mut caller: Ctx<'_>) -> HostResult<()> {
+    let (left, grow) = (raw_gas_left(&caller)?, grow_gas(&caller));
+    tracer_mut(&mut caller)?.exit(left, grow).map_err(fatal)
+}
+
+/// Hook `opmeter_trace.block(site)`.
+fn trace_block(mut caller: Ctx<'_>, site: i32) -> HostResult<()> {
+    tracer_mut(&mut caller)?.block(site as u32).map_err(fatal)
+}
+
+fn define_trace_functions(linker: &mut Linker<HostState>) -> Result<(), VmError> {
+    let engine = |e: wasmi::errors::LinkerError| VmError::Engine(e.to_string());
+    linker
+        .func_wrap(TRACE_MODULE, "enter", trace_enter)
+        .map_err(engine)?;
+    linker
+        .func_wrap(TRACE_MODULE, "exit", trace_exit)
+        .map_err(engine)?;
+    linker
+        .func_wrap(TRACE_MODULE, "block", trace_block)
+        .map_err(engine)?;
+    Ok(())
 }
 
 fn schedule_of<'a>(caller: &'a Ctx<'_>) -> HostResult<&'a Schedule> {
@@ -1506,13 +1784,20 @@ fn call(
         gas_limit: child_limit,
         depth: depth + 1,
     };
-    let (exec, result) = run_frame(exec, args).map_err(fatal)?;
-    caller.data_mut().exec = Some(exec);
+    let mut exec = exec;
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.call_begin().map_err(fatal)?;
+    }
+    let (mut exec, result) = run_frame(exec, args).map_err(fatal)?;
     let remaining = left.checked_sub(result.gas_used).ok_or_else(|| {
         fatal(VmError::GasAccounting(
             "callee used more than its limit".into(),
         ))
     })?;
+    if let Some(tracer) = exec.trace.as_mut() {
+        tracer.call_end(result.gas_used, remaining).map_err(fatal)?;
+    }
+    caller.data_mut().exec = Some(exec);
     set_gas_left(&mut caller, remaining)?;
     caller.data_mut().frame.children_used += result.gas_used;
     if result.trap_code == Some(TrapCode::CallDepthExceeded) {

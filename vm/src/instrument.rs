@@ -67,12 +67,182 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
         "an instruction has no cost in the schedule or a block cost overflows".to_string()
     })?;
     let module = match metering {
-        Metering::Injected => {
-            inline_charges(module, gas_global, gas_func, schedule.memory_grow_per_page)?
-        }
+        Metering::Injected => inline_charges(
+            module,
+            gas_global,
+            gas_func,
+            schedule.memory_grow_per_page,
+            None,
+        )?,
         _ => module,
     };
     elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
+}
+
+/// A metered block of a traced module: one charge site of the injected code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ChargeSite {
+    /// Index of the function in the original module.
+    pub(crate) function: u32,
+    /// Gas the site charges each time it runs.
+    pub(crate) cost_gas: u64,
+    /// Original instructions from this charge to the next charge site (or the end of the
+    /// function) in code order.
+    pub(crate) instructions: u32,
+}
+
+/// A module instrumented for tracing: the production charges plus calls to the tracer.
+#[derive(Clone, Debug)]
+pub(crate) struct TracedCode {
+    /// The traced module (never stored, cached or validated: the vm produces it itself).
+    pub(crate) wasm: Vec<u8>,
+    /// Every charge site, by site id.
+    pub(crate) sites: Vec<ChargeSite>,
+}
+
+/// The module of the tracer's imports (`enter(i32)`, `exit()`, `block(i32)`).
+pub(crate) const TRACE_MODULE: &str = "opmeter_trace";
+
+/// What the inlining pass adds to a traced module, and what it learns while doing so.
+struct HookPlan {
+    enter: u32,
+    exit: u32,
+    /// `block(site)` after every charge, when the per-block profile is wanted.
+    block: Option<u32>,
+    /// Function imports of the original module: original index = this + body index.
+    original_imported: u32,
+    /// Original index of the function being rewritten.
+    function: u32,
+    /// The site instructions are being counted for.
+    current: Option<usize>,
+    sites: Vec<ChargeSite>,
+}
+
+impl HookPlan {
+    /// Registers a charge site of `cost` and emits its `block(site)` call.
+    fn site(&mut self, cost: i64, out: &mut Vec<Instruction>) -> Result<(), String> {
+        let id = self.sites.len();
+        let cost_gas = u64::try_from(cost).map_err(|_| "a negative charge")?;
+        self.sites.push(ChargeSite {
+            function: self.function,
+            cost_gas,
+            instructions: 0,
+        });
+        self.current = Some(id);
+        if let Some(block) = self.block {
+            let id = i32::try_from(id).map_err(|_| "too many charge sites")?;
+            out.extend([Instruction::I32Const(id), Instruction::Call(block)]);
+        }
+        Ok(())
+    }
+}
+
+fn count_instruction(hooks: &mut Option<&mut HookPlan>) {
+    if let Some(plan) = hooks.as_deref_mut() {
+        if let Some(site) = plan.current.and_then(|id| plan.sites.get_mut(id)) {
+            site.instructions = site.instructions.saturating_add(1);
+        }
+    }
+}
+
+/// Instruments `wasm` exactly as [`instrument`] does for [`Metering::Injected`] (same charges,
+/// same amounts, same places) and adds calls to the tracer: `enter(original function index)` at
+/// every function entry, `exit()` before every `return` and after the body (which is wrapped in
+/// a block of the function's result type, so branches to the function's label pass through it),
+/// and, when `blocks` is set, `block(site)` after every charge. The three imports are appended to
+/// the function imports, so every defined function index (calls, exports, elements, start) is
+/// shifted by three; the name section is dropped (names come from the original).
+///
+/// # Errors
+/// A message when the module cannot be parsed, costed or encoded.
+pub(crate) fn instrument_traced(
+    wasm: &[u8],
+    schedule: &Schedule,
+    blocks: bool,
+) -> Result<TracedCode, String> {
+    const HOOKS: u32 = 3;
+    let module: Module = elements::deserialize_buffer(wasm)
+        .map_err(|e| format!("parity-wasm cannot parse the module: {e}"))?;
+    let original_imported = module.import_count(elements::ImportCountType::Function) as u32;
+    let mut b = builder::from_module(module);
+    let with_i32 = b.push_signature(builder::signature().with_param(ValueType::I32).build_sig());
+    let unit = b.push_signature(builder::signature().build_sig());
+    for (field, signature) in [("enter", with_i32), ("exit", unit), ("block", with_i32)] {
+        b.push_import(elements::ImportEntry::new(
+            TRACE_MODULE.into(),
+            field.into(),
+            External::Function(signature),
+        ));
+    }
+    let mut module = b.build();
+    if module.import_count(elements::ImportCountType::Function) as u32 != original_imported + HOOKS
+    {
+        return Err("unexpected import layout when adding the trace hooks".into());
+    }
+    let shift = |f: &mut u32| {
+        if *f >= original_imported {
+            *f += HOOKS;
+        }
+    };
+    if let Some(code) = module.code_section_mut() {
+        for body in code.bodies_mut() {
+            for instr in body.code_mut().elements_mut() {
+                if let Instruction::Call(f) = instr {
+                    shift(f);
+                }
+            }
+        }
+    }
+    if let Some(exports) = module.export_section_mut() {
+        for export in exports.entries_mut() {
+            if let Internal::Function(f) = export.internal_mut() {
+                shift(f);
+            }
+        }
+    }
+    if let Some(elements) = module.elements_section_mut() {
+        for segment in elements.entries_mut() {
+            segment.members_mut().iter_mut().for_each(shift);
+        }
+    }
+    if let Some(mut start) = module.start_section() {
+        shift(&mut start);
+        module.set_start_section(start);
+    }
+    module.sections_mut().retain(|section| match section {
+        elements::Section::Name(_) => false,
+        elements::Section::Custom(custom) => custom.name() != "name",
+        _ => true,
+    });
+    let gas_global = u32::try_from(module.globals_space()).map_err(|_| "too many globals")?;
+    let gas_func = u32::try_from(module.functions_space()).map_err(|_| "too many functions")?;
+    let injector = mutable_global::Injector::new(GAS_GLOBAL_EXPORT);
+    let module =
+        gas_metering::inject(module, injector, &ScheduleRules(schedule)).map_err(|_| {
+            "an instruction has no cost in the schedule or a block cost overflows".to_string()
+        })?;
+    let mut plan = HookPlan {
+        enter: original_imported,
+        exit: original_imported + 1,
+        block: blocks.then_some(original_imported + 2),
+        original_imported,
+        function: 0,
+        current: None,
+        sites: Vec::new(),
+    };
+    let module = inline_charges(
+        module,
+        gas_global,
+        gas_func,
+        schedule.memory_grow_per_page,
+        Some(&mut plan),
+    )?;
+    let wasm =
+        elements::serialize(module).map_err(|e| format!("cannot encode the traced module: {e}"))?;
+    Ok(TracedCode {
+        wasm,
+        sites: plan.sites,
+    })
 }
 
 /// The instructions that charge `cost` into `gas_global`. At a check point (`scratch` is the
@@ -124,6 +294,7 @@ fn inline_charges(
     gas_global: u32,
     gas_func: u32,
     per_page: u32,
+    mut hooks: Option<&mut HookPlan>,
 ) -> Result<Module, String> {
     let grow_global = gas_global + 1;
     let grow_func = gas_func + 1;
@@ -191,24 +362,36 @@ fn inline_charges(
     if location.is_some_and(|location| location.body + imported != grow_func) {
         return Err("unexpected function layout after gas injection".into());
     }
-    // Parameter count of every defined function: the scratch local's index comes after them.
-    let types: Vec<u32> = module
+    // Parameter count and result of every defined function: the scratch local's index comes
+    // after the parameters; a traced body is wrapped in a block of the result type.
+    let types: Vec<(u32, BlockType)> = module
         .type_section()
         .map(|section| {
             section
                 .types()
                 .iter()
-                .map(|elements::Type::Function(ft)| ft.params().len() as u32)
+                .map(|elements::Type::Function(ft)| {
+                    let result = ft
+                        .results()
+                        .first()
+                        .map_or(BlockType::NoResult, |t| BlockType::Value(*t));
+                    (ft.params().len() as u32, result)
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let params: Vec<u32> = module
+    let signatures: Vec<(u32, BlockType)> = module
         .function_section()
         .map(|section| {
             section
                 .entries()
                 .iter()
-                .map(|f| types.get(f.type_ref() as usize).copied().unwrap_or(0))
+                .map(|f| {
+                    types
+                        .get(f.type_ref() as usize)
+                        .copied()
+                        .unwrap_or((0, BlockType::NoResult))
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -224,7 +407,11 @@ fn inline_charges(
         .ok_or("missing injected functions")?;
     for (index, func_body) in bodies[..guest_bodies].iter_mut().enumerate() {
         let declared: u32 = func_body.locals().iter().map(Local::count).sum();
-        let scratch = params.get(index).copied().unwrap_or(0) + declared;
+        let (params, result) = signatures
+            .get(index)
+            .copied()
+            .unwrap_or((0, BlockType::NoResult));
+        let scratch = params + declared;
         func_body.locals_mut().push(Local::new(1, ValueType::I64));
         let old = std::mem::take(func_body.code_mut().elements_mut());
         let mut new = Vec::with_capacity(old.len() + old.len() / 2);
@@ -233,6 +420,21 @@ fn inline_charges(
         let mut at_check_point = true;
         // Open blocks inside the function: a branch with this label depth leaves the function.
         let mut depth: u32 = 0;
+        // Traced: `enter(index)` first, then the body inside a block of the function's result
+        // type, so a branch to the function's label lands before the final `exit()`.
+        if let Some(plan) = hooks.as_deref_mut() {
+            let original_index = plan
+                .original_imported
+                .checked_add(index as u32)
+                .ok_or("too many functions")?;
+            new.extend([
+                Instruction::I32Const(original_index as i32),
+                Instruction::Call(plan.enter),
+                Instruction::Block(result),
+            ]);
+            plan.current = None;
+            plan.function = original_index;
+        }
         while let Some(instr) = iter.next() {
             let check = at_check_point;
             at_check_point = matches!(instr, Instruction::Loop(_));
@@ -247,6 +449,16 @@ fn inline_charges(
             };
             if leaves_function {
                 exit_check(gas_global, &mut new);
+                if let Some(plan) = hooks.as_deref() {
+                    match &instr {
+                        Instruction::Return => new.push(Instruction::Call(plan.exit)),
+                        // The final `end`: close the wrapper block, then `exit()`.
+                        Instruction::End if depth == 0 => {
+                            new.extend([Instruction::End, Instruction::Call(plan.exit)]);
+                        }
+                        _ => {}
+                    }
+                }
             }
             match &instr {
                 Instruction::Block(_) | Instruction::Loop(_) | Instruction::If(_) => depth += 1,
@@ -258,12 +470,21 @@ fn inline_charges(
                 {
                     iter.next();
                     charge_sequence(gas_global, cost, check.then_some(scratch), &mut new);
+                    if let Some(plan) = hooks.as_deref_mut() {
+                        plan.site(cost, &mut new)?;
+                    }
                 }
-                Instruction::GrowMemory(0) => new.push(Instruction::Call(grow_func)),
+                Instruction::GrowMemory(0) => {
+                    count_instruction(&mut hooks);
+                    new.push(Instruction::Call(grow_func));
+                }
                 Instruction::Call(f) if f == gas_func => {
                     return Err("a gas charge without a constant cost".into());
                 }
-                other => new.push(other),
+                other => {
+                    count_instruction(&mut hooks);
+                    new.push(other);
+                }
             }
         }
         *func_body.code_mut().elements_mut() = new;

@@ -39,6 +39,7 @@
 //! | upload checks | [`validate`](mod@validate) |
 //! | gas injection | [`instrument`](mod@instrument) |
 //! | engine, caches, host functions | [`Vm`] |
+//! | exact gas traces ([`Vm::execute_traced`], [`Vm::deploy_traced`]) | [`trace`](mod@trace) |
 
 pub mod abi;
 mod exec;
@@ -48,6 +49,7 @@ pub mod instrument;
 mod outcome;
 pub mod schedule;
 mod state;
+pub mod trace;
 mod types;
 pub mod validate;
 
@@ -59,6 +61,7 @@ pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};
 pub use state::{MemoryState, StateError, StateView};
+pub use trace::{BlockStat, FrameTrace, FunctionTrace, HostTrace, Trace, TraceEntry, TraceOptions};
 pub use types::{
     Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256,
 };

@@ -6,4 +6,5 @@ mod execution;
 mod fuzz_regressions;
 mod resource_bounds;
 mod schedule;
+mod trace;
 mod validation;
