@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use opmeter_rpc::api::call_input;
-use opmeter_rpc::audit::{Bundle, ReplayReport};
+use opmeter_rpc::audit::{Bundle, ReplayReport, TraceView};
 use opmeter_rpc::{
     decode_hex, AccountView, Backend, BlockNotice, BlockRef, BlockView, CallResultView, ChainInfo,
     CodeRef, CodeView, ErrorCode, EstimateView, EventNotice, EventView, FundView, HeaderView,
     PayloadView, ReceiptView, RpcError, StorageProofView, TxRequest, TxView, ValidationView,
     ViolationView,
 };
-use opmeter_vm::{Address, CallRequest, CodeHash, Outcome, U256};
+use opmeter_vm::{Address, CallRequest, CodeHash, Outcome, TraceOptions, U256};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
@@ -272,6 +272,30 @@ fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
 }
 
 impl Backend for NodeBackend {
+    fn audit_trace(
+        &self,
+        tx_hash: [u8; 32],
+        options: &TraceOptions,
+    ) -> Result<Option<(TraceView, u64)>, RpcError> {
+        crate::audit::trace(self.node.chain(), &Hash32(tx_hash), options)
+            .map_err(|e| node_error(&e))
+    }
+
+    fn trace_call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+        options: &TraceOptions,
+    ) -> Result<TraceView, RpcError> {
+        let at = self.height_or_head(height)?;
+        let (outcome, trace) = self
+            .node
+            .chain()
+            .trace_query(height.map(|_| at), call, options)
+            .map_err(|e| node_error(&e))?;
+        Ok(TraceView::of_call(&outcome, &trace))
+    }
+
     fn audit_replay(&self, tx_hash: [u8; 32]) -> Result<Option<(ReplayReport, u64)>, RpcError> {
         let chain = self.node.chain();
         let report = crate::audit::replay(chain, &Hash32(tx_hash)).map_err(|e| node_error(&e))?;

@@ -13,8 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use opmeter_rpc::audit::{
     compare_receipts, Bundle, BundleCode, BundleRead, BundleTx, FieldCheck, ReplayReport,
-    BUNDLE_FORMAT,
+    TraceView, BUNDLE_FORMAT,
 };
+use opmeter_vm::TraceOptions;
 
 use crate::chain::Chain;
 use crate::error::NodeError;
@@ -38,7 +39,7 @@ pub fn replay(chain: &Chain, tx_hash: &Hash32) -> Result<Option<ReplayReport>, N
         return Ok(None);
     };
     let stored = stored_receipt(chain, height, index)?;
-    let replay = chain.replay_block(height, None, false)?;
+    let replay = chain.replay_block(height, None, false, None)?;
     let replayed = replay
         .receipts
         .get(index as usize)
@@ -66,6 +67,34 @@ pub fn replay(chain: &Chain, tx_hash: &Hash32) -> Result<Option<ReplayReport>, N
         replayed_transactions: replay.receipts.len() as u32,
         first_difference,
     }))
+}
+
+/// The gas trace of committed transaction `tx_hash` (its block replayed up to it, the
+/// transaction traced), with the gas the replay executed. `None` when not committed.
+///
+/// # Errors
+/// Node faults; [`NodeError::Invariant`] when the replayed receipt differs from the stored one
+/// (`audit_replay` then shows where).
+pub fn trace(
+    chain: &Chain,
+    tx_hash: &Hash32,
+    options: &TraceOptions,
+) -> Result<Option<(TraceView, u64)>, NodeError> {
+    let Some((height, index)) = chain.store().tx_location(tx_hash)? else {
+        return Ok(None);
+    };
+    let stored = stored_receipt(chain, height, index)?;
+    let replay = chain.replay_block(height, Some(index), false, Some(options))?;
+    let executed = replay.receipts.iter().map(|r| r.gas_used).sum::<u64>();
+    if replay.receipts.last() != Some(&stored) {
+        return Err(invariant(format!(
+            "the replay of {tx_hash} does not reproduce its receipt: see audit_replay"
+        )));
+    }
+    Ok(Some((
+        TraceView::of_receipt(&stored, replay.trace.as_ref()),
+        executed,
+    )))
 }
 
 fn stored_receipt(chain: &Chain, height: u64, index: u32) -> Result<Receipt, NodeError> {
@@ -113,7 +142,7 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
     let parent = store
         .header(parent_height)?
         .ok_or_else(|| invariant(format!("header {parent_height} is missing")))?;
-    let replay = chain.replay_block(height, Some(index), true)?;
+    let replay = chain.replay_block(height, Some(index), true, None)?;
     let block = &replay.block;
     let needed = closure(index, &replay.reads);
     let leaves: Vec<Hash32> = block

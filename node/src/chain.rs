@@ -11,7 +11,9 @@
 
 use std::sync::Arc;
 
-use opmeter_vm::{Address, BlockContext, CallRequest, Schedule, StateView, Vm, U256};
+use opmeter_vm::{
+    Address, BlockContext, CallRequest, Schedule, StateView, Trace, TraceOptions, Vm, U256,
+};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
@@ -23,7 +25,7 @@ use crate::types::{
     intrinsic_gas, merkle_root, Account, Block, Hash32, Header, Payload, Receipt, ReceiptStatus,
     SignedTransaction, Transaction,
 };
-use opmeter_rpc::transition::{execute_transaction, TxEnv, TxInput};
+use opmeter_rpc::transition::{execute_transaction, Executed, TxEnv, TxInput};
 
 /// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
 /// block stamped far in the future would freeze contract time (every later block must be later).
@@ -115,6 +117,8 @@ pub struct Replay {
     pub receipts_root: Option<Hash32>,
     /// What each transaction read (empty unless recorded).
     pub reads: std::collections::BTreeMap<u32, crate::state::TxReads>,
+    /// The gas trace of the last transaction replayed, when asked for and it ran code.
+    pub trace: Option<Trace>,
 }
 
 /// The head: last committed header and its hash.
@@ -633,24 +637,40 @@ impl Chain {
         checked: &CheckedTx,
         simulated: bool,
     ) -> Result<Receipt, NodeError> {
+        Ok(self
+            .execute_traced(overlay, context, index, checked, simulated, None)?
+            .receipt)
+    }
+
+    fn execute_traced(
+        &self,
+        overlay: &Arc<Overlay>,
+        context: BlockContext,
+        index: u32,
+        checked: &CheckedTx,
+        simulated: bool,
+        trace: Option<&TraceOptions>,
+    ) -> Result<Executed, NodeError> {
         let env = TxEnv {
             vm: &self.vm,
             block: context,
             index,
             fee_collector: self.genesis.fee_collector,
+            trace,
         };
         let executed = execute_transaction(env, overlay, checked.input())?;
         // Compile now, while the deployer pays, so the first call finds it warm.
         if let (Some(prepared), false) = (&executed.deployed, simulated) {
             self.vm.precompile(prepared)?;
         }
-        Ok(executed.receipt)
+        Ok(executed)
     }
 
     /// Re-executes committed block `height` from stored data: the state after `height - 1`, then
     /// its transactions in order (the first `upto + 1` when given), with the same state
     /// transition that produced it. Nothing is written and no cache is warmed for the chain.
-    /// With `record`, the overlay notes what each transaction read and from where (for bundles).
+    /// With `record`, the overlay notes what each transaction read and from where (for bundles);
+    /// with `trace`, the last transaction replayed is traced.
     ///
     /// # Errors
     /// [`NodeError::Invariant`] for block 0 or a block this node does not hold; node faults.
@@ -659,6 +679,7 @@ impl Chain {
         height: u64,
         upto: Option<u32>,
         record: bool,
+        trace: Option<&TraceOptions>,
     ) -> Result<Replay, NodeError> {
         let parent = height
             .checked_sub(1)
@@ -682,10 +703,15 @@ impl Chain {
             None => block.transactions.len(),
         };
         let mut receipts = Vec::with_capacity(count);
+        let mut last_trace = None;
         for (index, signed) in block.transactions.iter().take(count).enumerate() {
             let checked = self.recheck(signed);
             overlay.begin_tx(index as u32);
-            receipts.push(self.execute_tx(&overlay, context, index as u32, &checked, true)?);
+            let traced = trace.filter(|_| index + 1 == count);
+            let executed =
+                self.execute_traced(&overlay, context, index as u32, &checked, true, traced)?;
+            receipts.push(executed.receipt);
+            last_trace = executed.trace;
         }
         let reads = overlay.reads();
         let overlay = Arc::try_unwrap(overlay)
@@ -702,6 +728,7 @@ impl Chain {
             state_root,
             block,
             reads,
+            trace: last_trace,
         })
     }
 
@@ -728,6 +755,28 @@ impl Chain {
         height: Option<u64>,
         call: CallRequest,
     ) -> Result<opmeter_vm::Outcome, NodeError> {
+        let (view, context) = self.query_context(height)?;
+        Ok(self.vm.execute(view, context, call)?)
+    }
+
+    /// [`Chain::query`] with a gas trace of the execution.
+    ///
+    /// # Errors
+    /// Node faults only.
+    pub fn trace_query(
+        &self,
+        height: Option<u64>,
+        call: CallRequest,
+        options: &TraceOptions,
+    ) -> Result<(opmeter_vm::Outcome, Trace), NodeError> {
+        let (view, context) = self.query_context(height)?;
+        Ok(self.vm.execute_traced(view, context, call, options)?)
+    }
+
+    fn query_context(
+        &self,
+        height: Option<u64>,
+    ) -> Result<(Arc<dyn StateView>, BlockContext), NodeError> {
         let head = self.head();
         let at = height.unwrap_or(head.header.height);
         let timestamp_ms = match height {
@@ -738,8 +787,7 @@ impl Chain {
             height: at + 1,
             timestamp_ms,
         };
-        let view: Arc<dyn StateView> = Arc::new(self.view(height));
-        Ok(self.vm.execute(view, context, call)?)
+        Ok((Arc::new(self.view(height)), context))
     }
 
     /// Executes `payload` from `sender` as the next transaction after the head would, with

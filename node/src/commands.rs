@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 use ed25519_dalek::SigningKey;
 use indicatif::{ProgressBar, ProgressStyle};
-use opmeter_rpc::audit::{FieldCheck, ReplayReport};
+use opmeter_rpc::audit::{
+    FieldCheck, FrameTraceView, ReplayReport, TraceArgs, TraceEntryView, TraceView,
+};
 use opmeter_rpc::client::{http, json_input, ClientError, HttpClient, OpmeterApiClient, Signer};
 use opmeter_rpc::{BlockId, CallArgs, ReceiptView};
 use opmeter_vm::{Address, U256};
@@ -377,6 +379,126 @@ pub(crate) fn print_receipt(receipt: &ReceiptView) {
     );
 }
 
+/// Renders a gas trace as an indented tree: one line per frame, function, host function and
+/// charge, with its inclusive gas (functions also show their own instructions' gas).
+pub(crate) fn print_trace(view: &TraceView) {
+    println!("gas trace ({} gas, {})", group(&view.gas_used), view.status);
+    println!(
+        "{:<60} {:>14}",
+        "  transaction (intrinsic)",
+        group(&view.intrinsic_gas)
+    );
+    match &view.root {
+        Some(root) => print_frame(root, 1),
+        None => println!("  (no code ran)"),
+    }
+    if view.truncated {
+        println!("  (truncated: folded entries still count)");
+    }
+    if !view.blocks.is_empty() {
+        println!();
+        println!("most expensive metered blocks:");
+        println!(
+            "  {:<40} {:>6} {:>10} {:>8} {:>14}",
+            "function", "site", "hits", "instrs", "gas"
+        );
+        for b in &view.blocks {
+            println!(
+                "  {:<40} {:>6} {:>10} {:>8} {:>14}",
+                shorten(&b.name, 40),
+                b.site,
+                b.hits,
+                b.instructions,
+                group(&b.gas)
+            );
+        }
+        if view.blocks_truncated {
+            println!("  (more blocks ran)");
+        }
+    }
+}
+
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max - 1).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+fn print_line(depth: usize, label: &str, gas: &str) {
+    let label = format!("{}{}", "  ".repeat(depth + 1), label);
+    println!("{:<60} {:>14}", shorten(&label, 60), group(gas));
+}
+
+fn print_frame(frame: &FrameTraceView, depth: usize) {
+    let times = if frame.calls > 1 {
+        format!(" ×{}", frame.calls)
+    } else {
+        String::new()
+    };
+    let label = format!(
+        "▸ {}.{}{} ({})",
+        shorten(&frame.contract.to_hex(), 12),
+        frame.method,
+        times,
+        frame.status
+    );
+    print_line(depth, &label, &frame.gas_used);
+    for entry in &frame.entries {
+        print_entry(entry, depth + 1);
+    }
+}
+
+fn print_entry(entry: &TraceEntryView, depth: usize) {
+    let times = |calls: u64| {
+        if calls > 1 {
+            format!(" ×{calls}")
+        } else {
+            String::new()
+        }
+    };
+    match entry {
+        TraceEntryView::Charge { category, gas } => print_line(depth, category, gas),
+        TraceEntryView::Function {
+            name,
+            calls,
+            gas,
+            instructions_gas,
+            children,
+            ..
+        } => {
+            let label = format!(
+                "{}{} [self {}]",
+                name,
+                times(*calls),
+                group(instructions_gas)
+            );
+            print_line(depth, &label, gas);
+            for child in children {
+                print_entry(child, depth + 1);
+            }
+        }
+        TraceEntryView::Host {
+            function,
+            calls,
+            gas,
+            storage_bytes_gas,
+            callees,
+        } => {
+            let mut label = format!("host {function}{}", times(*calls));
+            if storage_bytes_gas != "0" {
+                label.push_str(&format!(" (+{} storage bytes)", group(storage_bytes_gas)));
+            }
+            print_line(depth, &label, gas);
+            for callee in callees {
+                print_frame(callee, depth + 1);
+            }
+        }
+        TraceEntryView::Truncated { gas, .. } => print_line(depth, "(truncated)", gas),
+    }
+}
+
 fn print_checks(fields: &[FieldCheck]) {
     println!("  {:<28} {:<24} {:<24}", "field", "stored", "re-executed");
     for f in fields {
@@ -543,10 +665,16 @@ pub(crate) enum ClientCommand {
         /// Amount (decimal).
         amount: String,
     },
-    /// Show a receipt with its gas breakdown.
+    /// Show a receipt with its gas breakdown (and, with --trace, where every unit went).
     Receipt {
         /// `0x` transaction hash.
         hash: String,
+        /// Also show the gas trace: per wasm function and host call, nested calls as a tree.
+        #[arg(long)]
+        trace: bool,
+        /// With --trace: also profile the most expensive metered blocks.
+        #[arg(long, requires = "trace")]
+        blocks: bool,
     },
     /// Re-execute a committed transaction against the state it saw and compare its receipt
     /// field by field (and the block's roots); exits 1 on any difference.
@@ -753,12 +881,42 @@ pub(crate) async fn run(
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
-        ClientCommand::Receipt { hash } => {
+        ClientCommand::Receipt {
+            hash,
+            trace,
+            blocks,
+        } => {
             let receipt = client
                 .tx_receipt(hash.clone())
                 .await
                 .map_err(|x| e(x.into()))?;
             match receipt {
+                Some(receipt) if trace => {
+                    let args = TraceArgs {
+                        blocks,
+                        ..TraceArgs::default()
+                    };
+                    let view = with_spinner(
+                        opts,
+                        "tracing",
+                        client.audit_trace(hash.clone(), Some(args)),
+                    )
+                    .await
+                    .map_err(|x| e(x.into()))?
+                    .ok_or_else(|| anyhow!("no committed transaction {hash} on this node"))?;
+                    if opts.json {
+                        print_json(&json!({ "receipt": receipt, "trace": view }))?;
+                    } else {
+                        print_receipt(&receipt);
+                        println!();
+                        print_trace(&view);
+                    }
+                    Ok(if receipt.status_code == 0 {
+                        std::process::ExitCode::SUCCESS
+                    } else {
+                        std::process::ExitCode::from(1)
+                    })
+                }
                 Some(receipt) => finish_receipt(opts, &receipt),
                 None => {
                     let pending = client.tx_get(hash.clone()).await.map_err(|x| e(x.into()))?;

@@ -9,11 +9,11 @@ use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
-use opmeter_vm::{Address, CallRequest, U256};
+use opmeter_vm::{Address, CallRequest, TraceOptions, U256};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
-use crate::audit::{Bundle, ReplayReport};
+use crate::audit::{Bundle, ReplayReport, TraceArgs, TraceView};
 use crate::error::{ErrorCode, RpcError};
 use crate::server::{RateLimiter, RpcConfig};
 use crate::types::*;
@@ -120,6 +120,28 @@ pub trait Backend: Send + Sync + 'static {
     /// # Errors
     /// Node faults.
     fn audit_bundle(&self, tx_hash: [u8; 32]) -> Result<Option<(Bundle, u64)>, RpcError>;
+
+    /// The gas trace of committed transaction `tx_hash`; `None` when not committed. Also returns
+    /// the gas executed to produce it.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn audit_trace(
+        &self,
+        tx_hash: [u8; 32],
+        options: &TraceOptions,
+    ) -> Result<Option<(TraceView, u64)>, RpcError>;
+
+    /// Runs `call` read-only against the state at `height` (or the head) with a gas trace.
+    ///
+    /// # Errors
+    /// [`ErrorCode::UnknownBlock`]; node faults.
+    fn trace_call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+        options: &TraceOptions,
+    ) -> Result<TraceView, RpcError>;
 
     /// Committed blocks from now on.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotice>>;
@@ -234,6 +256,23 @@ pub trait OpmeterApi {
     /// (`specs/audit-bundle.md`, `opmeter verify`). `null` when unknown. Rate limited per client.
     #[method(name = "audit_bundle", blocking, with_extensions)]
     fn audit_bundle(&self, hash: String) -> RpcResult<Option<Bundle>>;
+
+    /// Where every unit of a committed transaction's gas went: intrinsic gas, then gas per wasm
+    /// function and per host call in call order, nested contract calls as a tree; totals equal
+    /// the receipt's. `options.blocks` adds a per-block profile (bounded). `null` when unknown.
+    /// Rate limited per client.
+    #[method(name = "audit_trace", blocking, with_extensions)]
+    fn audit_trace(&self, hash: String, options: Option<TraceArgs>)
+        -> RpcResult<Option<TraceView>>;
+
+    /// `contract_call` with the gas trace of the execution. Rate limited per client.
+    #[method(name = "contract_traceCall", blocking, with_extensions)]
+    fn contract_trace_call(
+        &self,
+        call: CallArgs,
+        height: Option<u64>,
+        options: Option<TraceArgs>,
+    ) -> RpcResult<TraceView>;
 
     /// Every new block header (WebSocket).
     #[subscription(name = "subscribe_newHeads" => "newHead", unsubscribe = "unsubscribe_newHeads", item = HeaderView)]
@@ -350,6 +389,35 @@ pub(crate) struct Api {
 }
 
 impl Api {
+    /// A read-only call's request, its gas limit checked against `callGasMax`.
+    fn call_request(&self, call: CallArgs) -> Result<CallRequest, RpcError> {
+        let gas_limit = match &call.gas_limit {
+            Some(text) => decode_gas("gasLimit", text)?,
+            None => self.config.call_gas_max,
+        };
+        if gas_limit > self.config.call_gas_max {
+            return Err(RpcError::new(
+                ErrorCode::CallGasAboveMax,
+                format!(
+                    "gasLimit {gas_limit} is above this server's read-only maximum {}; lower it",
+                    self.config.call_gas_max
+                ),
+            )
+            .with_data(serde_json::json!({ "callGasMax": self.config.call_gas_max.to_string() })));
+        }
+        Ok(CallRequest {
+            caller: call.from.unwrap_or(Address([0; 32])),
+            contract: call.contract,
+            method: call.method,
+            input: call_input(call.args.as_ref(), call.input.as_deref())?,
+            value: match &call.value {
+                Some(text) => decode_amount("value", text)?,
+                None => U256::zero(),
+            },
+            gas_limit,
+        })
+    }
+
     /// Runs an audit (a re-execution whose cost is known only afterwards) in an execution slot:
     /// the client needs budget for the minimum charge up front and is charged the gas executed
     /// afterwards, which may leave its budget in debt.
@@ -545,32 +613,8 @@ impl OpmeterApiServer for Api {
         call: CallArgs,
         height: Option<u64>,
     ) -> RpcResult<CallResultView> {
-        let gas_limit = match &call.gas_limit {
-            Some(text) => decode_gas("gasLimit", text)?,
-            None => self.config.call_gas_max,
-        };
-        if gas_limit > self.config.call_gas_max {
-            return Err(RpcError::new(
-                ErrorCode::CallGasAboveMax,
-                format!(
-                    "gasLimit {gas_limit} is above this server's read-only maximum {}; lower it",
-                    self.config.call_gas_max
-                ),
-            )
-            .with_data(serde_json::json!({ "callGasMax": self.config.call_gas_max.to_string() }))
-            .into());
-        }
-        let request = CallRequest {
-            caller: call.from.unwrap_or(Address([0; 32])),
-            contract: call.contract,
-            method: call.method,
-            input: call_input(call.args.as_ref(), call.input.as_deref())?,
-            value: match &call.value {
-                Some(text) => decode_amount("value", text)?,
-                None => U256::zero(),
-            },
-            gas_limit,
-        };
+        let request = self.call_request(call)?;
+        let gas_limit = request.gas_limit;
         let ip = client_ip(ext);
         self.limiter.reserve(ip, gas_limit)?;
         let result = self.executions.run(|| self.backend.call(request, height));
@@ -657,6 +701,41 @@ impl OpmeterApiServer for Api {
     fn audit_bundle(&self, ext: &Extensions, hash: String) -> RpcResult<Option<Bundle>> {
         let hash = decode_hash("hash", &hash)?;
         Ok(self.charged(ext, || self.backend.audit_bundle(hash))?)
+    }
+
+    fn audit_trace(
+        &self,
+        ext: &Extensions,
+        hash: String,
+        options: Option<TraceArgs>,
+    ) -> RpcResult<Option<TraceView>> {
+        let hash = decode_hash("hash", &hash)?;
+        let options = options.unwrap_or_default().options();
+        Ok(self.charged(ext, || self.backend.audit_trace(hash, &options))?)
+    }
+
+    fn contract_trace_call(
+        &self,
+        ext: &Extensions,
+        call: CallArgs,
+        height: Option<u64>,
+        options: Option<TraceArgs>,
+    ) -> RpcResult<TraceView> {
+        let options = options.unwrap_or_default().options();
+        let request = self.call_request(call)?;
+        let ip = client_ip(ext);
+        let gas_limit = request.gas_limit;
+        self.limiter.reserve(ip, gas_limit)?;
+        let result = self
+            .executions
+            .run(|| self.backend.trace_call(request, height, &options));
+        let used = result
+            .as_ref()
+            .ok()
+            .and_then(|r| r.gas_used.parse().ok())
+            .unwrap_or(0);
+        self.limiter.settle(ip, gas_limit, used);
+        Ok(result?)
     }
 
     fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView> {

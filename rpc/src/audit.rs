@@ -22,7 +22,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use opmeter_vm::{Address, CodeHash, StateError, StateView, Vm, U256};
+use opmeter_vm::{
+    Address, CodeHash, FrameTrace, StateError, StateView, Trace, TraceEntry, TraceOptions, Vm, U256,
+};
 use parking_lot::RwLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -523,6 +525,7 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
             block,
             index: *index,
             fee_collector: bundle.fee_collector,
+            trace: None,
         };
         let input = TxInput {
             tx: &signed.tx,
@@ -550,6 +553,9 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
     })
 }
 
+/// Storage slots written: `(contract, key)` → value (`None`: removed).
+type Slots = BTreeMap<(Address, Vec<u8>), Option<Vec<u8>>>;
+
 /// The state a bundle proves: values of the parent state (each proven), plus what the executed
 /// transactions wrote. Credits to accounts never read (the fee collector) are kept aside: no
 /// receipt depends on them.
@@ -557,7 +563,7 @@ struct BundleState {
     base: BTreeMap<StateKey, Option<Vec<u8>>>,
     codes: RwLock<BTreeMap<CodeHash, Arc<[u8]>>>,
     accounts: RwLock<BTreeMap<Address, Account>>,
-    storage: RwLock<BTreeMap<(Address, Vec<u8>), Option<Vec<u8>>>>,
+    storage: RwLock<Slots>,
     credits: RwLock<BTreeMap<Address, U256>>,
 }
 
@@ -655,5 +661,268 @@ impl LedgerState for BundleState {
     ) -> Result<(), StateError> {
         self.storage.write().insert((contract, key), value);
         Ok(())
+    }
+}
+
+/// Options of `audit_trace` and `contract_traceCall`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TraceArgs {
+    /// Also profile every metered block (hits × cost, instruction counts); slower.
+    #[serde(default)]
+    pub blocks: bool,
+    /// Most entries in the tree (default and maximum 10,000); the rest is folded into
+    /// `truncated` entries whose gas still counts.
+    #[serde(default)]
+    pub max_nodes: Option<u32>,
+    /// Most blocks in the profile (default and maximum 1,000), the most expensive first.
+    #[serde(default)]
+    pub max_blocks: Option<u32>,
+}
+
+impl TraceArgs {
+    /// The vm's options, capped at the defaults (the bound on a trace's size).
+    pub fn options(&self) -> TraceOptions {
+        let default = TraceOptions::default();
+        TraceOptions {
+            blocks: self.blocks,
+            max_nodes: self
+                .max_nodes
+                .map_or(default.max_nodes, |n| n.min(default.max_nodes)),
+            max_blocks: self
+                .max_blocks
+                .map_or(default.max_blocks, |n| n.min(default.max_blocks)),
+        }
+    }
+}
+
+/// Where the gas of a transaction or call went: the intrinsic gas, then the vm execution as a
+/// tree of frames, wasm functions and host calls. `intrinsicGas + root.gasUsed == gasUsed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceView {
+    /// `0x` transaction hash (`null` for a read-only call).
+    pub tx_hash: Option<String>,
+    /// Status name.
+    pub status: String,
+    /// Total gas used (decimal string), as in the receipt.
+    pub gas_used: String,
+    /// The transaction's intrinsic gas (decimal string; `0` for a read-only call).
+    pub intrinsic_gas: String,
+    /// `0x` output or revert data.
+    pub output: String,
+    /// The vm execution (`null` when the payload ran no code: transfers, refused transactions).
+    pub root: Option<FrameTraceView>,
+    /// Some entries were folded into `truncated` entries.
+    pub truncated: bool,
+    /// The per-block profile (empty unless asked for), most gas first.
+    pub blocks: Vec<BlockStatView>,
+    /// More blocks ran than returned.
+    pub blocks_truncated: bool,
+}
+
+/// One contract frame (or several merged ones).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameTraceView {
+    /// The contract.
+    #[schemars(with = "String")]
+    pub contract: Address,
+    /// The method (`init` for a deployment that runs it).
+    pub method: String,
+    /// `0x` code hash, when the contract exists.
+    pub code_hash: Option<String>,
+    /// Call depth (1 at the top).
+    pub depth: u32,
+    /// How it ended.
+    pub status: String,
+    /// Frames merged into this one.
+    pub calls: u64,
+    /// Gas (decimal string): the sum of `entries`.
+    pub gas_used: String,
+    /// Where it went, in first-call order.
+    pub entries: Vec<TraceEntryView>,
+}
+
+/// One line of a trace (gas as decimal strings).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum TraceEntryView {
+    /// A flat charge of the frame (`deploy`, `instantiation`).
+    #[serde(rename_all = "camelCase")]
+    Charge {
+        /// Breakdown category.
+        category: String,
+        /// Gas.
+        gas: String,
+    },
+    /// A wasm function in one calling context.
+    #[serde(rename_all = "camelCase")]
+    Function {
+        /// Index in the module.
+        index: u32,
+        /// Name (from the `name` section) or `func[N]`.
+        name: String,
+        /// Calls merged.
+        calls: u64,
+        /// Inclusive gas.
+        gas: String,
+        /// Its own metered instructions.
+        instructions_gas: String,
+        /// Its own `memory.grow` charges.
+        memory_gas: String,
+        /// What it called.
+        children: Vec<TraceEntryView>,
+    },
+    /// A host function in one calling context.
+    #[serde(rename_all = "camelCase")]
+    Host {
+        /// The host function.
+        function: String,
+        /// Calls merged.
+        calls: u64,
+        /// Its own charges.
+        gas: String,
+        /// Its storage-bytes charges.
+        storage_bytes_gas: String,
+        /// Contracts it called (`call`).
+        callees: Vec<FrameTraceView>,
+    },
+    /// Entries that did not fit, with their gas by category.
+    #[serde(rename_all = "camelCase")]
+    Truncated {
+        /// Gas.
+        gas: String,
+        /// By category.
+        breakdown: BTreeMap<String, String>,
+    },
+}
+
+/// One metered block of the profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockStatView {
+    /// `0x` code hash.
+    pub code_hash: String,
+    /// Function index.
+    pub function: u32,
+    /// Function name.
+    pub name: String,
+    /// Charge site.
+    pub site: u32,
+    /// Gas per execution of the block.
+    pub cost_per_hit: String,
+    /// Executions.
+    pub hits: u64,
+    /// Gas (decimal string).
+    pub gas: String,
+    /// Original instructions in the block.
+    pub instructions: u32,
+}
+
+fn status_name(status: opmeter_vm::Status) -> String {
+    crate::ledger::ReceiptStatus::from_vm(status).name().into()
+}
+
+impl From<&FrameTrace> for FrameTraceView {
+    fn from(frame: &FrameTrace) -> FrameTraceView {
+        FrameTraceView {
+            contract: frame.contract,
+            method: frame.method.clone(),
+            code_hash: frame.code_hash.map(|h| h.to_hex()),
+            depth: frame.depth,
+            status: status_name(frame.status),
+            calls: frame.calls,
+            gas_used: frame.gas_used.to_string(),
+            entries: frame.entries.iter().map(TraceEntryView::from).collect(),
+        }
+    }
+}
+
+impl From<&TraceEntry> for TraceEntryView {
+    fn from(entry: &TraceEntry) -> TraceEntryView {
+        match entry {
+            TraceEntry::Charge { category, gas } => TraceEntryView::Charge {
+                category: category.key().into(),
+                gas: gas.to_string(),
+            },
+            TraceEntry::Function(f) => TraceEntryView::Function {
+                index: f.index,
+                name: f.name.clone(),
+                calls: f.calls,
+                gas: f.gas.to_string(),
+                instructions_gas: f.instructions_gas.to_string(),
+                memory_gas: f.memory_gas.to_string(),
+                children: f.children.iter().map(TraceEntryView::from).collect(),
+            },
+            TraceEntry::Host(h) => TraceEntryView::Host {
+                function: h.function.name().into(),
+                calls: h.calls,
+                gas: h.gas.to_string(),
+                storage_bytes_gas: h.storage_bytes_gas.to_string(),
+                callees: h.callees.iter().map(FrameTraceView::from).collect(),
+            },
+            TraceEntry::Truncated { gas, breakdown } => TraceEntryView::Truncated {
+                gas: gas.to_string(),
+                breakdown: breakdown
+                    .iter()
+                    .map(|(k, v)| (k.key().to_string(), v.to_string()))
+                    .collect(),
+            },
+        }
+    }
+}
+
+impl TraceView {
+    /// The view of a receipt and the trace of its execution (`None`: no code ran).
+    pub fn of_receipt(receipt: &Receipt, trace: Option<&Trace>) -> TraceView {
+        let intrinsic = receipt
+            .gas_breakdown
+            .get(opmeter_vm::GasCategory::Transaction.key())
+            .copied()
+            .unwrap_or(0);
+        let mut view = TraceView::of(trace, receipt.gas_used, intrinsic);
+        view.tx_hash = Some(receipt.tx_hash.to_hex());
+        view.status = receipt.status.name().into();
+        view.output = hex0x(&receipt.output);
+        view
+    }
+
+    /// The view of a read-only call's outcome and trace.
+    pub fn of_call(outcome: &opmeter_vm::Outcome, trace: &Trace) -> TraceView {
+        let mut view = TraceView::of(Some(trace), outcome.gas_used, 0);
+        view.status = status_name(outcome.status);
+        view.output = hex0x(&outcome.output);
+        view
+    }
+
+    fn of(trace: Option<&Trace>, gas_used: u64, intrinsic_gas: u64) -> TraceView {
+        TraceView {
+            tx_hash: None,
+            status: String::new(),
+            gas_used: gas_used.to_string(),
+            intrinsic_gas: intrinsic_gas.to_string(),
+            output: String::new(),
+            root: trace.map(|t| FrameTraceView::from(&t.root)),
+            truncated: trace.is_some_and(|t| t.truncated),
+            blocks: trace
+                .map(|t| {
+                    t.blocks
+                        .iter()
+                        .map(|b| BlockStatView {
+                            code_hash: b.code_hash.to_hex(),
+                            function: b.function,
+                            name: b.name.clone(),
+                            site: b.site,
+                            cost_per_hit: b.cost_per_hit.to_string(),
+                            hits: b.hits,
+                            gas: b.gas.to_string(),
+                            instructions: b.instructions,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            blocks_truncated: trace.is_some_and(|t| t.blocks_truncated),
+        }
     }
 }

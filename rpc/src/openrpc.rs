@@ -7,7 +7,7 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Value};
 
-use crate::audit::{Bundle, ReplayReport};
+use crate::audit::{Bundle, ReplayReport, TraceArgs, TraceView};
 use crate::error::ErrorCode;
 use crate::types::*;
 
@@ -176,6 +176,26 @@ const METHODS: &[Method] = &[
         params: &[HASH],
         result: s::<Option<Bundle>>,
         errors: AUDIT_ERRORS,
+        subscription: None,
+    },
+    Method {
+        name: "audit_trace",
+        summary: "Where every unit of a committed transaction's gas went: intrinsic gas, then gas per wasm function and per host call in call order, nested contract calls as a tree; totals equal the receipt's. null when unknown.",
+        params: &[HASH, opt("options", s::<TraceArgs>, "per-block profile and size bounds")],
+        result: s::<Option<TraceView>>,
+        errors: AUDIT_ERRORS,
+        subscription: None,
+    },
+    Method {
+        name: "contract_traceCall",
+        summary: "contract_call with the gas trace of the execution (per wasm function and host call, nested calls as a tree).",
+        params: &[
+            p("call", s::<CallArgs>, "the call"),
+            HEIGHT,
+            opt("options", s::<TraceArgs>, "per-block profile and size bounds"),
+        ],
+        result: s::<TraceView>,
+        errors: READ_ERRORS,
         subscription: None,
     },
     Method {

@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, CodeHash, PreparedCode, StateError, StateView, Status, Vm,
-    VmError, WriteSet, U256,
+    Address, BlockContext, CallRequest, CodeHash, PreparedCode, StateError, StateView, Status,
+    Trace, TraceOptions, Vm, VmError, WriteSet, U256,
 };
 
 use crate::ledger::{breakdown_with_intrinsic, Account, Receipt, ReceiptStatus};
@@ -125,6 +125,8 @@ pub struct TxEnv<'a> {
     pub index: u32,
     /// Receives the fee.
     pub fee_collector: Address,
+    /// Trace the execution ([`Executed::trace`]); never changes the receipt.
+    pub trace: Option<&'a TraceOptions>,
 }
 
 /// What [`execute_transaction`] produced.
@@ -134,6 +136,8 @@ pub struct Executed {
     pub receipt: Receipt,
     /// Code a successful deployment stored (so the node can compile it while the deployer pays).
     pub deployed: Option<PreparedCode>,
+    /// The gas trace of the vm execution, when asked for and the payload ran code.
+    pub trace: Option<Trace>,
 }
 
 /// Runs one transaction against `state`: nonce and funds checks, upfront debit, intrinsic gas,
@@ -171,10 +175,15 @@ pub fn execute_transaction<S: LedgerState + 'static>(
         contract_address: None,
     };
     let mut deployed = None;
+    let mut trace = None;
     let mut account = state.account(&sender)?;
     if account.nonce != tx.nonce {
         receipt.status = ReceiptStatus::NonceMismatch;
-        return Ok(Executed { receipt, deployed });
+        return Ok(Executed {
+            receipt,
+            deployed,
+            trace: None,
+        });
     }
     let upfront = U256::from(tx.gas_limit).checked_mul(tx.gas_price);
     let affordable = tx
@@ -182,7 +191,11 @@ pub fn execute_transaction<S: LedgerState + 'static>(
         .is_some_and(|max_cost| account.balance >= max_cost);
     let Some(upfront) = upfront.filter(|_| affordable) else {
         receipt.status = ReceiptStatus::InsufficientFunds;
-        return Ok(Executed { receipt, deployed });
+        return Ok(Executed {
+            receipt,
+            deployed,
+            trace: None,
+        });
     };
     account.balance -= upfront;
     account.nonce += 1;
@@ -216,16 +229,33 @@ pub fn execute_transaction<S: LedgerState + 'static>(
                     None
                 }
                 Ok(prepared) => {
-                    let (address, outcome) = vm.deploy(
-                        view,
-                        env.block,
-                        sender,
-                        &prepared,
-                        salt,
-                        init_input.clone(),
-                        *value,
-                        vm_gas,
-                    )?;
+                    let (address, outcome) = match env.trace {
+                        None => vm.deploy(
+                            view,
+                            env.block,
+                            sender,
+                            &prepared,
+                            salt,
+                            init_input.clone(),
+                            *value,
+                            vm_gas,
+                        )?,
+                        Some(options) => {
+                            let (address, outcome, traced) = vm.deploy_traced(
+                                view,
+                                env.block,
+                                sender,
+                                &prepared,
+                                salt,
+                                init_input.clone(),
+                                *value,
+                                vm_gas,
+                                options,
+                            )?;
+                            trace = Some(traced);
+                            (address, outcome)
+                        }
+                    };
                     receipt.contract_address = Some(address);
                     if outcome.status == Status::Success {
                         state.put_code(prepared.code_hash, Arc::clone(&prepared.original));
@@ -249,7 +279,15 @@ pub fn execute_transaction<S: LedgerState + 'static>(
                     value: *value,
                     gas_limit: vm_gas,
                 };
-                let outcome = vm.execute(view, env.block, call)?;
+                let outcome = match env.trace {
+                    None => vm.execute(view, env.block, call)?,
+                    Some(options) => {
+                        let (outcome, traced) =
+                            vm.execute_traced(view, env.block, call, options)?;
+                        trace = Some(traced);
+                        outcome
+                    }
+                };
                 if outcome.status == Status::Success {
                     state.apply(&outcome.writes)?;
                 }
@@ -283,5 +321,9 @@ pub fn execute_transaction<S: LedgerState + 'static>(
     state.set_account(sender, payer)?;
     state.credit(env.fee_collector, fee)?;
     receipt.fee = fee;
-    Ok(Executed { receipt, deployed })
+    Ok(Executed {
+        receipt,
+        deployed,
+        trace,
+    })
 }

@@ -498,50 +498,6 @@ impl EventFilter {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(contract: u8, topics: &[&str]) -> EventView {
-        EventView {
-            contract: Address([contract; 32]),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
-            data: "0x".into(),
-        }
-    }
-
-    #[test]
-    fn filters_by_contract_and_topic_prefix() {
-        let any = EventFilter::default();
-        assert!(any.matches(&event(1, &["0xaa"])));
-        let by_contract = EventFilter {
-            contract: Some(Address([1; 32])),
-            topics: vec![],
-        };
-        assert!(by_contract.matches(&event(1, &[])));
-        assert!(!by_contract.matches(&event(2, &[])));
-        let second_topic = EventFilter {
-            contract: None,
-            topics: vec![None, Some("0xBB".into())],
-        };
-        assert!(second_topic.matches(&event(3, &["0xaa", "0xbb"])));
-        assert!(!second_topic.matches(&event(3, &["0xaa", "0xcc"])));
-        assert!(!second_topic.matches(&event(3, &["0xaa"])));
-    }
-
-    #[test]
-    fn block_ids_parse_from_numbers_and_strings() {
-        assert_eq!(
-            serde_json::from_str::<BlockId>("7").unwrap(),
-            BlockId::Height(7)
-        );
-        assert_eq!(
-            serde_json::from_str::<BlockId>("\"latest\"").unwrap(),
-            BlockId::Hash("latest".into())
-        );
-    }
-}
-
 fn hex0x(bytes: &[u8]) -> String {
     format!("0x{}", hex::encode(bytes))
 }
@@ -598,5 +554,49 @@ impl From<&crate::ledger::Receipt> for ReceiptView {
             schedule_hash: hex0x(&receipt.schedule_hash),
             contract_address: receipt.contract_address,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(contract: u8, topics: &[&str]) -> EventView {
+        EventView {
+            contract: Address([contract; 32]),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            data: "0x".into(),
+        }
+    }
+
+    #[test]
+    fn filters_by_contract_and_topic_prefix() {
+        let any = EventFilter::default();
+        assert!(any.matches(&event(1, &["0xaa"])));
+        let by_contract = EventFilter {
+            contract: Some(Address([1; 32])),
+            topics: vec![],
+        };
+        assert!(by_contract.matches(&event(1, &[])));
+        assert!(!by_contract.matches(&event(2, &[])));
+        let second_topic = EventFilter {
+            contract: None,
+            topics: vec![None, Some("0xBB".into())],
+        };
+        assert!(second_topic.matches(&event(3, &["0xaa", "0xbb"])));
+        assert!(!second_topic.matches(&event(3, &["0xaa", "0xcc"])));
+        assert!(!second_topic.matches(&event(3, &["0xaa"])));
+    }
+
+    #[test]
+    fn block_ids_parse_from_numbers_and_strings() {
+        assert_eq!(
+            serde_json::from_str::<BlockId>("7").unwrap(),
+            BlockId::Height(7)
+        );
+        assert_eq!(
+            serde_json::from_str::<BlockId>("\"latest\"").unwrap(),
+            BlockId::Hash("latest".into())
+        );
     }
 }

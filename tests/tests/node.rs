@@ -300,6 +300,7 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
         ]
     );
     let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+    let mut traced = 0u32;
     for receipt in &receipts {
         let report = opmeter_node::audit::replay(node.chain(), &receipt.tx_hash)
             .unwrap()
@@ -339,7 +340,29 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
                 .unwrap()
                 .hash()
         );
+
+        // The trace: intrinsic gas plus the tree equals the receipt, category by category.
+        let options = opmeter_vm::TraceOptions::default();
+        let (trace, _) = opmeter_node::audit::trace(node.chain(), &receipt.tx_hash, &options)
+            .unwrap()
+            .unwrap();
+        assert_eq!(trace.gas_used, receipt.gas_used.to_string());
+        let mut by_category = BTreeMap::new();
+        by_category.insert(
+            "transaction".to_string(),
+            trace.intrinsic_gas.parse().unwrap(),
+        );
+        if let Some(root) = &trace.root {
+            sum_frame(root, &mut by_category);
+        }
+        by_category.retain(|_, gas: &mut u64| *gas > 0);
+        assert_eq!(by_category, receipt.gas_breakdown, "{}", receipt.tx_hash);
+        traced += u32::from(trace.root.is_some());
     }
+    assert_eq!(
+        traced, 14,
+        "every receipt but the two value transfers ran code"
+    );
     // The second increment of block 2 read the first one's write: its bundle carries both.
     let second = opmeter_node::audit::bundle(node.chain(), &receipts[8].tx_hash)
         .unwrap()
@@ -356,6 +379,59 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
         .unwrap();
     let indexes: Vec<u32> = last.transactions.iter().map(|t| t.index).collect();
     assert_eq!(indexes, [0, 1, 2, 4]);
+}
+
+/// Sums a trace view by breakdown category, checking every node's total on the way.
+fn sum_frame(frame: &opmeter_rpc::audit::FrameTraceView, out: &mut BTreeMap<String, u64>) -> u64 {
+    let total: u64 = frame.entries.iter().map(|e| sum_entry(e, out)).sum();
+    assert_eq!(
+        total.to_string(),
+        frame.gas_used,
+        "{}.{}",
+        frame.contract,
+        frame.method
+    );
+    total
+}
+
+fn sum_entry(entry: &opmeter_rpc::audit::TraceEntryView, out: &mut BTreeMap<String, u64>) -> u64 {
+    use opmeter_rpc::audit::TraceEntryView as E;
+    let mut add = |key: &str, gas: &str| {
+        let gas: u64 = gas.parse().unwrap();
+        *out.entry(key.to_string()).or_insert(0) += gas;
+        gas
+    };
+    match entry {
+        E::Charge { category, gas } => add(category, gas),
+        E::Function {
+            gas,
+            instructions_gas,
+            memory_gas,
+            children,
+            ..
+        } => {
+            let own = add("instructions", instructions_gas) + add("memory_growth", memory_gas);
+            let total = own + children.iter().map(|c| sum_entry(c, out)).sum::<u64>();
+            assert_eq!(total.to_string(), *gas);
+            total
+        }
+        E::Host {
+            function,
+            gas,
+            storage_bytes_gas,
+            callees,
+            ..
+        } => {
+            let own = add(function, gas) + add("storage_bytes", storage_bytes_gas);
+            own + callees.iter().map(|c| sum_frame(c, out)).sum::<u64>()
+        }
+        E::Truncated { gas, breakdown } => {
+            for (key, g) in breakdown {
+                add(key, g);
+            }
+            gas.parse().unwrap()
+        }
+    }
 }
 
 fn flip(hex0x: &str, byte: usize) -> String {
