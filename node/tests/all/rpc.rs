@@ -726,3 +726,129 @@ fn openrpc_document_lists_exactly_the_served_methods_and_the_spec_copy_is_curren
         "specs/openrpc.json is stale: run `UPDATE_EXPECT=1 cargo test --workspace --test all openrpc`"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_the_node_gone() {
+    let mut node = Running::start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let keys = work.path().join("keys");
+    let wat = work.path().join("kv.wat");
+    std::fs::write(&wat, crate::support::KV).unwrap();
+    let deployed = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["deploy", wat.to_str().unwrap(), "--json"],
+    ));
+    let contract = deployed["contractAddress"].as_str().unwrap().to_string();
+    let sent = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["send", &contract, "put", r#""metered""#, "--json"],
+    ));
+    assert_eq!(sent["status"], "success", "{sent}");
+    let tx_hash = sent["txHash"].as_str().unwrap().to_string();
+    let client = http(&node.url).unwrap();
+
+    // Replay: every field and the block's roots match.
+    let report = client.audit_replay(tx_hash.clone()).await.unwrap().unwrap();
+    assert!(report.matches, "{:?}", report.first_difference);
+    assert!(report.fields.iter().all(|f| f.matches));
+    assert!(report
+        .fields
+        .iter()
+        .any(|f| f.field == "gasBreakdown.storage_write"));
+    let unknown = format!("0x{}", "ab".repeat(32));
+    assert!(client
+        .audit_replay(unknown.clone())
+        .await
+        .unwrap()
+        .is_none());
+    assert!(client.audit_trace(unknown, None).await.unwrap().is_none());
+
+    // Trace: intrinsic + tree = the receipt; the CLI renders the tree.
+    let trace = client
+        .audit_trace(tx_hash.clone(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(trace.gas_used, sent["gasUsed"].as_str().unwrap());
+    let root = trace.root.as_ref().expect("the call ran code");
+    let intrinsic: u64 = trace.intrinsic_gas.parse().unwrap();
+    let tree: u64 = root.gas_used.parse().unwrap();
+    assert_eq!((intrinsic + tree).to_string(), trace.gas_used);
+    assert_eq!(root.method, "put");
+    let text = opmeter(
+        &node.url,
+        &keys,
+        &["receipt", &tx_hash, "--trace", "--blocks"],
+    );
+    assert!(text.status.success());
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("gas trace") && text.contains("host storage_write"),
+        "{text}"
+    );
+    assert!(text.contains("most expensive metered blocks"), "{text}");
+    let both = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["receipt", &tx_hash, "--trace", "--json"],
+    ));
+    assert_eq!(both["trace"]["gasUsed"], both["receipt"]["gasUsed"]);
+
+    // A read-only call with its trace.
+    let traced = client
+        .contract_trace_call(
+            CallArgs {
+                contract: Address::from_hex(&contract).unwrap(),
+                method: "get".into(),
+                ..CallArgs::default()
+            },
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(traced.status, "success");
+    assert_eq!(traced.output, format!("0x{}", hex::encode(br#""metered""#)));
+    assert_eq!(traced.root.unwrap().gas_used, traced.gas_used);
+
+    // The CLI audit saves the bundle; the node goes away; the bundle still verifies.
+    let bundle = work.path().join("bundle.json");
+    let audit = opmeter(
+        &node.url,
+        &keys,
+        &["audit", &tx_hash, "--bundle", bundle.to_str().unwrap()],
+    );
+    let audit_text = String::from_utf8_lossy(&audit.stdout).to_string();
+    assert!(
+        audit.status.success() && audit_text.contains("MATCH"),
+        "{audit_text}"
+    );
+    let _ = node.child.kill();
+    let _ = node.child.wait();
+    let verify = |path: &Path| {
+        opmeter(
+            "http://127.0.0.1:1",
+            &keys,
+            &["verify", path.to_str().unwrap()],
+        )
+    };
+    let ok = verify(&bundle);
+    let ok_text = String::from_utf8_lossy(&ok.stdout).to_string();
+    assert!(
+        ok.status.success() && ok_text.contains("MATCH"),
+        "{ok_text}"
+    );
+    // One byte of the receipt changed: refused, exit 1.
+    let mut document: Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let receipt = document["receipt"].as_str().unwrap().to_string();
+    let flipped = if receipt.ends_with('0') { "1" } else { "0" };
+    document["receipt"] = json!(format!("{}{flipped}", &receipt[..receipt.len() - 1]));
+    let tampered = work.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_vec(&document).unwrap()).unwrap();
+    let bad = verify(&tampered);
+    let bad_text = String::from_utf8_lossy(&bad.stdout).to_string();
+    assert_eq!(bad.status.code(), Some(1), "{bad_text}");
+    assert!(bad_text.contains("INVALID"), "{bad_text}");
+}
