@@ -418,6 +418,23 @@ impl Api {
         })
     }
 
+    /// Runs a read-only call in an execution slot, reserving its gas limit from the client's
+    /// budget and settling the gas it used (`f` returns the result and that gas).
+    fn metered<T>(
+        &self,
+        ext: &Extensions,
+        request: CallRequest,
+        f: impl FnOnce(CallRequest) -> Result<(T, u64), RpcError>,
+    ) -> Result<T, RpcError> {
+        let ip = client_ip(ext);
+        let gas_limit = request.gas_limit;
+        self.limiter.reserve(ip, gas_limit)?;
+        let result = self.executions.run(|| f(request));
+        let used = result.as_ref().map_or(0, |(_, used)| *used);
+        self.limiter.settle(ip, gas_limit, used);
+        result.map(|(value, _)| value)
+    }
+
     /// Runs an audit (a re-execution whose cost is known only afterwards) in an execution slot:
     /// the client needs budget for the minimum charge up front and is charged the gas executed
     /// afterwards, which may leave its budget in debt.
@@ -614,17 +631,11 @@ impl OpmeterApiServer for Api {
         height: Option<u64>,
     ) -> RpcResult<CallResultView> {
         let request = self.call_request(call)?;
-        let gas_limit = request.gas_limit;
-        let ip = client_ip(ext);
-        self.limiter.reserve(ip, gas_limit)?;
-        let result = self.executions.run(|| self.backend.call(request, height));
-        let used = result
-            .as_ref()
-            .ok()
-            .and_then(|r| r.gas_used.parse().ok())
-            .unwrap_or(0);
-        self.limiter.settle(ip, gas_limit, used);
-        Ok(result?)
+        Ok(self.metered(ext, request, |request| {
+            let result = self.backend.call(request, height)?;
+            let used = result.gas_used.parse().unwrap_or(0);
+            Ok((result, used))
+        })?)
     }
 
     fn contract_estimate_gas(
@@ -723,19 +734,11 @@ impl OpmeterApiServer for Api {
     ) -> RpcResult<TraceView> {
         let options = options.unwrap_or_default().options();
         let request = self.call_request(call)?;
-        let ip = client_ip(ext);
-        let gas_limit = request.gas_limit;
-        self.limiter.reserve(ip, gas_limit)?;
-        let result = self
-            .executions
-            .run(|| self.backend.trace_call(request, height, &options));
-        let used = result
-            .as_ref()
-            .ok()
-            .and_then(|r| r.gas_used.parse().ok())
-            .unwrap_or(0);
-        self.limiter.settle(ip, gas_limit, used);
-        Ok(result?)
+        Ok(self.metered(ext, request, |request| {
+            let view = self.backend.trace_call(request, height, &options)?;
+            let used = view.gas_used.parse().unwrap_or(0);
+            Ok((view, used))
+        })?)
     }
 
     fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView> {

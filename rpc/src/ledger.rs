@@ -231,6 +231,18 @@ fn merkle_node(left: &[u8; 32], right: &[u8; 32]) -> [u8; 32] {
     *h.finalize().as_bytes()
 }
 
+/// The level above `level`: pairs hashed, an odd last node carried up unchanged.
+fn parent_level(level: &[[u8; 32]]) -> Vec<[u8; 32]> {
+    level
+        .chunks(2)
+        .map(|pair| match pair {
+            [l, r] => merkle_node(l, r),
+            [single] => *single,
+            _ => unreachable!("chunks(2) yields one or two"),
+        })
+        .collect()
+}
+
 /// Binary Merkle root over 32-byte leaves: `blake3("leaf" ‖ x)` at the bottom, `blake3("node" ‖
 /// l ‖ r)` above, an odd node carried up unchanged; the root of no leaves is all zeroes.
 pub fn merkle_root(leaves: impl IntoIterator<Item = Hash32>) -> Hash32 {
@@ -239,14 +251,7 @@ pub fn merkle_root(leaves: impl IntoIterator<Item = Hash32>) -> Hash32 {
         return Hash32::default();
     }
     while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => merkle_node(l, r),
-                [single] => *single,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
+        level = parent_level(&level);
     }
     Hash32(level[0])
 }
@@ -265,14 +270,7 @@ pub fn merkle_path(leaves: &[Hash32], index: u32) -> Option<Vec<Hash32>> {
         if let Some(hash) = level.get(sibling) {
             path.push(Hash32(*hash));
         }
-        level = level
-            .chunks(2)
-            .map(|pair| match pair {
-                [l, r] => merkle_node(l, r),
-                [single] => *single,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
+        level = parent_level(&level);
         position /= 2;
     }
     Some(path)

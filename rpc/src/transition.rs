@@ -229,33 +229,18 @@ pub fn execute_transaction<S: LedgerState + 'static>(
                     None
                 }
                 Ok(prepared) => {
-                    let (address, outcome) = match env.trace {
-                        None => vm.deploy(
-                            view,
-                            env.block,
-                            sender,
-                            &prepared,
-                            salt,
-                            init_input.clone(),
-                            *value,
-                            vm_gas,
-                        )?,
-                        Some(options) => {
-                            let (address, outcome, traced) = vm.deploy_traced(
-                                view,
-                                env.block,
-                                sender,
-                                &prepared,
-                                salt,
-                                init_input.clone(),
-                                *value,
-                                vm_gas,
-                                options,
-                            )?;
-                            trace = Some(traced);
-                            (address, outcome)
-                        }
-                    };
+                    let (address, outcome, traced) = vm.deploy_with(
+                        view,
+                        env.block,
+                        sender,
+                        &prepared,
+                        salt,
+                        init_input.clone(),
+                        *value,
+                        vm_gas,
+                        env.trace,
+                    )?;
+                    trace = traced;
                     receipt.contract_address = Some(address);
                     if outcome.status == Status::Success {
                         state.put_code(prepared.code_hash, Arc::clone(&prepared.original));
@@ -279,15 +264,8 @@ pub fn execute_transaction<S: LedgerState + 'static>(
                     value: *value,
                     gas_limit: vm_gas,
                 };
-                let outcome = match env.trace {
-                    None => vm.execute(view, env.block, call)?,
-                    Some(options) => {
-                        let (outcome, traced) =
-                            vm.execute_traced(view, env.block, call, options)?;
-                        trace = Some(traced);
-                        outcome
-                    }
-                };
+                let (outcome, traced) = vm.execute_with(view, env.block, call, env.trace)?;
+                trace = traced;
                 if outcome.status == Status::Success {
                     state.apply(&outcome.writes)?;
                 }

@@ -275,7 +275,11 @@ impl Vm {
         Ok((outcome, trace))
     }
 
-    fn execute_with(
+    /// [`Vm::execute`], traced when `trace` is given ([`Vm::execute_traced`]).
+    ///
+    /// # Errors
+    /// As [`Vm::execute_traced`].
+    pub fn execute_with(
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
@@ -368,8 +372,12 @@ impl Vm {
         Ok((address, outcome, trace))
     }
 
+    /// [`Vm::deploy`], traced when `trace` is given ([`Vm::deploy_traced`]).
+    ///
+    /// # Errors
+    /// As [`Vm::deploy_traced`].
     #[allow(clippy::too_many_arguments)]
-    fn deploy_with(
+    pub fn deploy_with(
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
