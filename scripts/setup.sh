@@ -29,7 +29,7 @@ for component in rustfmt clippy; do
   fi
 done
 
-# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, and ccache.
+# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, ccache, and chromium.
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
 command -v clang >/dev/null || missing+=(clang)
@@ -37,6 +37,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 # ccache: RocksDB's C++ is compiled once per cargo mode (check for clippy, build for tests);
 # with ccache the second compile is a cache hit.
 command -v ccache >/dev/null || missing+=(ccache)
+# chromium: the gas report page's test renders the page in headless Chromium (it fails without).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"

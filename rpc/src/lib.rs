@@ -28,6 +28,7 @@ pub mod server;
 pub mod transition;
 pub mod tx;
 pub mod types;
+pub mod ui;
 
 pub use api::{
     decode_hash, decode_hex, Backend, BlockRef, CodeRef, OpmeterApiClient, OpmeterApiServer,

@@ -1,5 +1,5 @@
 //! The server: limits, the per-client budget of read-only execution, and the accept loop (HTTP
-//! and WebSocket on one port).
+//! and WebSocket on one port, plus the gas report page at `GET /`: [`crate::ui`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -230,9 +230,17 @@ pub async fn serve(
             let service = tower::service_fn(
                 move |mut request: jsonrpsee::server::HttpRequest<hyper::body::Incoming>| {
                     let _held = &permit;
+                    // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
+                    // the socket limit; everything else (POST, WebSocket) is JSON-RPC.
+                    let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
                     request.extensions_mut().insert(ClientAddr(remote));
                     let mut service = builder.clone().build(methods.clone(), stop.clone());
-                    async move { tower::Service::call(&mut service, request).await }
+                    async move {
+                        match page {
+                            Some(page) => Ok(page),
+                            None => tower::Service::call(&mut service, request).await,
+                        }
+                    }
                 },
             );
             tokio::spawn(serve_with_graceful_shutdown(

@@ -7,3 +7,4 @@ mod crash;
 mod rpc;
 mod scaffold;
 mod support;
+mod ui;
