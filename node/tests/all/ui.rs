@@ -296,26 +296,61 @@ async fn headless_chromium_shows_the_receipts_exact_gas_breakdown_replay_and_tra
         );
     }
 
-    // The trace: rendered as a tree whose root spends gasUsed minus the intrinsic gas, once the
-    // node serves `audit_trace`; until then the page says it is unavailable.
-    let trace = element(&dom, r#"id="trace""#, "</div>");
-    if opmeter_rpc::openrpc::method_names().contains(&"audit_trace") {
-        assert_eq!(attr(trace, "data-state"), Some("loaded"), "{trace}");
-        let intrinsic: u64 = attr(trace, "data-intrinsic-gas").unwrap().parse().unwrap();
-        assert_eq!(
-            attr(trace, "data-gas-used"),
-            Some(receipt.gas_used.as_str())
-        );
-        let gas_used: u64 = receipt.gas_used.parse().unwrap();
-        let root = element(&dom, r#"id="trace-root""#, ">");
-        assert_eq!(
-            attr(root, "data-gas"),
-            Some((gas_used - intrinsic).to_string().as_str()),
-            "{root}"
-        );
-        assert!(dom.contains(r#"<details class="frame" id="trace-root""#));
-    } else {
-        assert_eq!(attr(trace, "data-state"), Some("unavailable"), "{trace}");
-        assert!(trace.contains("trace unavailable"), "{trace}");
+    // The trace: a tree whose root spends exactly gasUsed minus the intrinsic gas, with the
+    // contract's functions and host calls in it.
+    let trace = element(&dom, r#"id="trace""#, ">");
+    assert_eq!(attr(trace, "data-state"), Some("loaded"), "{dom}");
+    assert_eq!(
+        attr(trace, "data-gas-used"),
+        Some(receipt.gas_used.as_str())
+    );
+    let intrinsic: u64 = attr(trace, "data-intrinsic-gas").unwrap().parse().unwrap();
+    let gas_used: u64 = receipt.gas_used.parse().unwrap();
+    assert!(0 < intrinsic && intrinsic < gas_used, "{trace}");
+    let root = element(&dom, r#"id="trace-root""#, ">");
+    assert!(root.starts_with(r#"<details class="frame""#), "{root}");
+    assert_eq!(
+        attr(root, "data-gas"),
+        Some((gas_used - intrinsic).to_string().as_str()),
+        "{root}"
+    );
+    let check = element(&dom, r#"id="trace-check""#, "</p>");
+    assert_eq!(attr(check, "data-matches"), Some("true"), "{check}");
+    let tree = element(&dom, r#"id="trace-root""#, r#"id="trace-check""#);
+    assert!(tree.contains(r#"data-kind="function""#), "{tree}");
+    assert!(tree.contains(">storage_write<"), "{tree}");
+    assert!(tree.contains("<details"), "{tree}");
+
+    // A value transfer: no code ran, so the tree has no root and only intrinsic gas is billed.
+    let alice = opmeter_json(&node.url, &keys, &["keys", "new", "alice", "--json"]);
+    let transfer = opmeter_json(
+        &node.url,
+        &keys,
+        &[
+            "transfer",
+            alice["address"].as_str().unwrap(),
+            "1000",
+            "--json",
+        ],
+    );
+    let transfer_hash = transfer["txHash"].as_str().unwrap();
+    let transfer_receipt = client
+        .tx_receipt(transfer_hash.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    let dom = dump_dom(&format!("{}/ui#tx={transfer_hash}", node.url));
+    assert!(dom.contains(r#"<body data-state="ready""#), "{dom}");
+    let total = element(&dom, r#"id="gas-total""#, "</tr>");
+    assert_eq!(gas_cell(total), transfer_receipt.gas_used);
+    for (category, gas) in &transfer_receipt.gas_breakdown {
+        let row = element(&dom, &format!(r#"data-category="{category}""#), "</tr>");
+        assert_eq!(gas_cell(row), gas, "{row}");
     }
+    let root = element(&dom, r#"id="trace-root""#, ">");
+    assert_eq!(attr(root, "data-root"), Some("none"), "{root}");
+    let check = element(&dom, r#"id="trace-check""#, "</p>");
+    assert_eq!(attr(check, "data-matches"), Some("true"), "{check}");
+    let replay = element(&dom, r#"id="replay-status""#, "</div>");
+    assert_eq!(attr(replay, "data-matches"), Some("true"), "{replay}");
 }
