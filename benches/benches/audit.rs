@@ -266,9 +266,13 @@ fn audit(c: &mut Criterion) {
     let height = head.header.height;
 
     group.bench_function("replay: replay_block(h, None, false), same block", |b| {
-        b.iter_custom(|iters| timed(iters, || chain.replay_block(height, None, false).unwrap()))
+        b.iter_custom(|iters| {
+            timed(iters, || {
+                chain.replay_block(height, None, false, None).unwrap()
+            })
+        })
     });
-    let replay = chain.replay_block(height, None, false).unwrap();
+    let replay = chain.replay_block(height, None, false, None).unwrap();
     assert_eq!(replay.state_root, Some(head.header.state_root));
     assert_eq!(replay.receipts_root, Some(head.header.receipts_root));
 
@@ -324,7 +328,7 @@ fn audit(c: &mut Criterion) {
 /// replay does besides (load the block, re-derive each transaction's hash, length and sender).
 fn overhead(c: &mut Criterion, chain: &Chain, height: u64) {
     let store = chain.store();
-    let recorded = chain.replay_block(height, None, true).unwrap();
+    let recorded = chain.replay_block(height, None, true, None).unwrap();
     let keys: Vec<StateKey> = recorded
         .reads
         .values()
