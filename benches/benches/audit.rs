@@ -19,23 +19,20 @@
 //! proofs, the rest) is printed on stderr; criterion cannot measure sizes.
 #![allow(missing_docs)]
 
-use std::collections::BTreeMap;
+#[path = "support/token_node.rs"]
+mod token_node;
+
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ed25519_dalek::SigningKey;
 use opmeter_node::chain::{Chain, CheckedTx, Proposal};
-use opmeter_node::genesis::{address_of, Genesis};
-use opmeter_node::mempool::MempoolConfig;
-use opmeter_node::service::{BlockMode, Node, NodeConfig};
 use opmeter_node::store::StateKey;
 use opmeter_node::types::{Hash32, ReceiptStatus};
 use opmeter_node::wallet::Wallet;
 use opmeter_rpc::audit::{verify_bundle, Bundle};
-use opmeter_tests::contract;
 use opmeter_vm::{Address, Schedule, Vm};
+use token_node::{drain, token_node, TokenNode};
 
 const CHAIN: &str = "opmeter-bench";
 const SENDERS: u8 = 100;
@@ -44,12 +41,6 @@ const BLOCK_TXS: usize = 1_000;
 /// Blocks of transfers committed before the audited one, so that the state it starts from has a
 /// history (several versions per sender key in `jmt_values`), as on a running chain.
 const HISTORY_BLOCKS: usize = 3;
-
-fn key(seed: u8) -> SigningKey {
-    let mut bytes = [seed; 32];
-    bytes[0] = 0xA7;
-    SigningKey::from_bytes(&bytes)
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -65,91 +56,17 @@ fn recipient(block: usize, i: usize) -> Address {
     Address(bytes)
 }
 
-struct Bench {
-    _dir: tempfile::TempDir,
-    node: Arc<Node>,
-    wallets: Vec<Wallet>,
-    token: Address,
-}
-
-/// A node on RocksDB with the `token` contract and 100 funded senders (as in the `node` bench).
-fn setup() -> Bench {
-    let mut balances = BTreeMap::new();
-    for seed in 0..=SENDERS {
-        balances.insert(address_of(&key(seed)), "1000000000000000000".to_string());
-    }
-    let genesis = Genesis {
-        chain_id: CHAIN.into(),
-        timestamp_ms: 1_767_225_600_000,
-        block_gas_limit: 100_000_000_000,
-        block_tx_max: BLOCK_TXS as u32,
-        min_gas_price: "1".into(),
-        fee_collector: Address([0xFE; 32]),
-        balances,
-        dev: false,
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let node = Node::open(&NodeConfig {
-        data_dir: dir.path().to_path_buf(),
-        genesis: Some(genesis),
-        mode: BlockMode::Manual,
-        sync_writes: true,
-        mempool: MempoolConfig {
-            max_txs: 100_000,
-            nonce_window: 1_000,
-        },
-    })
-    .unwrap();
-    let mut owner = Wallet::new(key(0), CHAIN);
-    owner.gas_limit = 50_000_000;
-    let deploy = owner.deploy(
-        contract("token"),
-        r#"{"name": "Bench", "symbol": "B", "supply": "1000000000000"}"#,
-        b"",
-    );
-    node.submit(&deploy.encode()).unwrap();
-    let receipt = &node.produce_block(false).unwrap().unwrap().receipts[0];
-    assert_eq!(receipt.status, ReceiptStatus::Success);
-    let token = receipt.contract_address.unwrap();
-    owner.gas_limit = 1_000_000;
-    let mut wallets: Vec<Wallet> = (1..=SENDERS)
-        .map(|seed| {
-            let mut w = Wallet::new(key(seed), CHAIN);
-            w.gas_limit = 1_000_000;
-            w
-        })
-        .collect();
-    for w in &wallets {
-        let args = format!(
-            r#"{{"to": "{}", "amount": "1000000000"}}"#,
-            w.address().to_hex()
-        );
-        node.submit(&owner.call(token, "transfer", &args).encode())
-            .unwrap();
-    }
-    produce_all(&node);
+/// A node on RocksDB with the `token` contract and 100 funded senders (as in the `node` bench),
+/// plus `HISTORY_BLOCKS` committed blocks of transfers.
+fn setup() -> TokenNode {
+    let mut bench = token_node(CHAIN, 0xA7, SENDERS, BLOCK_TXS as u32);
     for block in 0..HISTORY_BLOCKS {
-        for bytes in sign_block(&mut wallets, token, block) {
-            node.submit(&bytes).unwrap();
+        for bytes in sign_block(&mut bench.wallets, bench.token, block) {
+            bench.node.submit(&bytes).unwrap();
         }
-        produce_all(&node);
+        drain(&bench.node);
     }
-    Bench {
-        _dir: dir,
-        node,
-        wallets,
-        token,
-    }
-}
-
-fn produce_all(node: &Node) {
-    while node.mempool_len() > 0 {
-        let block = node.produce_block(false).unwrap().unwrap();
-        assert!(block
-            .receipts
-            .iter()
-            .all(|r| r.status == ReceiptStatus::Success));
-    }
+    bench
 }
 
 /// 1,000 signed `token.transfer`s: sender `i % 100`, recipient `i` of `block`.

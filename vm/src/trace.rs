@@ -643,22 +643,8 @@ impl Tracer {
                     .and_then(|m| self.modules.get(m))
                     .and_then(|m| m.names.get(index as usize).cloned())
                     .unwrap_or_else(|| format!("func[{index}]"));
-                match self.child(parent, Kind::Function { index, name }, depth) {
-                    Some(node) => {
-                        let n = self.node(node)?;
-                        n.calls = n.calls.saturating_add(1);
-                        Open {
-                            node: Some(node),
-                            holder: node,
-                            depth,
-                        }
-                    }
-                    None => Open {
-                        node: None,
-                        holder: parent,
-                        depth,
-                    },
-                }
+                // A function holds its own gas.
+                self.open_child(parent, Kind::Function { index, name }, depth, true)?
             }
             None => Open {
                 node: None,
@@ -668,6 +654,34 @@ impl Tracer {
         };
         self.stack.push(open);
         Ok(())
+    }
+
+    /// Opens (or re-enters, counting the call) the child `kind` of `parent`. Its gas holder is
+    /// the child when `child_holds`, else the parent; when the tree is full there is no child and
+    /// the parent holds everything.
+    fn open_child(
+        &mut self,
+        parent: usize,
+        kind: Kind,
+        depth: u32,
+        child_holds: bool,
+    ) -> Result<Open, VmError> {
+        Ok(match self.child(parent, kind, depth) {
+            Some(node) => {
+                let n = self.node(node)?;
+                n.calls = n.calls.saturating_add(1);
+                Open {
+                    node: Some(node),
+                    holder: if child_holds { node } else { parent },
+                    depth,
+                }
+            }
+            None => Open {
+                node: None,
+                holder: parent,
+                depth,
+            },
+        })
     }
 
     /// Hook `exit()`: the innermost guest function returns.
@@ -703,22 +717,8 @@ impl Tracer {
         let top = self.top()?;
         let depth = top.depth + 1;
         let open = match top.node {
-            Some(parent) => match self.child(parent, Kind::Host(function), depth) {
-                Some(node) => {
-                    let n = self.node(node)?;
-                    n.calls = n.calls.saturating_add(1);
-                    Open {
-                        node: Some(node),
-                        holder: parent,
-                        depth,
-                    }
-                }
-                None => Open {
-                    node: None,
-                    holder: parent,
-                    depth,
-                },
-            },
+            // A host function's gas goes to its own entry through `attribute`, not as a holder.
+            Some(parent) => self.open_child(parent, Kind::Host(function), depth, false)?,
             None => Open {
                 node: None,
                 holder: top.holder,

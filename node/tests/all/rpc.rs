@@ -5,7 +5,6 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
@@ -17,61 +16,7 @@ use opmeter_rpc::types::{CallArgs, EstimateArgs, EventFilter, EventNotice, Heade
 use opmeter_vm::{Address, U256};
 use serde_json::{json, Value};
 
-use crate::support::spawn_node;
-
-struct Running {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Running {
-    fn start(extra: &[&str]) -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, url) = spawn_node(&dir.path().join("data"), extra);
-        Running {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-
-    fn ws_url(&self) -> String {
-        self.url.replacen("http://", "ws://", 1)
-    }
-
-    fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Runs the CLI against `url` with keys under `keys`.
-fn opmeter(url: &str, keys: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_opmeter"))
-        .args(args)
-        .env("OPMETER_RPC", url)
-        .env("OPMETER_KEYS_DIR", keys)
-        .output()
-        .expect("run opmeter")
-}
-
-fn json_of(output: &Output) -> Value {
-    assert!(
-        output.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
-}
+use crate::support::{json_of, opmeter, Running};
 
 /// One raw HTTP/1.1 POST; returns the status code and the body.
 fn post(addr: &str, body: &[u8]) -> (u16, String) {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -141,4 +141,59 @@ pub(crate) fn spawn_node(dir: &Path, extra: &[&str]) -> (Child, String) {
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     (child, url)
+}
+
+/// A spawned `opmeter node` on a temporary directory, killed when dropped.
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub(crate) fn start(extra: &[&str]) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, url) = spawn_node(&dir.path().join("data"), extra);
+        Running {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    pub(crate) fn ws_url(&self) -> String {
+        self.url.replacen("http://", "ws://", 1)
+    }
+
+    pub(crate) fn addr(&self) -> String {
+        self.url.trim_start_matches("http://").to_string()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the CLI against `url` with keys under `keys`.
+pub(crate) fn opmeter(url: &str, keys: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(args)
+        .env("OPMETER_RPC", url)
+        .env("OPMETER_KEYS_DIR", keys)
+        .output()
+        .expect("run opmeter")
+}
+
+pub(crate) fn json_of(output: &Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
 }

@@ -7,43 +7,13 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use opmeter_rpc::client::{http, ws, OpmeterApiClient};
 use serde_json::Value;
 
-use crate::support::{spawn_node, KV};
-
-struct Running {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Running {
-    fn start() -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        let (child, url) = spawn_node(&dir.path().join("data"), &[]);
-        Running {
-            child,
-            url,
-            _dir: dir,
-        }
-    }
-
-    fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::support::{json_of, opmeter, Running, KV};
 
 /// One raw HTTP/1.1 request; returns the status, the header block (lowercase) and the body.
 fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String, String) {
@@ -69,27 +39,9 @@ fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String, St
     (status, headers.to_ascii_lowercase(), body.to_string())
 }
 
-/// Runs the CLI against `url` with keys under `keys`; its `--json` output.
-fn opmeter_json(url: &str, keys: &Path, args: &[&str]) -> Value {
-    let output: Output = Command::new(env!("CARGO_BIN_EXE_opmeter"))
-        .args(args)
-        .env("OPMETER_RPC", url)
-        .env("OPMETER_KEYS_DIR", keys)
-        .output()
-        .expect("run opmeter");
-    assert!(
-        output.status.success(),
-        "opmeter {args:?}: exit {:?}\nstdout: {}\nstderr: {}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("--json prints JSON")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_is_served_on_the_rpc_port_and_json_rpc_still_works() {
-    let node = Running::start();
+    let node = Running::start(&[]);
     let addr = node.addr();
 
     for path in ["/", "/ui", "/?from=test"] {
@@ -223,23 +175,23 @@ fn gas_cell(element: &str) -> &str {
 async fn headless_chromium_shows_the_receipts_exact_gas_breakdown_replay_and_trace() {
     // Before the node, so a missing browser is the first and only failure.
     chromium();
-    let node = Running::start();
+    let node = Running::start(&[]);
     let work = tempfile::tempdir().unwrap();
     let keys = work.path().join("keys");
     let wat = work.path().join("kv.wat");
     std::fs::write(&wat, KV).unwrap();
-    let deployed = opmeter_json(
+    let deployed = json_of(&opmeter(
         &node.url,
         &keys,
         &["deploy", wat.to_str().unwrap(), "--json"],
-    );
+    ));
     assert_eq!(deployed["status"], "success", "{deployed}");
     let contract = deployed["contractAddress"].as_str().unwrap().to_string();
-    let sent = opmeter_json(
+    let sent = json_of(&opmeter(
         &node.url,
         &keys,
         &["send", &contract, "put", r#""a value to store""#, "--json"],
-    );
+    ));
     assert_eq!(sent["status"], "success", "{sent}");
     let tx_hash = sent["txHash"].as_str().unwrap().to_string();
 
@@ -322,8 +274,12 @@ async fn headless_chromium_shows_the_receipts_exact_gas_breakdown_replay_and_tra
     assert!(tree.contains("<details"), "{tree}");
 
     // A value transfer: no code ran, so the tree has no root and only intrinsic gas is billed.
-    let alice = opmeter_json(&node.url, &keys, &["keys", "new", "alice", "--json"]);
-    let transfer = opmeter_json(
+    let alice = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["keys", "new", "alice", "--json"],
+    ));
+    let transfer = json_of(&opmeter(
         &node.url,
         &keys,
         &[
@@ -332,7 +288,7 @@ async fn headless_chromium_shows_the_receipts_exact_gas_breakdown_replay_and_tra
             "1000",
             "--json",
         ],
-    );
+    ));
     let transfer_hash = transfer["txHash"].as_str().unwrap();
     let transfer_receipt = client
         .tx_receipt(transfer_hash.to_string())
