@@ -28,9 +28,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opmeter_node::chain::{Chain, CheckedTx, Proposal};
 use opmeter_node::store::StateKey;
-use opmeter_node::types::{Hash32, ReceiptStatus};
-use opmeter_node::wallet::Wallet;
-use opmeter_rpc::audit::{verify_bundle, Bundle};
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::bundle::{verify_bundle, Bundle};
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::tx::Wallet;
 use opmeter_vm::{Address, Schedule, Vm};
 use token_node::{drain, token_node, TokenNode};
 

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opmeter_node::service::Node;
-use opmeter_node::types::SignedTransaction;
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::tx::{SignedTransaction, Wallet};
 use opmeter_vm::{Address, U256};
 use token_node::{drain, token_node, TokenNode};
 

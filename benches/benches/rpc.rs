@@ -13,8 +13,8 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opmeter_node::api::NodeBackend;
 use opmeter_node::genesis::dev_key;
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_node::types::ReceiptStatus;
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::tx::Wallet;
 use opmeter_rpc::client::{http, HttpClient, OpmeterApiClient};
 use opmeter_rpc::{CallArgs, RpcConfig};
 use opmeter_tests::contract;
@@ -128,7 +128,7 @@ fn rpc_throughput(c: &mut Criterion) {
     // The same read without the server, on one thread: what execution alone costs.
     let mut direct = c.benchmark_group("rpc-direct");
     direct.throughput(Throughput::Elements(1));
-    direct.bench_function("Chain::query counter.get (no server)", |b| {
+    direct.bench_function("Chain::read_state + Chain::query counter.get (no server)", |b| {
         let call = opmeter_vm::CallRequest {
             caller: Address([0; 32]),
             contract: bench.counter,
@@ -137,7 +137,12 @@ fn rpc_throughput(c: &mut Criterion) {
             value: opmeter_vm::U256::zero(),
             gas_limit: 100_000_000,
         };
-        b.iter(|| bench._node.chain().query(None, call.clone()).unwrap())
+        let chain = bench._node.chain();
+        // As the server does: one committed state (a snapshot of the head) per call.
+        b.iter(|| {
+            let state = chain.read_state(None).unwrap().unwrap();
+            chain.query(&state, call.clone()).unwrap()
+        })
     });
     direct.finish();
 }

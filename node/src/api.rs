@@ -1,34 +1,31 @@
-//! The node's side of the JSON-RPC server: [`opmeter_rpc::Backend`] over a running [`Node`], and
-//! the one mapping from node errors to JSON-RPC error codes.
-//!
-//! Error codes: `1000 + n` for admission error `n` (see [`AdmissionError::code`]), `-32602` for
-//! bad parameters, `-32603` for node faults.
+//! The node's side of the JSON-RPC server: [`Backend`] over a running [`Node`], in domain types.
+//! Every read resolves its state once ([`Chain::read_state`]) and reports that height; node
+//! faults become [`BackendError::Fault`], and `rpc` owns every view and error code.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use opmeter_rpc::api::call_input;
-use opmeter_rpc::audit::{Bundle, ReplayReport, TraceView};
-use opmeter_rpc::{
-    decode_hex, AccountView, Backend, BlockNotice, BlockRef, BlockView, CallResultView, ChainInfo,
-    CodeRef, CodeView, ErrorCode, EstimateView, EventNotice, EventView, FundView, HeaderView,
-    PayloadView, ReceiptView, RpcError, StorageProofView, TxRequest, TxView, ValidationView,
-    ViolationView,
+use opmeter_ledger::block::{Block, CommittedBlock, Header, Receipt, ReceiptStatus};
+use opmeter_ledger::bundle::Bundle;
+use opmeter_ledger::compare::ReplayReport;
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::state::StateKey;
+use opmeter_ledger::tx::{Payload, Transaction};
+use opmeter_rpc::backend::{
+    AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
+    KnownTx, ReceiptTrace, StorageProof,
 };
-use opmeter_vm::{Address, CallRequest, CodeHash, Outcome, TraceOptions, U256};
+use opmeter_vm::{
+    Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256,
+};
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
 
-use crate::chain::EstimateError;
-use crate::error::{AdmissionError, NodeError, SubmitError};
-use crate::genesis::dev_key;
-use crate::service::{CommittedBlock, Node};
-use crate::store::StateKey;
-use crate::types::{Hash32, Payload, ReceiptStatus, SignedTransaction};
-
-/// JSON-RPC code base of admission errors.
-pub const ADMISSION_CODE_BASE: i32 = 1000;
+use crate::chain::{Chain, EstimateError, ReadState};
+use crate::error::{NodeError, SubmitError};
+use crate::genesis::{address_of, dev_key};
+use crate::service::Node;
+use crate::store::StoreError;
 
 /// How long `dev_fund` waits for its transfer to commit.
 const DEV_FUND_WAIT: Duration = Duration::from_secs(30);
@@ -37,320 +34,89 @@ const DEV_FUND_WAIT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub struct NodeBackend {
     node: Arc<Node>,
-    notices: broadcast::Sender<Arc<BlockNotice>>,
     /// Serialises `dev_fund` (one nonce sequence for the development account).
     funding: Mutex<()>,
 }
 
 impl NodeBackend {
-    /// Serves `node`. Starts a thread that turns committed blocks into notices for subscribers.
+    /// Serves `node`.
     pub fn new(node: Arc<Node>) -> NodeBackend {
-        let (notices, _) = broadcast::channel(1024);
-        let mut blocks = node.subscribe();
-        let sender = notices.clone();
-        let _ = std::thread::Builder::new()
-            .name("rpc-notices".into())
-            .spawn(move || loop {
-                match blocks.blocking_recv() {
-                    Ok(block) => {
-                        let _ = sender.send(Arc::new(block_notice(&block)));
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                }
-            });
         NodeBackend {
             node,
-            notices,
             funding: Mutex::new(()),
         }
     }
 
-    fn height_or_head(&self, height: Option<u64>) -> Result<u64, RpcError> {
-        let head = self.node.head().header.height;
-        match height {
-            None => Ok(head),
-            Some(h) if h <= head => Ok(h),
-            Some(h) => Err(RpcError::new(
-                ErrorCode::UnknownBlock,
-                format!("height {h} is above the head {head}"),
-            )),
+    fn chain(&self) -> &Chain {
+        self.node.chain()
+    }
+
+    /// The committed state of `height` (or the head), resolved once.
+    fn state(&self, height: Option<u64>) -> Result<ReadState, BackendError> {
+        match self.chain().read_state(height).map_err(fault)? {
+            Some(state) => Ok(state),
+            None => Err(BackendError::UnknownBlock {
+                height: height.unwrap_or(0),
+                head: self.node.head().header.height,
+            }),
         }
     }
-}
 
-fn block_notice(block: &CommittedBlock) -> BlockNotice {
-    let header = &block.block.header;
-    let mut events = Vec::new();
-    for receipt in &block.receipts {
-        for (event_index, event) in receipt.events.iter().enumerate() {
-            events.push(EventNotice {
-                event: EventView::from(event),
-                tx_hash: receipt.tx_hash.to_hex(),
-                height: header.height,
-                tx_index: receipt.index,
-                event_index: event_index as u32,
-            });
-        }
-    }
-    BlockNotice {
-        header: HeaderView::from(header),
-        events,
+    /// The gas block `height` used (what replaying it costs).
+    fn block_gas(&self, height: u64) -> Result<u64, BackendError> {
+        Ok(self
+            .chain()
+            .store()
+            .header(height)
+            .map_err(fault)?
+            .map_or(0, |h| h.gas_used))
     }
 }
 
-/// The JSON-RPC error of an admission refusal: code `1000 + n`, the message, and `data` with the
-/// stable name (and every violation for invalid code).
-pub fn admission_error(error: &AdmissionError) -> RpcError {
-    let mut data = serde_json::json!({ "reason": error.name() });
-    if let AdmissionError::InvalidCode(report) = error {
-        data["violations"] = crate::report::violations_json(report);
-    }
-    RpcError {
-        code: ADMISSION_CODE_BASE + i32::from(error.code()),
-        message: error.to_string(),
-        data: Some(data),
-    }
+/// A node fault, for the server (its message; never the client's fault).
+fn fault(error: impl Into<NodeError>) -> BackendError {
+    BackendError::Fault(error.into().to_string())
 }
 
-/// The JSON-RPC error of a node fault (`-32603`); every variant listed.
-pub fn node_error(error: &NodeError) -> RpcError {
+fn submit_error(error: SubmitError) -> BackendError {
     match error {
-        NodeError::Store(_)
-        | NodeError::Vm(_)
-        | NodeError::Genesis(_)
-        | NodeError::Proposal(_)
-        | NodeError::HeaderMismatch { .. }
-        | NodeError::NothingToCommit
-        | NodeError::Invariant(_)
-        | NodeError::ShuttingDown => RpcError::internal(error.to_string()),
+        SubmitError::Rejected(e) => BackendError::Admission(e),
+        SubmitError::Node(e) => fault(e),
     }
 }
 
-fn submit_error(error: &SubmitError) -> RpcError {
-    match error {
-        SubmitError::Rejected(e) => admission_error(e),
-        SubmitError::Node(e) => node_error(e),
+impl From<StoreError> for BackendError {
+    fn from(error: StoreError) -> BackendError {
+        fault(error)
     }
-}
-
-use crate::report::hex0x;
-
-/// The gas block `height` used (what replaying it costs).
-fn block_gas(chain: &crate::chain::Chain, height: u64) -> Result<u64, RpcError> {
-    Ok(chain
-        .store()
-        .header(height)
-        .map_err(store_error)?
-        .map_or(0, |h| h.gas_used))
-}
-
-fn store_error(error: crate::store::StoreError) -> RpcError {
-    node_error(&error.into())
-}
-
-/// A transaction as served.
-pub fn tx_view(signed: &SignedTransaction, location: Option<(u64, u32)>) -> TxView {
-    let tx = &signed.tx;
-    let payload = match &tx.payload {
-        Payload::Transfer { to, amount } => PayloadView::Transfer {
-            to: *to,
-            amount: amount.to_string(),
-        },
-        Payload::Deploy {
-            code,
-            init_input,
-            salt,
-            value,
-        } => PayloadView::Deploy {
-            code_hash: CodeHash::of(code).to_hex(),
-            code_size_bytes: code.len() as u32,
-            init_input: hex0x(init_input),
-            salt: hex0x(salt),
-            value: value.to_string(),
-        },
-        Payload::Call {
-            contract,
-            method,
-            input,
-            value,
-        } => PayloadView::Call {
-            contract: *contract,
-            method: method.clone(),
-            input: hex0x(input),
-            value: value.to_string(),
-        },
-    };
-    TxView {
-        hash: signed.hash().to_hex(),
-        sender: tx.sender(),
-        public_key: hex0x(&tx.public_key),
-        nonce: tx.nonce,
-        gas_limit: tx.gas_limit.to_string(),
-        gas_price: tx.gas_price.to_string(),
-        payload,
-        signature: hex0x(&signed.signature),
-        len_bytes: signed.encode().len() as u32,
-        state: if location.is_some() {
-            "committed"
-        } else {
-            "pending"
-        }
-        .into(),
-        height: location.map(|l| l.0),
-        index: location.map(|l| l.1),
-    }
-}
-
-fn breakdown_view(entries: impl IntoIterator<Item = (String, u64)>) -> BTreeMap<String, String> {
-    entries
-        .into_iter()
-        .map(|(k, v)| (k, v.to_string()))
-        .collect()
-}
-
-/// A read-only call's outcome as served.
-pub fn call_result_view(outcome: &Outcome, height: u64) -> CallResultView {
-    CallResultView {
-        status: ReceiptStatus::from_vm(outcome.status).name().into(),
-        status_code: ReceiptStatus::from_vm(outcome.status).code(),
-        trap_code: outcome.trap_code.map(|t| t.code()),
-        output: hex0x(&outcome.output),
-        output_json: serde_json::from_slice(&outcome.output).ok(),
-        gas_used: outcome.gas_used.to_string(),
-        gas_limit: outcome.gas_limit.to_string(),
-        gas_breakdown: breakdown_view(
-            outcome
-                .breakdown_by_key()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v)),
-        ),
-        events: outcome.events.iter().map(EventView::from).collect(),
-        logs: outcome.logs.clone(),
-        height,
-    }
-}
-
-fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
-    let amount = |what: &str, text: &Option<String>| match text {
-        Some(text) => opmeter_rpc::api::decode_amount(what, text),
-        None => Ok(U256::zero()),
-    };
-    Ok(match tx {
-        TxRequest::Transfer { to, amount: value } => Payload::Transfer {
-            to: *to,
-            amount: opmeter_rpc::api::decode_amount("amount", value)?,
-        },
-        TxRequest::Deploy {
-            code,
-            args,
-            input,
-            salt,
-            value,
-        } => Payload::Deploy {
-            code: decode_hex("code", code)?,
-            init_input: call_input(args.as_ref(), input.as_deref())?,
-            salt: match salt {
-                Some(salt) => decode_hex("salt", salt)?,
-                None => Vec::new(),
-            },
-            value: amount("value", value)?,
-        },
-        TxRequest::Call {
-            contract,
-            method,
-            args,
-            input,
-            value,
-        } => Payload::Call {
-            contract: *contract,
-            method: method.clone(),
-            input: call_input(args.as_ref(), input.as_deref())?,
-            value: amount("value", value)?,
-        },
-    })
 }
 
 impl Backend for NodeBackend {
-    fn audit_trace(
-        &self,
-        tx_hash: [u8; 32],
-        options: &TraceOptions,
-    ) -> Result<Option<(TraceView, u64)>, RpcError> {
-        crate::audit::trace(self.node.chain(), &Hash32(tx_hash), options)
-            .map_err(|e| node_error(&e))
-    }
-
-    fn trace_call(
-        &self,
-        call: CallRequest,
-        height: Option<u64>,
-        options: &TraceOptions,
-    ) -> Result<TraceView, RpcError> {
-        let at = self.height_or_head(height)?;
-        let (outcome, trace) = self
-            .node
-            .chain()
-            .trace_query(height.map(|_| at), call, options)
-            .map_err(|e| node_error(&e))?;
-        Ok(TraceView::of_call(&outcome, &trace))
-    }
-
-    fn audit_replay(&self, tx_hash: [u8; 32]) -> Result<Option<(ReplayReport, u64)>, RpcError> {
-        let chain = self.node.chain();
-        let report = crate::audit::replay(chain, &Hash32(tx_hash)).map_err(|e| node_error(&e))?;
-        Ok(match report {
-            Some(report) => {
-                let gas = block_gas(chain, report.height)?;
-                Some((report, gas))
-            }
-            None => None,
-        })
-    }
-
-    fn audit_bundle(&self, tx_hash: [u8; 32]) -> Result<Option<(Bundle, u64)>, RpcError> {
-        let chain = self.node.chain();
-        let hash = Hash32(tx_hash);
-        let bundle = crate::audit::bundle(chain, &hash).map_err(|e| node_error(&e))?;
-        Ok(match bundle {
-            Some(bundle) => {
-                let height = chain.store().tx_location(&hash).map_err(store_error)?;
-                let gas = match height {
-                    Some((height, _)) => block_gas(chain, height)?,
-                    None => 0,
-                };
-                Some((bundle, gas))
-            }
-            None => None,
-        })
-    }
-
-    fn chain_info(&self) -> Result<ChainInfo, RpcError> {
-        let chain = self.node.chain();
+    fn chain_status(&self) -> Result<ChainStatus, BackendError> {
+        let chain = self.chain();
         let genesis = chain.genesis();
-        Ok(ChainInfo {
+        Ok(ChainStatus {
             chain_id: genesis.chain_id.clone(),
-            head: HeaderView::from(&self.node.head().header),
+            head: self.node.head().header,
             schedule_version: chain.vm().schedule().version,
-            schedule_hash: hex0x(&chain.vm().schedule_hash()),
+            schedule_hash: chain.vm().schedule_hash(),
             dev: genesis.dev,
-            min_gas_price: chain.min_gas_price().to_string(),
-            block_gas_limit: genesis.block_gas_limit.to_string(),
-            call_gas_max: String::new(),
+            min_gas_price: chain.min_gas_price(),
+            block_gas_limit: genesis.block_gas_limit,
         })
     }
 
-    fn chain_head(&self) -> Result<HeaderView, RpcError> {
-        Ok(HeaderView::from(&self.node.head().header))
+    fn head(&self) -> Result<Header, BackendError> {
+        Ok(self.node.head().header)
     }
 
-    fn block(&self, id: BlockRef, with_txs: bool) -> Result<Option<BlockView>, RpcError> {
-        let store = self.node.chain().store();
+    fn block(&self, id: BlockRef) -> Result<Option<Block>, BackendError> {
+        let store = self.chain().store();
         let head = self.node.head().header.height;
         let height = match id {
             BlockRef::Latest => head,
             BlockRef::Height(h) => h,
-            BlockRef::Hash(hash) => match store.height_of(&Hash32(hash)).map_err(store_error)? {
+            BlockRef::Hash(hash) => match store.height_of(&hash)? {
                 Some(h) => h,
                 None => return Ok(None),
             },
@@ -358,196 +124,133 @@ impl Backend for NodeBackend {
         if height > head {
             return Ok(None);
         }
-        let Some(block) = store.block(height).map_err(store_error)? else {
-            return Ok(None);
-        };
-        Ok(Some(BlockView {
-            header: HeaderView::from(&block.header),
-            transaction_hashes: block
-                .transactions
-                .iter()
-                .map(|t| t.hash().to_hex())
-                .collect(),
-            transactions: with_txs.then(|| {
-                block
-                    .transactions
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| tx_view(t, Some((height, i as u32))))
-                    .collect()
-            }),
-        }))
+        Ok(store.block(height)?)
     }
 
-    fn account_get(&self, address: Address, height: Option<u64>) -> Result<AccountView, RpcError> {
-        let at = self.height_or_head(height)?;
-        let account = self
-            .node
-            .chain()
-            .store()
-            .account_at(&address, at)
-            .map_err(store_error)?
-            .unwrap_or_default();
+    fn account(
+        &self,
+        address: Address,
+        height: Option<u64>,
+    ) -> Result<AtHeight<AccountState>, BackendError> {
+        let state = self.state(height)?;
+        let account = state.view().account(&address)?.unwrap_or_default();
         let pending_nonce = match height {
             None => self.node.pending_nonce(&address).max(account.nonce),
             Some(_) => account.nonce,
         };
-        Ok(AccountView {
-            address,
-            balance: account.balance.to_string(),
-            nonce: account.nonce,
-            pending_nonce,
-            code_hash: account.code_hash.map(|c| c.to_hex()),
-            height: at,
+        Ok(AtHeight {
+            value: AccountState {
+                account,
+                pending_nonce,
+            },
+            height: state.height(),
         })
     }
 
-    fn code_get(&self, target: CodeRef) -> Result<Option<CodeView>, RpcError> {
-        let store = self.node.chain().store();
+    fn code(&self, target: CodeRef) -> Result<Option<(CodeHash, Arc<[u8]>)>, BackendError> {
+        let state = self.state(None)?;
         let code_hash = match target {
-            CodeRef::Hash(hash) => CodeHash(hash),
-            CodeRef::Contract(address) => match store.account(&address).map_err(store_error)? {
-                Some(account) => match account.code_hash {
-                    Some(code_hash) => code_hash,
-                    None => return Ok(None),
-                },
-                None => return Ok(None),
+            CodeRef::Hash(hash) => CodeHash(hash.0),
+            CodeRef::Contract(address) => match state.view().account(&address)? {
+                Some(opmeter_ledger::block::Account {
+                    code_hash: Some(code_hash),
+                    ..
+                }) => code_hash,
+                _ => return Ok(None),
             },
         };
-        Ok(store
-            .code(&code_hash)
-            .map_err(store_error)?
-            .map(|code| CodeView {
-                code_hash: code_hash.to_hex(),
-                size_bytes: code.len() as u32,
-                code: hex0x(&code),
-            }))
+        Ok(state
+            .view()
+            .code_bytes(&code_hash)?
+            .map(|code| (code_hash, Arc::from(code))))
     }
 
-    fn code_validate(&self, code: &[u8]) -> Result<ValidationView, RpcError> {
-        let vm = self.node.chain().vm();
-        let (valid, violations) = match vm.validate(code) {
-            Ok(_) => (true, Vec::new()),
-            Err(report) => (
-                false,
-                report
-                    .violations
-                    .iter()
-                    .map(|v| ViolationView {
-                        rule: v.rule.as_str().into(),
-                        limit: v.limit,
-                        actual: v.actual,
-                        location: v.location.clone(),
-                        message: v.message.clone(),
-                    })
-                    .collect(),
-            ),
-        };
-        Ok(ValidationView {
-            valid,
-            code_hash: CodeHash::of(code).to_hex(),
-            size_bytes: code.len() as u32,
-            violations,
-        })
+    fn validate_code(&self, code: &[u8]) -> Result<Result<(), ValidationReport>, BackendError> {
+        Ok(self.chain().vm().validate(code).map(|_| ()))
     }
 
-    fn send_raw(&self, tx: &[u8]) -> Result<String, RpcError> {
-        self.node
-            .submit(tx)
-            .map(|hash| hash.to_hex())
-            .map_err(|e| submit_error(&e))
+    fn send_raw(&self, tx: &[u8]) -> Result<Hash32, BackendError> {
+        self.node.submit(tx).map_err(submit_error)
     }
 
-    fn tx_get(&self, tx_hash: [u8; 32]) -> Result<Option<TxView>, RpcError> {
-        let hash = Hash32(tx_hash);
+    fn transaction(&self, tx_hash: Hash32) -> Result<Option<KnownTx>, BackendError> {
         let head = self.node.head().header.height;
-        if let Some((height, index, signed)) = self
-            .node
-            .chain()
-            .store()
-            .transaction(&hash)
-            .map_err(store_error)?
-        {
+        if let Some((height, index, signed)) = self.chain().store().transaction(&tx_hash)? {
             if height <= head {
-                return Ok(Some(tx_view(&signed, Some((height, index)))));
+                return Ok(Some(KnownTx {
+                    signed,
+                    location: Some((height, index)),
+                }));
             }
         }
-        Ok(self.node.pending_tx(&hash).map(|t| tx_view(&t, None)))
+        Ok(self.node.pending_tx(&tx_hash).map(|signed| KnownTx {
+            signed,
+            location: None,
+        }))
     }
 
-    fn receipt(&self, tx_hash: [u8; 32]) -> Result<Option<ReceiptView>, RpcError> {
-        let receipt = self
-            .node
-            .chain()
-            .store()
-            .receipt(&Hash32(tx_hash))
-            .map_err(store_error)?;
+    fn receipt(&self, tx_hash: Hash32) -> Result<Option<Receipt>, BackendError> {
+        let receipt = self.chain().store().receipt(&tx_hash)?;
         // A receipt is served once its block is the head (or below): a client that sees it also
         // sees the state after it.
         let head = self.node.head().header.height;
-        Ok(receipt
-            .filter(|r| r.height <= head)
-            .as_ref()
-            .map(ReceiptView::from))
+        Ok(receipt.filter(|r| r.height <= head))
     }
 
-    fn call(&self, call: CallRequest, height: Option<u64>) -> Result<CallResultView, RpcError> {
-        let at = self.height_or_head(height)?;
-        let outcome = self
-            .node
+    fn call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+    ) -> Result<AtHeight<Outcome>, BackendError> {
+        let state = self.state(height)?;
+        let outcome = self.chain().query(&state, call).map_err(fault)?;
+        Ok(AtHeight {
+            value: outcome,
+            height: state.height(),
+        })
+    }
+
+    fn trace_call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+        options: &TraceOptions,
+    ) -> Result<AtHeight<(Outcome, Trace)>, BackendError> {
+        let state = self.state(height)?;
+        let traced = self
             .chain()
-            .query(height.map(|_| at), call)
-            .map_err(|e| node_error(&e))?;
-        Ok(call_result_view(&outcome, at))
+            .trace_query(&state, call, options)
+            .map_err(fault)?;
+        Ok(AtHeight {
+            value: traced,
+            height: state.height(),
+        })
     }
 
     fn estimate_gas(
         &self,
         from: Address,
-        tx: &TxRequest,
+        payload: Payload,
         gas_cap: u64,
-    ) -> Result<(EstimateView, u64), RpcError> {
-        let payload = payload_of(tx)?;
-        let chain = self.node.chain();
-        let height = self.node.head().header.height;
+    ) -> Result<AtHeight<Estimate>, BackendError> {
+        let chain = self.chain();
+        let state = self.state(None)?;
         let cap = gas_cap.min(chain.genesis().block_gas_limit);
-        match chain.estimate_gas(from, &payload, cap) {
-            Ok(estimate) => {
-                let receipt = &estimate.receipt;
-                let intrinsic = receipt
-                    .gas_breakdown
-                    .get(opmeter_vm::GasCategory::Transaction.key())
-                    .copied()
-                    .unwrap_or(0);
-                Ok((
-                    EstimateView {
-                        gas_limit: estimate.gas_limit.to_string(),
-                        gas_used: receipt.gas_used.to_string(),
-                        intrinsic_gas: intrinsic.to_string(),
-                        gas_breakdown: breakdown_view(receipt.gas_breakdown.clone()),
-                        output: hex0x(&receipt.output),
-                        executions: estimate.executions,
-                        height,
-                    },
-                    estimate.gas_burned,
-                ))
-            }
-            Err(EstimateError::Fails(receipt)) => Err(RpcError::new(
-                ErrorCode::ExecutionFailed,
-                format!(
-                    "the transaction fails ({}) even with {cap} gas; data has the failing execution",
-                    receipt.status.name()
-                ),
-            )
-            .with_data(serde_json::json!({
-                "status": receipt.status.name(),
-                "statusCode": receipt.status.code(),
-                "trapCode": receipt.trap_code,
-                "output": hex0x(&receipt.output),
-                "outputText": String::from_utf8(receipt.output.clone()).ok(),
-                "gasUsed": receipt.gas_used.to_string(),
-            }))),
-            Err(EstimateError::Node(e)) => Err(node_error(&e)),
+        match chain.estimate_gas(&state, from, &payload, cap) {
+            Ok(estimate) => Ok(AtHeight {
+                value: Estimate {
+                    gas_limit: estimate.gas_limit,
+                    receipt: estimate.receipt,
+                    executions: estimate.executions,
+                    gas_burned: estimate.gas_burned,
+                },
+                height: state.height(),
+            }),
+            Err(EstimateError::Fails(receipt)) => Err(BackendError::ExecutionFailed {
+                receipt,
+                gas_cap: cap,
+            }),
+            Err(EstimateError::Node(e)) => Err(fault(e)),
         }
     }
 
@@ -556,39 +259,66 @@ impl Backend for NodeBackend {
         contract: Address,
         key: &[u8],
         height: Option<u64>,
-    ) -> Result<StorageProofView, RpcError> {
-        let at = self.height_or_head(height)?;
-        let store = self.node.chain().store();
-        let state_key = StateKey::Storage(contract, key.to_vec());
-        let (value, proof) = store.prove(&state_key, at).map_err(store_error)?;
-        let state_root = store.state_root(at).map_err(store_error)?;
-        Ok(StorageProofView {
-            contract,
-            key: hex0x(key),
-            value: value.as_deref().map(hex0x),
+    ) -> Result<AtHeight<StorageProof>, BackendError> {
+        // The height is resolved once; the value, its proof and the root all come from the
+        // tree at that version.
+        let at = self.state(height)?.height();
+        let store = self.chain().store();
+        let (value, proof) = store.prove(&StateKey::Storage(contract, key.to_vec()), at)?;
+        Ok(AtHeight {
+            value: StorageProof {
+                value,
+                state_root: store.state_root(at)?,
+                proof: borsh::to_vec(&proof).map_err(|e| BackendError::Fault(e.to_string()))?,
+            },
             height: at,
-            state_root: state_root.to_hex(),
-            key_hash: hex0x(&state_key.key_hash().0),
-            proof: hex0x(&borsh::to_vec(&proof).map_err(|e| RpcError::internal(e.to_string()))?),
         })
     }
 
-    fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotice>> {
-        self.notices.subscribe()
+    fn audit_replay(&self, tx_hash: Hash32) -> Result<Option<(ReplayReport, u64)>, BackendError> {
+        match crate::audit::replay(self.chain(), &tx_hash).map_err(fault)? {
+            Some(report) => {
+                let gas = self.block_gas(report.height)?;
+                Ok(Some((report, gas)))
+            }
+            None => Ok(None),
+        }
     }
 
-    fn dev_fund(&self, address: Address, amount: U256) -> Result<FundView, RpcError> {
-        let chain = self.node.chain();
+    fn audit_bundle(&self, tx_hash: Hash32) -> Result<Option<(Bundle, u64)>, BackendError> {
+        let Some(bundle) = crate::audit::bundle(self.chain(), &tx_hash).map_err(fault)? else {
+            return Ok(None);
+        };
+        let gas = match self.chain().store().tx_location(&tx_hash)? {
+            Some((height, _)) => self.block_gas(height)?,
+            None => 0,
+        };
+        Ok(Some((bundle, gas)))
+    }
+
+    fn audit_trace(
+        &self,
+        tx_hash: Hash32,
+        options: &TraceOptions,
+    ) -> Result<Option<(ReceiptTrace, u64)>, BackendError> {
+        Ok(crate::audit::trace(self.chain(), &tx_hash, options)
+            .map_err(fault)?
+            .map(|(receipt, trace, executed)| (ReceiptTrace { receipt, trace }, executed)))
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {
+        self.node.subscribe()
+    }
+
+    fn dev_fund(&self, address: Address, amount: U256) -> Result<Hash32, BackendError> {
+        let chain = self.chain();
         if !chain.genesis().dev {
-            return Err(RpcError::new(
-                ErrorCode::DevOnly,
-                "dev_fund is only available on development chains (genesis `dev: true`)",
-            ));
+            return Err(BackendError::DevOnly);
         }
         let funding = self.funding.lock();
         let key = dev_key();
-        let from = crate::genesis::address_of(&key);
-        let mut tx = crate::types::Transaction {
+        let from = address_of(&key);
+        let mut tx = Transaction {
             chain_id: chain.genesis().chain_id.clone(),
             public_key: key.verifying_key().to_bytes(),
             nonce: self.node.pending_nonce(&from),
@@ -599,34 +329,27 @@ impl Backend for NodeBackend {
                 amount,
             },
         };
-        let len_bytes = tx.clone().sign(&key).encode().len() as u32;
+        let len_bytes = u32::try_from(tx.clone().sign(&key).encode().len()).unwrap_or(u32::MAX);
         tx.gas_limit = chain.intrinsic_gas(len_bytes);
         let hash = self
             .node
             .submit(&tx.sign(&key).encode())
-            .map_err(|e| submit_error(&e))?;
+            .map_err(submit_error)?;
         // Once pending, the next funding reads a higher pending nonce: wait without the lock.
         drop(funding);
         let deadline = Instant::now() + DEV_FUND_WAIT;
         loop {
-            if let Some(receipt) = self.receipt(hash.0)? {
-                if receipt.status_code != ReceiptStatus::Success.code() {
-                    return Err(RpcError::internal(format!(
+            if let Some(receipt) = self.receipt(hash)? {
+                if receipt.status != ReceiptStatus::Success {
+                    return Err(BackendError::Fault(format!(
                         "the funding transfer {hash} failed: {}",
-                        receipt.status
+                        receipt.status.name()
                     )));
                 }
-                return Ok(FundView {
-                    address,
-                    amount: amount.to_string(),
-                    tx_hash: hash.to_hex(),
-                });
+                return Ok(hash);
             }
             if Instant::now() >= deadline {
-                return Err(RpcError::new(
-                    ErrorCode::ReceiptTimeout,
-                    format!("the funding transfer {hash} is still pending (is the node producing blocks?)"),
-                ));
+                return Err(BackendError::ReceiptTimeout { tx_hash: hash });
             }
             std::thread::sleep(Duration::from_millis(5));
         }

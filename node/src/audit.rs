@@ -11,17 +11,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use opmeter_rpc::audit::{
-    compare_receipts, Bundle, BundleCode, BundleRead, BundleTx, FieldCheck, ReplayReport,
-    TraceView, BUNDLE_FORMAT,
-};
-use opmeter_vm::TraceOptions;
+use opmeter_ledger::block::Receipt;
+use opmeter_ledger::bundle::{Bundle, BundleCode, BundleRead, BundleTx, BUNDLE_FORMAT};
+use opmeter_ledger::compare::{compare_receipts, FieldCheck, ReplayReport};
+use opmeter_ledger::encoding::{to_hex0x, Hash32};
+use opmeter_ledger::merkle::merkle_path;
+use opmeter_vm::{Trace, TraceOptions};
 
 use crate::chain::Chain;
 use crate::error::NodeError;
-use crate::report::hex0x;
 use crate::state::TxReads;
-use crate::types::{merkle_path, Hash32, Receipt};
 
 fn invariant(message: impl Into<String>) -> NodeError {
     NodeError::Invariant(message.into())
@@ -57,20 +56,18 @@ pub fn replay(chain: &Chain, tx_hash: &Hash32) -> Result<Option<ReplayReport>, N
         header.receipts_root.to_hex(),
         root(replay.receipts_root),
     ));
-    let first_difference = fields.iter().find(|f| !f.matches).cloned();
     Ok(Some(ReplayReport {
-        tx_hash: tx_hash.to_hex(),
+        tx_hash: *tx_hash,
         height,
         index,
-        matches: first_difference.is_none(),
         fields,
-        replayed_transactions: replay.receipts.len() as u32,
-        first_difference,
+        replayed_transactions: u32::try_from(replay.receipts.len()).unwrap_or(u32::MAX),
     }))
 }
 
-/// The gas trace of committed transaction `tx_hash` (its block replayed up to it, the
-/// transaction traced), with the gas the replay executed. `None` when not committed.
+/// The stored receipt of committed transaction `tx_hash` and the gas trace of its execution (its
+/// block replayed up to it, the transaction traced; `None` when it ran no code), with the gas
+/// the replay executed. `None` when not committed.
 ///
 /// # Errors
 /// Node faults; [`NodeError::Invariant`] when the replayed receipt differs from the stored one
@@ -79,7 +76,7 @@ pub fn trace(
     chain: &Chain,
     tx_hash: &Hash32,
     options: &TraceOptions,
-) -> Result<Option<(TraceView, u64)>, NodeError> {
+) -> Result<Option<(Receipt, Option<Trace>, u64)>, NodeError> {
     let Some((height, index)) = chain.store().tx_location(tx_hash)? else {
         return Ok(None);
     };
@@ -91,10 +88,7 @@ pub fn trace(
             "the replay of {tx_hash} does not reproduce its receipt: see audit_replay"
         )));
     }
-    Ok(Some((
-        TraceView::of_receipt(&stored, replay.trace.as_ref()),
-        executed,
-    )))
+    Ok(Some((stored, replay.trace, executed)))
 }
 
 fn stored_receipt(chain: &Chain, height: u64, index: u32) -> Result<Receipt, NodeError> {
@@ -148,7 +142,7 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
     let leaves: Vec<Hash32> = block
         .transactions
         .iter()
-        .map(|tx| Hash32(*blake3::hash(&tx.encode()).as_bytes()))
+        .map(|tx| Hash32::of(&tx.encode()))
         .collect();
     let hashes = |path: Vec<Hash32>| path.iter().map(Hash32::to_hex).collect::<Vec<_>>();
     let mut transactions = Vec::with_capacity(needed.len());
@@ -163,7 +157,7 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
             .ok_or_else(|| invariant(format!("no Merkle path for transaction {i}")))?;
         transactions.push(BundleTx {
             index: *i,
-            signed: hex0x(&signed.encode()),
+            signed: to_hex0x(&signed.encode()),
             path: hashes(path),
         });
         if let Some(reads) = replay.reads.get(i) {
@@ -175,9 +169,9 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
     for key in keys {
         let (value, proof) = store.prove(&key, parent_height)?;
         reads.push(BundleRead {
-            key: hex0x(&key.encode()),
+            key: to_hex0x(&key.encode()),
             value: value.as_deref().map(hex0x),
-            proof: hex0x(&borsh::to_vec(&proof).map_err(|e| invariant(e.to_string()))?),
+            proof: to_hex0x(&borsh::to_vec(&proof).map_err(|e| invariant(e.to_string()))?),
         });
     }
     let mut codes = Vec::with_capacity(code_hashes.len());
@@ -186,8 +180,8 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
             .code(&code_hash)?
             .ok_or_else(|| invariant(format!("code {} is missing", code_hash.to_hex())))?;
         codes.push(BundleCode {
-            hash: hex0x(&code_hash.0),
-            wasm: hex0x(&wasm),
+            hash: to_hex0x(&code_hash.0),
+            wasm: to_hex0x(&wasm),
         });
     }
     let receipts = store.receipts(height)?;
@@ -202,12 +196,12 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
         format: BUNDLE_FORMAT.into(),
         chain_id: chain.genesis().chain_id.clone(),
         schedule_version: vm.schedule().version,
-        schedule_hash: hex0x(&vm.schedule_hash()),
+        schedule_hash: to_hex0x(&vm.schedule_hash()),
         fee_collector: chain.genesis().fee_collector,
-        parent_header: hex0x(&borsh::to_vec(&parent).map_err(|e| invariant(e.to_string()))?),
-        header: hex0x(&borsh::to_vec(&block.header).map_err(|e| invariant(e.to_string()))?),
+        parent_header: to_hex0x(&borsh::to_vec(&parent).map_err(|e| invariant(e.to_string()))?),
+        header: to_hex0x(&borsh::to_vec(&block.header).map_err(|e| invariant(e.to_string()))?),
         transactions,
-        receipt: hex0x(&borsh::to_vec(receipt).map_err(|e| invariant(e.to_string()))?),
+        receipt: to_hex0x(&borsh::to_vec(receipt).map_err(|e| invariant(e.to_string()))?),
         receipt_path: hashes(receipt_path),
         codes,
         reads,

@@ -11,21 +11,20 @@
 
 use std::sync::Arc;
 
-use opmeter_vm::{
-    Address, BlockContext, CallRequest, Schedule, StateView, Trace, TraceOptions, Vm, U256,
-};
+use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::block::{intrinsic_gas, Account, Block, Header, Receipt, ReceiptStatus};
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::merkle::merkle_root;
+use opmeter_ledger::transition::{execute_transaction, Executed, TxEnv, TxInput};
+use opmeter_ledger::tx::{Payload, SignedTransaction, Transaction};
+use opmeter_vm::{Address, BlockContext, CallRequest, Outcome, Schedule, Trace, TraceOptions, Vm, U256};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
-use crate::error::{AdmissionError, NodeError, ProposalError};
+use crate::error::{NodeError, ProposalError};
 use crate::genesis::Genesis;
 use crate::state::{CommittedView, Overlay, Version};
 use crate::store::{BlockCommit, StateChanges, Store};
-use crate::types::{
-    intrinsic_gas, merkle_root, Account, Block, Hash32, Header, Payload, Receipt, ReceiptStatus,
-    SignedTransaction, Transaction,
-};
-use opmeter_rpc::transition::{execute_transaction, Executed, TxEnv, TxInput};
 
 /// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
 /// block stamped far in the future would freeze contract time (every later block must be later).
@@ -128,6 +127,35 @@ pub struct Head {
     pub header: Header,
     /// Its hash.
     pub hash: Hash32,
+}
+
+/// One committed state, resolved once: a read-only execution or query runs entirely against it
+/// and reports its height, whatever commits meanwhile.
+#[derive(Clone, Debug)]
+pub struct ReadState {
+    view: CommittedView,
+    height: u64,
+    timestamp_ms: u64,
+}
+
+impl ReadState {
+    /// The block whose state this is.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The state as the vm reads it.
+    pub fn view(&self) -> &CommittedView {
+        &self.view
+    }
+
+    /// The context a read-only execution sees: the block after this one, at this block's time.
+    pub fn context(&self) -> BlockContext {
+        BlockContext {
+            height: self.height + 1,
+            timestamp_ms: self.timestamp_ms,
+        }
+    }
 }
 
 /// The state machine over a [`Store`].
@@ -745,18 +773,42 @@ impl Chain {
         }
     }
 
-    /// Runs a call read-only against committed state at `height` (or the head), in the context of
-    /// the block after it. Nothing is written.
+    /// The committed state of block `height`, or of the head (a snapshot) when `None`; `None`
+    /// when `height` is above the head.
+    ///
+    /// # Errors
+    /// Store faults.
+    pub fn read_state(&self, height: Option<u64>) -> Result<Option<ReadState>, NodeError> {
+        let (version, height) = match height {
+            None => {
+                let snapshot = self.store.snapshot()?;
+                let height = snapshot.height();
+                (Version::Snapshot(Arc::new(snapshot)), height)
+            }
+            Some(h) if h <= self.head().header.height => (Version::At(h), h),
+            Some(_) => return Ok(None),
+        };
+        let header = self.store.header(height)?.ok_or_else(|| {
+            NodeError::Store(crate::store::StoreError::Corrupt(format!(
+                "committed block {height} has no header"
+            )))
+        })?;
+        Ok(Some(ReadState {
+            view: CommittedView::new(Arc::clone(&self.store), version),
+            height,
+            timestamp_ms: header.timestamp_ms,
+        }))
+    }
+
+    /// Runs a call read-only against `state`, in the context of the block after it. Nothing is
+    /// written.
     ///
     /// # Errors
     /// Node faults only.
-    pub fn query(
-        &self,
-        height: Option<u64>,
-        call: CallRequest,
-    ) -> Result<opmeter_vm::Outcome, NodeError> {
-        let (view, context) = self.query_context(height)?;
-        Ok(self.vm.execute(view, context, call)?)
+    pub fn query(&self, state: &ReadState, call: CallRequest) -> Result<Outcome, NodeError> {
+        Ok(self
+            .vm
+            .execute(Arc::new(state.view.clone()), state.context(), call)?)
     }
 
     /// [`Chain::query`] with a gas trace of the execution.
@@ -765,32 +817,19 @@ impl Chain {
     /// Node faults only.
     pub fn trace_query(
         &self,
-        height: Option<u64>,
+        state: &ReadState,
         call: CallRequest,
         options: &TraceOptions,
-    ) -> Result<(opmeter_vm::Outcome, Trace), NodeError> {
-        let (view, context) = self.query_context(height)?;
-        Ok(self.vm.execute_traced(view, context, call, options)?)
+    ) -> Result<(Outcome, Trace), NodeError> {
+        Ok(self.vm.execute_traced(
+            Arc::new(state.view.clone()),
+            state.context(),
+            call,
+            options,
+        )?)
     }
 
-    fn query_context(
-        &self,
-        height: Option<u64>,
-    ) -> Result<(Arc<dyn StateView>, BlockContext), NodeError> {
-        let head = self.head();
-        let at = height.unwrap_or(head.header.height);
-        let timestamp_ms = match height {
-            Some(h) => self.store.header(h)?.map(|h| h.timestamp_ms).unwrap_or(0),
-            None => head.header.timestamp_ms,
-        };
-        let context = BlockContext {
-            height: at + 1,
-            timestamp_ms,
-        };
-        Ok((Arc::new(self.view(height)), context))
-    }
-
-    /// Executes `payload` from `sender` as the next transaction after the head would, with
+    /// Executes `payload` from `sender` as the next transaction after `state` would, with
     /// `gas_limit` (intrinsic gas included) and gas price 0, against a throw-away overlay. The
     /// signature is not checked; the nonce is the sender's next. Nothing is written.
     ///
@@ -798,12 +837,12 @@ impl Chain {
     /// Node faults only (a failing transaction is a receipt).
     pub fn simulate(
         &self,
+        state: &ReadState,
         sender: Address,
         payload: Payload,
         gas_limit: u64,
     ) -> Result<Receipt, NodeError> {
-        let head = self.head();
-        let base = CommittedView::new(Arc::clone(&self.store), Version::Head);
+        let base = state.view.clone();
         let nonce = base.account(&sender)?.unwrap_or_default().nonce;
         let signed = SignedTransaction {
             tx: Transaction {
@@ -827,15 +866,11 @@ impl Chain {
             signed,
         };
         let overlay = Arc::new(Overlay::new(base));
-        let context = BlockContext {
-            height: head.header.height + 1,
-            timestamp_ms: head.header.timestamp_ms,
-        };
-        self.execute_tx(&overlay, context, 0, &checked, true)
+        self.execute_tx(&overlay, state.context(), 0, &checked, true)
     }
 
     /// The smallest gas limit (at most `gas_cap`) at which `payload` from `sender` succeeds
-    /// against the head, found by executing at `gas_cap`, then at the gas that used, then by
+    /// against `state` (every execution sees it), found by executing at `gas_cap`, then at the gas that used, then by
     /// bisection when nested calls need more than they use; the returned receipt is the
     /// execution at exactly the returned limit. Also returns the number of executions and the
     /// gas they burned in total.
@@ -845,6 +880,7 @@ impl Chain {
     /// node faults.
     pub fn estimate_gas(
         &self,
+        state: &ReadState,
         sender: Address,
         payload: &Payload,
         gas_cap: u64,
@@ -852,7 +888,7 @@ impl Chain {
         let mut executions = 0u32;
         let mut burned = 0u64;
         let mut run = |limit: u64| -> Result<Receipt, NodeError> {
-            let receipt = self.simulate(sender, payload.clone(), limit)?;
+            let receipt = self.simulate(state, sender, payload.clone(), limit)?;
             executions += 1;
             burned = burned.saturating_add(receipt.gas_used);
             Ok(receipt)
@@ -888,15 +924,6 @@ impl Chain {
             executions,
             gas_burned: burned,
         })
-    }
-
-    /// A read-only view of committed state at `height` (or the head).
-    pub fn view(&self, height: Option<u64>) -> CommittedView {
-        let version = match height {
-            Some(h) => Version::At(h),
-            None => Version::Head,
-        };
-        CommittedView::new(Arc::clone(&self.store), version)
     }
 }
 

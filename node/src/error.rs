@@ -1,147 +1,12 @@
-//! The node's error types: admission refusals (the client's fault, stable codes), proposal
-//! rejections (a bad block), and node faults (the node's own failure; never a receipt).
+//! The node's error types: proposal rejections (a bad block), node faults (the node's own
+//! failure; never a receipt), and what submitting a transaction can fail with. Admission
+//! refusals (the client's fault, stable codes) are [`AdmissionError`], defined with the ledger.
 
-use opmeter_vm::{ValidationReport, VmError, U256};
+use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::transition::TransitionError;
+use opmeter_vm::VmError;
 
 use crate::store::StoreError;
-
-/// Why a transaction was refused at admission. Nothing was stored. Codes are stable.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AdmissionError {
-    /// The encoded transaction is larger than the schedule allows.
-    #[error("transaction is {len_bytes} bytes; the limit is {max_bytes}")]
-    TooLarge {
-        /// Its size.
-        len_bytes: u64,
-        /// `max_tx_len_bytes`.
-        max_bytes: u32,
-    },
-    /// The bytes are not one borsh-encoded signed transaction.
-    #[error("malformed transaction: {0}")]
-    Malformed(String),
-    /// The transaction is for another chain.
-    #[error("transaction is for chain `{got}`, this is `{expected}`")]
-    WrongChainId {
-        /// This chain.
-        expected: String,
-        /// The transaction's chain id.
-        got: String,
-    },
-    /// The signature does not verify against the transaction's public key.
-    #[error("bad signature")]
-    BadSignature,
-    /// The gas limit is above the block gas limit: it could never be included.
-    #[error("gas limit {gas_limit} is above the block gas limit {block_gas_limit}")]
-    GasLimitAboveBlockLimit {
-        /// The transaction's gas limit.
-        gas_limit: u64,
-        /// The chain's block gas limit.
-        block_gas_limit: u64,
-    },
-    /// The gas limit does not cover the intrinsic gas.
-    #[error("gas limit {gas_limit} is below the intrinsic gas {intrinsic_gas}")]
-    GasLimitBelowIntrinsic {
-        /// The transaction's gas limit.
-        gas_limit: u64,
-        /// `tx_base + tx_per_byte × length`.
-        intrinsic_gas: u64,
-    },
-    /// The gas price is below the chain's minimum.
-    #[error("gas price {gas_price} is below the minimum {min_gas_price}")]
-    GasPriceTooLow {
-        /// The transaction's gas price.
-        gas_price: U256,
-        /// The chain's minimum.
-        min_gas_price: U256,
-    },
-    /// The nonce was already used (a replay or a stale transaction).
-    #[error("nonce {nonce} is stale: the account's next nonce is {expected}")]
-    NonceTooLow {
-        /// The transaction's nonce.
-        nonce: u64,
-        /// The account's next nonce.
-        expected: u64,
-    },
-    /// The nonce is too far ahead of the account's next nonce.
-    #[error("nonce {nonce} is more than {window} ahead of the account's next nonce {expected}")]
-    NonceTooHigh {
-        /// The transaction's nonce.
-        nonce: u64,
-        /// The account's next nonce.
-        expected: u64,
-        /// How far ahead a nonce may be.
-        window: u64,
-    },
-    /// The balance cannot pay `gas_limit × gas_price + value` (plus what the sender's pending
-    /// transactions may spend).
-    #[error("balance {balance} is below the {required} this transaction may cost")]
-    InsufficientBalance {
-        /// The committed balance.
-        balance: U256,
-        /// What it must be at least.
-        required: U256,
-    },
-    /// The deployed code does not pass validation.
-    #[error("invalid code: {0}")]
-    InvalidCode(ValidationReport),
-    /// This exact transaction is already pending or committed.
-    #[error("transaction is already known")]
-    AlreadyKnown,
-    /// Another pending transaction of the sender already has this nonce.
-    #[error("another pending transaction already uses nonce {nonce}")]
-    NonceTaken {
-        /// The nonce.
-        nonce: u64,
-    },
-    /// The mempool is full.
-    #[error("the mempool is full ({max_txs} transactions)")]
-    MempoolFull {
-        /// Its capacity.
-        max_txs: u32,
-    },
-}
-
-impl AdmissionError {
-    /// The stable numeric code (documented in `specs/node.md`).
-    pub fn code(&self) -> u16 {
-        match self {
-            AdmissionError::TooLarge { .. } => 1,
-            AdmissionError::Malformed(_) => 2,
-            AdmissionError::WrongChainId { .. } => 3,
-            AdmissionError::BadSignature => 4,
-            AdmissionError::GasLimitAboveBlockLimit { .. } => 5,
-            AdmissionError::GasLimitBelowIntrinsic { .. } => 6,
-            AdmissionError::GasPriceTooLow { .. } => 7,
-            AdmissionError::NonceTooLow { .. } => 8,
-            AdmissionError::NonceTooHigh { .. } => 9,
-            AdmissionError::InsufficientBalance { .. } => 10,
-            AdmissionError::InvalidCode(_) => 11,
-            AdmissionError::AlreadyKnown => 12,
-            AdmissionError::NonceTaken { .. } => 13,
-            AdmissionError::MempoolFull { .. } => 14,
-        }
-    }
-
-    /// A stable camelCase name.
-    pub fn name(&self) -> &'static str {
-        match self {
-            AdmissionError::TooLarge { .. } => "tooLarge",
-            AdmissionError::Malformed(_) => "malformed",
-            AdmissionError::WrongChainId { .. } => "wrongChainId",
-            AdmissionError::BadSignature => "badSignature",
-            AdmissionError::GasLimitAboveBlockLimit { .. } => "gasLimitAboveBlockLimit",
-            AdmissionError::GasLimitBelowIntrinsic { .. } => "gasLimitBelowIntrinsic",
-            AdmissionError::GasPriceTooLow { .. } => "gasPriceTooLow",
-            AdmissionError::NonceTooLow { .. } => "nonceTooLow",
-            AdmissionError::NonceTooHigh { .. } => "nonceTooHigh",
-            AdmissionError::InsufficientBalance { .. } => "insufficientBalance",
-            AdmissionError::InvalidCode(_) => "invalidCode",
-            AdmissionError::AlreadyKnown => "alreadyKnown",
-            AdmissionError::NonceTaken { .. } => "nonceTaken",
-            AdmissionError::MempoolFull { .. } => "mempoolFull",
-        }
-    }
-}
 
 /// Why a proposed block was rejected (ABCI `ProcessProposal` → REJECT).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -248,9 +113,8 @@ pub enum NodeError {
     ShuttingDown,
 }
 
-impl From<opmeter_rpc::transition::TransitionError> for NodeError {
-    fn from(error: opmeter_rpc::transition::TransitionError) -> NodeError {
-        use opmeter_rpc::transition::TransitionError;
+impl From<TransitionError> for NodeError {
+    fn from(error: TransitionError) -> NodeError {
         match error {
             TransitionError::Vm(e) => NodeError::Vm(e),
             TransitionError::State(e) => NodeError::Vm(VmError::State(e)),
@@ -273,63 +137,5 @@ pub enum SubmitError {
 impl From<StoreError> for SubmitError {
     fn from(e: StoreError) -> SubmitError {
         SubmitError::Node(NodeError::Store(e))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn admission_codes_and_names_are_distinct_and_stable() {
-        let report = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1())
-            .validate(b"junk")
-            .unwrap_err();
-        let all = [
-            AdmissionError::TooLarge {
-                len_bytes: 0,
-                max_bytes: 0,
-            },
-            AdmissionError::Malformed(String::new()),
-            AdmissionError::WrongChainId {
-                expected: String::new(),
-                got: String::new(),
-            },
-            AdmissionError::BadSignature,
-            AdmissionError::GasLimitAboveBlockLimit {
-                gas_limit: 0,
-                block_gas_limit: 0,
-            },
-            AdmissionError::GasLimitBelowIntrinsic {
-                gas_limit: 0,
-                intrinsic_gas: 0,
-            },
-            AdmissionError::GasPriceTooLow {
-                gas_price: U256::zero(),
-                min_gas_price: U256::zero(),
-            },
-            AdmissionError::NonceTooLow {
-                nonce: 0,
-                expected: 0,
-            },
-            AdmissionError::NonceTooHigh {
-                nonce: 0,
-                expected: 0,
-                window: 0,
-            },
-            AdmissionError::InsufficientBalance {
-                balance: U256::zero(),
-                required: U256::zero(),
-            },
-            AdmissionError::InvalidCode(report),
-            AdmissionError::AlreadyKnown,
-            AdmissionError::NonceTaken { nonce: 0 },
-            AdmissionError::MempoolFull { max_txs: 0 },
-        ];
-        let codes: Vec<u16> = all.iter().map(AdmissionError::code).collect();
-        assert_eq!(codes, (1..=14).collect::<Vec<u16>>());
-        let names: std::collections::BTreeSet<&str> =
-            all.iter().map(AdmissionError::name).collect();
-        assert_eq!(names.len(), all.len());
     }
 }

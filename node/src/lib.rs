@@ -1,8 +1,9 @@
 //! # opmeter-node
 //!
 //! The Opmeter node: durable Merkle state on RocksDB, signed transactions, a mempool, blocks
-//! produced through the phases of ABCI 2.0, receipts and fees; plus the `opmeter` command-line
-//! tool.
+//! produced through the phases of ABCI 2.0, receipts and fees, the gas audit, and the JSON-RPC
+//! backend. The `opmeter` command-line tool (`src/bin/opmeter/`) is built on it; its commands,
+//! rendering, key files and scaffold are the binary's own modules.
 //!
 //! ```text
 //! submit ─▶ Chain::check_stateless ─▶ Mempool::check ─▶ persisted, acknowledged
@@ -25,15 +26,10 @@
 
 pub mod api;
 pub mod audit;
-pub mod build;
 pub mod chain;
 pub mod error;
 pub mod genesis;
 pub mod mempool;
-pub mod report;
-pub mod scaffold;
 pub mod service;
 pub mod state;
 pub mod store;
-pub mod types;
-pub mod wallet;

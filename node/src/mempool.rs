@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, HashMap};
 
 use opmeter_vm::{Address, U256};
 
+use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::block::Account;
+use opmeter_ledger::encoding::Hash32;
+
 use crate::chain::CheckedTx;
-use crate::error::AdmissionError;
-use crate::types::{Account, Hash32};
 
 /// Mempool limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

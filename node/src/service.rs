@@ -19,12 +19,16 @@ use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 use tokio::sync::broadcast;
 
+use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::block::{Block, CommittedBlock, Receipt};
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::tx::SignedTransaction;
+
 use crate::chain::{Chain, CheckedTx, Head};
-use crate::error::{AdmissionError, NodeError, SubmitError};
+use crate::error::{NodeError, SubmitError};
 use crate::genesis::Genesis;
 use crate::mempool::{Mempool, MempoolConfig};
 use crate::store::Store;
-use crate::types::{Block, Hash32, Receipt};
 
 /// When blocks are produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,15 +67,6 @@ impl NodeConfig {
             mempool: MempoolConfig::default(),
         }
     }
-}
-
-/// A committed block as announced to subscribers.
-#[derive(Clone, Debug)]
-pub struct CommittedBlock {
-    /// The block.
-    pub block: Block,
-    /// Its receipts.
-    pub receipts: Vec<Receipt>,
 }
 
 /// A running node. Share it as `Arc<Node>`.
@@ -125,7 +120,7 @@ impl Node {
         let persisted = self.chain.store().mempool_all()?;
         let mut dropped = Vec::new();
         for bytes in persisted {
-            let hash = crate::types::SignedTransaction::decode(&bytes)
+            let hash = SignedTransaction::decode(&bytes)
                 .map(|t| t.hash())
                 .ok();
             let checked = self.chain.check_stateless(&bytes, false);
@@ -150,7 +145,7 @@ impl Node {
     }
 
     /// The pending transaction with `hash`.
-    pub fn pending_tx(&self, hash: &Hash32) -> Option<crate::types::SignedTransaction> {
+    pub fn pending_tx(&self, hash: &Hash32) -> Option<SignedTransaction> {
         self.mempool.lock().get(hash).map(|tx| tx.signed.clone())
     }
 

@@ -1,16 +1,18 @@
-//! Views of state for the vm: the committed head ([`Store`] flat families), a past height (the
-//! tree's value history), and a staged overlay that collects one block's writes on top of the head
-//! without persisting anything.
+//! Views of state for the vm: the committed head (the [`Store`]'s flat families, live for the
+//! block producer, through a [`Snapshot`] for every other reader), a past height (the tree's value
+//! history), and a staged overlay that collects one block's writes on top of the head without
+//! persisting anything.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use opmeter_rpc::transition::{LedgerState, TransitionError};
+use opmeter_ledger::block::Account;
+use opmeter_ledger::state::StateKey;
+use opmeter_ledger::transition::{LedgerState, TransitionError};
 use opmeter_vm::{Address, CodeHash, StateError, StateView, U256};
 use parking_lot::{Mutex, RwLock};
 
-use crate::store::{StateChanges, StateKey, Store, StoreError};
-use crate::types::Account;
+use crate::store::{Snapshot, StateChanges, Store, StoreError};
 
 impl From<StoreError> for StateError {
     fn from(e: StoreError) -> StateError {
@@ -19,10 +21,13 @@ impl From<StoreError> for StateError {
 }
 
 /// Where committed state is read from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum Version {
-    /// The latest committed block (one point lookup per read).
+    /// The latest committed block, live (one point lookup per read). Only for the block
+    /// producer, the one writer: anyone else could see a block commit halfway through a read.
     Head,
+    /// One committed block's state, frozen: the head as of when the snapshot was taken.
+    Snapshot(Arc<Snapshot>),
     /// The state after block `height` (a seek in the tree's value history).
     At(u64),
 }
@@ -45,18 +50,31 @@ impl CommittedView {
     /// # Errors
     /// On a store failure.
     pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
-        match self.version {
+        match &self.version {
             Version::Head => self.store.account(address),
-            Version::At(height) => self.store.account_at(address, height),
+            Version::Snapshot(snapshot) => snapshot.account(address),
+            Version::At(height) => self.store.account_at(address, *height),
         }
     }
 
     fn storage_value(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.version {
+        match &self.version {
             Version::Head => self.store.storage(contract, key),
+            Version::Snapshot(snapshot) => snapshot.storage(contract, key),
             Version::At(height) => self
                 .store
-                .state_value_at(&StateKey::Storage(*contract, key.to_vec()), height),
+                .state_value_at(&StateKey::Storage(*contract, key.to_vec()), *height),
+        }
+    }
+
+    /// Code by hash (content-addressed: the same at every height).
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn code_bytes(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.version {
+            Version::Snapshot(snapshot) => snapshot.code(code_hash),
+            Version::Head | Version::At(_) => self.store.code(code_hash),
         }
     }
 }
@@ -78,7 +96,7 @@ impl StateView for CommittedView {
     }
 
     fn code(&self, code_hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError> {
-        Ok(self.store.code(code_hash)?.map(Arc::from))
+        Ok(self.code_bytes(code_hash)?.map(Arc::from))
     }
 }
 

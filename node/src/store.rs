@@ -31,9 +31,10 @@ use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
 use opmeter_vm::{Address, CodeHash};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, DB};
 
-use crate::types::{Account, Block, Hash32, Header, Receipt, SignedTransaction};
-
-pub use opmeter_rpc::proof::{StateKey, StateProof, TreeHasher};
+use opmeter_ledger::block::{Account, Block, Header, Receipt};
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::state::{StateKey, StateProof, TreeHasher};
+use opmeter_ledger::tx::SignedTransaction;
 
 const CF_META: &str = "meta";
 const CF_ACCOUNTS: &str = "accounts";
@@ -175,7 +176,86 @@ fn be_u64(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(array))
 }
 
+type DbSnapshot<'db> = rocksdb::SnapshotWithThreadMode<'db, DB>;
+
+self_cell::self_cell!(
+    /// A RocksDB snapshot that owns (a share of) its store.
+    struct SnapshotCell {
+        owner: Arc<Store>,
+        #[covariant]
+        dependent: DbSnapshot,
+    }
+);
+
+/// The committed state of one block, frozen: reads of the latest state through it see exactly
+/// the block it was taken at, whatever commits meanwhile (a RocksDB snapshot). Cheap to take;
+/// hold it no longer than a read.
+pub struct Snapshot {
+    cell: SnapshotCell,
+    height: u64,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("height", &self.height)
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// The block whose state this is.
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let cf = self.cell.borrow_owner().cf(cf)?;
+        Ok(self.cell.borrow_dependent().get_cf(cf, key)?)
+    }
+
+    /// An account record.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        self.get(CF_ACCOUNTS, &address.0)?
+            .map(|bytes| decode("account", &bytes))
+            .transpose()
+    }
+
+    /// A storage slot.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_STORAGE, &storage_key(contract, key))
+    }
+
+    /// Code by hash.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn code(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_CODE, &code_hash.0)
+    }
+}
+
 impl Store {
+    /// A snapshot of the last committed block's state (see [`Snapshot`]).
+    ///
+    /// # Errors
+    /// On a store failure, or before genesis.
+    pub fn snapshot(self: &Arc<Store>) -> Result<Snapshot, StoreError> {
+        let cell = SnapshotCell::new(Arc::clone(self), |store| store.db.snapshot());
+        let head = cell
+            .borrow_dependent()
+            .get_cf(self.cf(CF_META)?, META_HEAD)?
+            .ok_or_else(|| StoreError::Corrupt("a snapshot before genesis".into()))?;
+        let height = be_u64("head", &head)?;
+        Ok(Snapshot { cell, height })
+    }
+
     /// Opens (creating when missing) the store under `path`.
     ///
     /// `sync_writes` makes every block commit wait for the write-ahead log to reach the disk

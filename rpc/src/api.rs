@@ -1,5 +1,6 @@
 //! The method definitions (one `jsonrpsee` trait: the server, the client and the OpenRPC
-//! document all come from it) and the [`Backend`] the node implements.
+//! document all come from it) and their implementation over a [`Backend`]: decode, check limits,
+//! call the backend, build the views.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -7,171 +8,20 @@ use std::time::Instant;
 
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
-use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
-use opmeter_vm::{Address, CallRequest, TraceOptions, U256};
+use opmeter_ledger::block::CommittedBlock;
+use opmeter_ledger::bundle::Bundle;
+use opmeter_ledger::encoding::{DecU256, Hash32, HexBytes};
+use opmeter_ledger::state::StateKey;
+use opmeter_ledger::tx::Payload;
+use opmeter_vm::{Address, CallRequest, U256};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
-use crate::audit::{Bundle, ReplayReport, TraceArgs, TraceView};
+use crate::backend::{AccountState, Backend, BackendError, BlockRef, CodeRef, Estimate};
 use crate::error::{ErrorCode, RpcError};
 use crate::server::{RateLimiter, RpcConfig};
 use crate::types::*;
-
-/// What the node provides to the server. Methods may block (RocksDB reads, execution); the
-/// server runs them off the async executor. Arguments arrive decoded and within limits.
-pub trait Backend: Send + Sync + 'static {
-    /// Chain id, head, schedule and limits (`callGasMax` is filled in by the server).
-    ///
-    /// # Errors
-    /// Node faults.
-    fn chain_info(&self) -> Result<ChainInfo, RpcError>;
-
-    /// The last committed header.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn chain_head(&self) -> Result<HeaderView, RpcError>;
-
-    /// A block by height or hash, `None` when unknown.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn block(&self, id: BlockRef, with_txs: bool) -> Result<Option<BlockView>, RpcError>;
-
-    /// An account at the head or at `height`.
-    ///
-    /// # Errors
-    /// [`ErrorCode::UnknownBlock`]; node faults.
-    fn account_get(&self, address: Address, height: Option<u64>) -> Result<AccountView, RpcError>;
-
-    /// Code by code hash or by the address of a contract, `None` when unknown.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn code_get(&self, target: CodeRef) -> Result<Option<CodeView>, RpcError>;
-
-    /// Every violation of `code` (the rules of deployment).
-    ///
-    /// # Errors
-    /// Node faults.
-    fn code_validate(&self, code: &[u8]) -> Result<ValidationView, RpcError>;
-
-    /// Admits a signed transaction; returns its `0x` hash once it is pending and persisted.
-    ///
-    /// # Errors
-    /// The admission error (`1000 + n`); node faults.
-    fn send_raw(&self, tx: &[u8]) -> Result<String, RpcError>;
-
-    /// A pending or committed transaction, `None` when unknown.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn tx_get(&self, tx_hash: [u8; 32]) -> Result<Option<TxView>, RpcError>;
-
-    /// The receipt of a committed transaction.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn receipt(&self, tx_hash: [u8; 32]) -> Result<Option<ReceiptView>, RpcError>;
-
-    /// Runs `call` read-only against the state at `height` (or the head).
-    ///
-    /// # Errors
-    /// [`ErrorCode::UnknownBlock`]; node faults (a failing call is a result, not an error).
-    fn call(&self, call: CallRequest, height: Option<u64>) -> Result<CallResultView, RpcError>;
-
-    /// The smallest gas limit at which `tx` from `from` succeeds, at most `gas_cap`, verified
-    /// by executing at exactly that limit. Returns the estimate and the gas all executions
-    /// burned (for rate limiting).
-    ///
-    /// # Errors
-    /// [`ErrorCode::ExecutionFailed`] when it fails even at `gas_cap`; invalid parameters;
-    /// node faults.
-    fn estimate_gas(
-        &self,
-        from: Address,
-        tx: &TxRequest,
-        gas_cap: u64,
-    ) -> Result<(EstimateView, u64), RpcError>;
-
-    /// A storage value with its proof against the state root of `height` (or the head).
-    ///
-    /// # Errors
-    /// [`ErrorCode::UnknownBlock`]; node faults.
-    fn storage(
-        &self,
-        contract: Address,
-        key: &[u8],
-        height: Option<u64>,
-    ) -> Result<StorageProofView, RpcError>;
-
-    /// Re-executes committed transaction `tx_hash` (its whole block, against the state before
-    /// it) and compares its receipt field by field; `None` when not committed. Also returns the
-    /// gas the replay executed (for rate limiting).
-    ///
-    /// # Errors
-    /// Node faults.
-    fn audit_replay(&self, tx_hash: [u8; 32]) -> Result<Option<(ReplayReport, u64)>, RpcError>;
-
-    /// The offline verification bundle of committed transaction `tx_hash`; `None` when not
-    /// committed. Also returns the gas executed to build it.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn audit_bundle(&self, tx_hash: [u8; 32]) -> Result<Option<(Bundle, u64)>, RpcError>;
-
-    /// The gas trace of committed transaction `tx_hash`; `None` when not committed. Also returns
-    /// the gas executed to produce it.
-    ///
-    /// # Errors
-    /// Node faults.
-    fn audit_trace(
-        &self,
-        tx_hash: [u8; 32],
-        options: &TraceOptions,
-    ) -> Result<Option<(TraceView, u64)>, RpcError>;
-
-    /// Runs `call` read-only against the state at `height` (or the head) with a gas trace.
-    ///
-    /// # Errors
-    /// [`ErrorCode::UnknownBlock`]; node faults.
-    fn trace_call(
-        &self,
-        call: CallRequest,
-        height: Option<u64>,
-        options: &TraceOptions,
-    ) -> Result<TraceView, RpcError>;
-
-    /// Committed blocks from now on.
-    fn subscribe(&self) -> broadcast::Receiver<Arc<BlockNotice>>;
-
-    /// Development chains only: sends `amount` from the development account to `address`.
-    ///
-    /// # Errors
-    /// [`ErrorCode::DevOnly`] on other chains; admission errors; node faults.
-    fn dev_fund(&self, address: Address, amount: U256) -> Result<FundView, RpcError>;
-}
-
-/// A block reference after parsing: the head, a height, or a hash.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BlockRef {
-    /// The last committed block.
-    Latest,
-    /// A height.
-    Height(u64),
-    /// A block hash.
-    Hash([u8; 32]),
-}
-
-/// Which code `code_get` wants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CodeRef {
-    /// By blake3 of the code.
-    Hash([u8; 32]),
-    /// The code of the contract at this address.
-    Contract(Address),
-}
 
 /// The JSON-RPC methods of an Opmeter node.
 #[rpc(server, client)]
@@ -202,29 +52,29 @@ pub trait OpmeterApi {
     #[method(name = "code_get", blocking)]
     fn code_get(
         &self,
-        code_hash: Option<String>,
+        code_hash: Option<Hash32>,
         address: Option<Address>,
     ) -> RpcResult<Option<CodeView>>;
 
     /// Checks `0x` wasm against every rule of deployment; returns every violation.
     #[method(name = "code_validate", blocking)]
-    fn code_validate(&self, code: String) -> RpcResult<ValidationView>;
+    fn code_validate(&self, code: HexBytes) -> RpcResult<ValidationView>;
 
     /// Admits a `0x`-hex signed transaction; returns its hash once it is pending and persisted.
     #[method(name = "tx_sendRaw", blocking)]
-    fn tx_send_raw(&self, tx: String) -> RpcResult<String>;
+    fn tx_send_raw(&self, tx: HexBytes) -> RpcResult<Hash32>;
 
     /// Admits a signed transaction and waits for its receipt.
     #[method(name = "tx_sendRawAndWait")]
-    async fn tx_send_raw_and_wait(&self, tx: String) -> RpcResult<ReceiptView>;
+    async fn tx_send_raw_and_wait(&self, tx: HexBytes) -> RpcResult<ReceiptView>;
 
     /// A pending or committed transaction; `null` when unknown.
     #[method(name = "tx_get", blocking)]
-    fn tx_get(&self, hash: String) -> RpcResult<Option<TxView>>;
+    fn tx_get(&self, hash: Hash32) -> RpcResult<Option<TxView>>;
 
     /// The receipt of a committed transaction; `null` when unknown or pending.
     #[method(name = "tx_receipt", blocking)]
-    fn tx_receipt(&self, hash: String) -> RpcResult<Option<ReceiptView>>;
+    fn tx_receipt(&self, hash: Hash32) -> RpcResult<Option<ReceiptView>>;
 
     /// Runs a call read-only against the head or `height`: output, status, gas and its
     /// breakdown, events and logs. Nothing is written. Rate limited per client.
@@ -241,7 +91,7 @@ pub trait OpmeterApi {
     fn contract_storage(
         &self,
         contract: Address,
-        key: String,
+        key: HexBytes,
         height: Option<u64>,
     ) -> RpcResult<StorageProofView>;
 
@@ -250,19 +100,19 @@ pub trait OpmeterApi {
     /// gas, every breakdown entry, events, and the block's state and receipts roots match.
     /// `null` when unknown. Rate limited per client (charged the block's gas).
     #[method(name = "audit_replay", blocking, with_extensions)]
-    fn audit_replay(&self, hash: String) -> RpcResult<Option<ReplayReport>>;
+    fn audit_replay(&self, hash: Hash32) -> RpcResult<Option<ReplayReportView>>;
 
     /// A self-contained bundle to verify a committed transaction's receipt offline
     /// (`specs/audit-bundle.md`, `opmeter verify`). `null` when unknown. Rate limited per client.
     #[method(name = "audit_bundle", blocking, with_extensions)]
-    fn audit_bundle(&self, hash: String) -> RpcResult<Option<Bundle>>;
+    fn audit_bundle(&self, hash: Hash32) -> RpcResult<Option<Bundle>>;
 
     /// Where every unit of a committed transaction's gas went: intrinsic gas, then gas per wasm
     /// function and per host call in call order, nested contract calls as a tree; totals equal
     /// the receipt's. `options.blocks` adds a per-block profile (bounded). `null` when unknown.
     /// Rate limited per client.
     #[method(name = "audit_trace", blocking, with_extensions)]
-    fn audit_trace(&self, hash: String, options: Option<TraceArgs>)
+    fn audit_trace(&self, hash: Hash32, options: Option<TraceArgs>)
         -> RpcResult<Option<TraceView>>;
 
     /// `contract_call` with the gas trace of the execution. Rate limited per client.
@@ -285,78 +135,101 @@ pub trait OpmeterApi {
     /// Development chains only: moves `amount` (decimal string) from the development account to
     /// `address`.
     #[method(name = "dev_fund", blocking)]
-    fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView>;
+    fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView>;
 
     /// This API's OpenRPC document.
     #[method(name = "rpc.discover")]
     fn discover(&self) -> RpcResult<serde_json::Value>;
 }
 
-/// Decodes `0x`-prefixed hex.
+/// The input bytes of `args` (compact JSON) or `input` (raw bytes); at most one may be given.
 ///
 /// # Errors
-/// [`RpcError::invalid_params`] naming `what`.
-pub fn decode_hex(what: &str, text: &str) -> Result<Vec<u8>, RpcError> {
-    let digits = text
-        .strip_prefix("0x")
-        .ok_or_else(|| RpcError::invalid_params(format!("{what}: expected 0x-prefixed hex")))?;
-    hex::decode(digits).map_err(|e| RpcError::invalid_params(format!("{what}: {e}")))
-}
-
-/// Decodes a `0x` 32-byte hash.
-///
-/// # Errors
-/// [`RpcError::invalid_params`] naming `what`.
-pub fn decode_hash(what: &str, text: &str) -> Result<[u8; 32], RpcError> {
-    decode_hex(what, text)?
-        .try_into()
-        .map_err(|_| RpcError::invalid_params(format!("{what}: expected 32 bytes")))
-}
-
-/// Parses a decimal amount.
-///
-/// # Errors
-/// [`RpcError::invalid_params`] naming `what`.
-pub fn decode_amount(what: &str, text: &str) -> Result<U256, RpcError> {
-    decimal_digits(what, text)?;
-    U256::from_dec_str(text)
-        .map_err(|_| RpcError::invalid_params(format!("{what}: does not fit in 256 bits")))
-}
-
-fn decimal_digits(what: &str, text: &str) -> Result<(), RpcError> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(RpcError::invalid_params(format!(
-            "{what}: expected a decimal integer string"
-        )));
-    }
-    Ok(())
-}
-
-/// Parses a decimal gas amount.
-///
-/// # Errors
-/// [`RpcError::invalid_params`] naming `what`.
-pub fn decode_gas(what: &str, text: &str) -> Result<u64, RpcError> {
-    decimal_digits(what, text)?;
-    text.parse()
-        .map_err(|_| RpcError::invalid_params(format!("{what}: does not fit in 64 bits")))
-}
-
-/// The input bytes of `args` (compact JSON) or `input` (hex); at most one may be given.
-///
-/// # Errors
-/// Both given; bad hex.
+/// Both given.
 pub fn call_input(
     args: Option<&serde_json::Value>,
-    input: Option<&str>,
+    input: Option<&HexBytes>,
 ) -> Result<Vec<u8>, RpcError> {
     match (args, input) {
         (Some(_), Some(_)) => Err(RpcError::invalid_params(
             "give either `args` (JSON) or `input` (0x hex), not both",
         )),
         (Some(args), None) => Ok(serde_json::to_vec(args).unwrap_or_default()),
-        (None, Some(input)) => decode_hex("input", input),
+        (None, Some(input)) => Ok(input.0.clone()),
         (None, None) => Ok(Vec::new()),
+    }
+}
+
+/// The payload of a transaction to estimate.
+///
+/// # Errors
+/// `args` and `input` both given.
+pub fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
+    let value = |v: &Option<DecU256>| v.map_or_else(U256::zero, |v| v.0);
+    Ok(match tx {
+        TxRequest::Transfer { to, amount } => Payload::Transfer {
+            to: *to,
+            amount: amount.0,
+        },
+        TxRequest::Deploy {
+            code,
+            args,
+            input,
+            salt,
+            value: amount,
+        } => Payload::Deploy {
+            code: code.0.clone(),
+            init_input: call_input(args.as_ref(), input.as_ref())?,
+            salt: salt.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+            value: value(amount),
+        },
+        TxRequest::Call {
+            contract,
+            method,
+            args,
+            input,
+            value: amount,
+        } => Payload::Call {
+            contract: *contract,
+            method: method.clone(),
+            input: call_input(args.as_ref(), input.as_ref())?,
+            value: value(amount),
+        },
+    })
+}
+
+impl From<&Payload> for TxRequest {
+    fn from(payload: &Payload) -> TxRequest {
+        match payload {
+            Payload::Transfer { to, amount } => TxRequest::Transfer {
+                to: *to,
+                amount: (*amount).into(),
+            },
+            Payload::Deploy {
+                code,
+                init_input,
+                salt,
+                value,
+            } => TxRequest::Deploy {
+                code: HexBytes::from(&code[..]),
+                args: None,
+                input: Some(HexBytes::from(&init_input[..])),
+                salt: Some(HexBytes::from(&salt[..])),
+                value: Some((*value).into()),
+            },
+            Payload::Call {
+                contract,
+                method,
+                input,
+                value,
+            } => TxRequest::Call {
+                contract: *contract,
+                method: method.clone(),
+                args: None,
+                input: Some(HexBytes::from(&input[..])),
+                value: Some((*value).into()),
+            },
+        }
     }
 }
 
@@ -386,15 +259,58 @@ pub(crate) struct Api {
     pub(crate) limiter: Arc<RateLimiter>,
     /// Read-only executions running at once (one per core): more only adds thread thrash.
     pub(crate) executions: Arc<Slots>,
+    /// Committed blocks as wire notices, converted once for every subscriber.
+    pub(crate) notices: broadcast::Sender<Arc<BlockNotice>>,
+}
+
+/// The notice of a committed block: its header and every event, in order.
+pub fn block_notice(committed: &CommittedBlock) -> BlockNotice {
+    let header = &committed.block.header;
+    let mut events = Vec::new();
+    for receipt in &committed.receipts {
+        for (event_index, event) in receipt.events.iter().enumerate() {
+            events.push(EventNotice {
+                event: EventView::from(event),
+                tx_hash: receipt.tx_hash,
+                height: header.height,
+                tx_index: receipt.index,
+                event_index: u32::try_from(event_index).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    BlockNotice {
+        header: HeaderView::from(header),
+        events,
+    }
+}
+
+/// A channel of notices fed by a thread that converts `backend`'s committed blocks; the thread
+/// ends when the backend's channel closes.
+pub(crate) fn notices(backend: &dyn Backend) -> broadcast::Sender<Arc<BlockNotice>> {
+    let (sender, _) = broadcast::channel(1024);
+    let mut blocks = backend.subscribe();
+    let feed = sender.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rpc-notices".into())
+        .spawn(move || loop {
+            match blocks.blocking_recv() {
+                Ok(block) => {
+                    let _ = feed.send(Arc::new(block_notice(&block)));
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the notice thread; subscriptions get no blocks: {e}");
+    }
+    sender
 }
 
 impl Api {
     /// A read-only call's request, its gas limit checked against `callGasMax`.
     fn call_request(&self, call: CallArgs) -> Result<CallRequest, RpcError> {
-        let gas_limit = match &call.gas_limit {
-            Some(text) => decode_gas("gasLimit", text)?,
-            None => self.config.call_gas_max,
-        };
+        let gas_limit = call.gas_limit.map_or(self.config.call_gas_max, |g| g.0);
         if gas_limit > self.config.call_gas_max {
             return Err(RpcError::new(
                 ErrorCode::CallGasAboveMax,
@@ -409,11 +325,8 @@ impl Api {
             caller: call.from.unwrap_or(Address([0; 32])),
             contract: call.contract,
             method: call.method,
-            input: call_input(call.args.as_ref(), call.input.as_deref())?,
-            value: match &call.value {
-                Some(text) => decode_amount("value", text)?,
-                None => U256::zero(),
-            },
+            input: call_input(call.args.as_ref(), call.input.as_ref())?,
+            value: call.value.map_or_else(U256::zero, |v| v.0),
             gas_limit,
         })
     }
@@ -424,7 +337,7 @@ impl Api {
         &self,
         ext: &Extensions,
         request: CallRequest,
-        f: impl FnOnce(CallRequest) -> Result<(T, u64), RpcError>,
+        f: impl FnOnce(CallRequest) -> Result<(T, u64), BackendError>,
     ) -> Result<T, RpcError> {
         let ip = client_ip(ext);
         let gas_limit = request.gas_limit;
@@ -432,7 +345,7 @@ impl Api {
         let result = self.executions.run(|| f(request));
         let used = result.as_ref().map_or(0, |(_, used)| *used);
         self.limiter.settle(ip, gas_limit, used);
-        result.map(|(value, _)| value)
+        Ok(result?.0)
     }
 
     /// Runs an audit (a re-execution whose cost is known only afterwards) in an execution slot:
@@ -441,7 +354,7 @@ impl Api {
     fn charged<T>(
         &self,
         ext: &Extensions,
-        f: impl FnOnce() -> Result<Option<(T, u64)>, RpcError>,
+        f: impl FnOnce() -> Result<Option<(T, u64)>, BackendError>,
     ) -> Result<Option<T>, RpcError> {
         let ip = client_ip(ext);
         self.limiter.reserve(ip, 0)?;
@@ -522,12 +435,24 @@ async fn forward(
     }
 }
 
+fn rpc<T>(result: Result<T, BackendError>) -> Result<T, RpcError> {
+    result.map_err(RpcError::from)
+}
+
 #[async_trait]
 impl OpmeterApiServer for Api {
     fn chain_info(&self) -> RpcResult<ChainInfo> {
-        let mut info = self.backend.chain_info()?;
-        info.call_gas_max = self.config.call_gas_max.to_string();
-        Ok(info)
+        let status = rpc(self.backend.chain_status())?;
+        Ok(ChainInfo {
+            chain_id: status.chain_id,
+            head: HeaderView::from(&status.head),
+            schedule_version: status.schedule_version,
+            schedule_hash: Hash32(status.schedule_hash),
+            dev: status.dev,
+            min_gas_price: status.min_gas_price.into(),
+            block_gas_limit: status.block_gas_limit.into(),
+            call_gas_max: self.config.call_gas_max.into(),
+        })
     }
 
     fn chain_get_block(
@@ -535,31 +460,57 @@ impl OpmeterApiServer for Api {
         block: BlockId,
         with_transactions: Option<bool>,
     ) -> RpcResult<Option<BlockView>> {
-        let block = match block {
+        let id = match block {
             BlockId::Height(h) => BlockRef::Height(h),
             BlockId::Hash(text) if text == "latest" => BlockRef::Latest,
-            BlockId::Hash(text) => BlockRef::Hash(decode_hash("block", &text)?),
+            BlockId::Hash(text) => BlockRef::Hash(
+                text.parse()
+                    .map_err(|e| RpcError::invalid_params(format!("block: {e}")))?,
+            ),
         };
-        Ok(self
-            .backend
-            .block(block, with_transactions.unwrap_or(false))?)
+        let Some(block) = rpc(self.backend.block(id))? else {
+            return Ok(None);
+        };
+        let height = block.header.height;
+        Ok(Some(BlockView {
+            header: HeaderView::from(&block.header),
+            transaction_hashes: block.transactions.iter().map(|t| t.hash()).collect(),
+            transactions: with_transactions.unwrap_or(false).then(|| {
+                (0u32..)
+                    .zip(&block.transactions)
+                    .map(|(i, t)| TxView::new(t, Some((height, i))))
+                    .collect()
+            }),
+        }))
     }
 
     fn chain_head(&self) -> RpcResult<HeaderView> {
-        Ok(self.backend.chain_head()?)
+        Ok(HeaderView::from(&rpc(self.backend.head())?))
     }
 
     fn account_get(&self, address: Address, height: Option<u64>) -> RpcResult<AccountView> {
-        Ok(self.backend.account_get(address, height)?)
+        let read = rpc(self.backend.account(address, height))?;
+        let AccountState {
+            account,
+            pending_nonce,
+        } = read.value;
+        Ok(AccountView {
+            address,
+            balance: account.balance.into(),
+            nonce: account.nonce,
+            pending_nonce,
+            code_hash: account.code_hash.map(|c| Hash32(c.0)),
+            height: read.height,
+        })
     }
 
     fn code_get(
         &self,
-        code_hash: Option<String>,
+        code_hash: Option<Hash32>,
         address: Option<Address>,
     ) -> RpcResult<Option<CodeView>> {
         let target = match (code_hash, address) {
-            (Some(hash), None) => CodeRef::Hash(decode_hash("codeHash", &hash)?),
+            (Some(hash), None) => CodeRef::Hash(hash),
             (None, Some(address)) => CodeRef::Contract(address),
             _ => {
                 return Err(RpcError::invalid_params(
@@ -568,31 +519,32 @@ impl OpmeterApiServer for Api {
                 .into())
             }
         };
-        Ok(self.backend.code_get(target)?)
+        Ok(rpc(self.backend.code(target))?.map(|(code_hash, code)| CodeView {
+            code_hash: Hash32(code_hash.0),
+            size_bytes: u32::try_from(code.len()).unwrap_or(u32::MAX),
+            code: HexBytes::from(&code[..]),
+        }))
     }
 
-    fn code_validate(&self, code: String) -> RpcResult<ValidationView> {
-        let code = decode_hex("code", &code)?;
-        Ok(self.backend.code_validate(&code)?)
+    fn code_validate(&self, code: HexBytes) -> RpcResult<ValidationView> {
+        let verdict = rpc(self.backend.validate_code(&code.0))?;
+        Ok(ValidationView::new(&code.0, verdict.as_ref().map(|_| ())))
     }
 
-    fn tx_send_raw(&self, tx: String) -> RpcResult<String> {
-        let bytes = decode_hex("tx", &tx)?;
-        Ok(self.backend.send_raw(&bytes)?)
+    fn tx_send_raw(&self, tx: HexBytes) -> RpcResult<Hash32> {
+        Ok(rpc(self.backend.send_raw(&tx.0))?)
     }
 
-    async fn tx_send_raw_and_wait(&self, tx: String) -> RpcResult<ReceiptView> {
-        let bytes = decode_hex("tx", &tx)?;
+    async fn tx_send_raw_and_wait(&self, tx: HexBytes) -> RpcResult<ReceiptView> {
         let backend = Arc::clone(&self.backend);
         // Subscribe before admission so the block that includes it cannot be missed.
-        let mut blocks = backend.subscribe();
-        let hash = blocking(move || backend.send_raw(&bytes)).await?;
-        let hash = decode_hash("hash", &hash)?;
+        let mut blocks = self.notices.subscribe();
+        let hash = blocking(move || rpc(backend.send_raw(&tx.0))).await?;
         let deadline = Instant::now() + self.config.receipt_wait;
         loop {
             let backend = Arc::clone(&self.backend);
-            if let Some(receipt) = blocking(move || backend.receipt(hash)).await? {
-                return Ok(receipt);
+            if let Some(receipt) = blocking(move || rpc(backend.receipt(hash))).await? {
+                return Ok(ReceiptView::from(&receipt));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -614,14 +566,14 @@ impl OpmeterApiServer for Api {
         }
     }
 
-    fn tx_get(&self, hash: String) -> RpcResult<Option<TxView>> {
-        let hash = decode_hash("hash", &hash)?;
-        Ok(self.backend.tx_get(hash)?)
+    fn tx_get(&self, hash: Hash32) -> RpcResult<Option<TxView>> {
+        Ok(rpc(self.backend.transaction(hash))?.map(|known| TxView::new(&known.signed, known.location)))
     }
 
-    fn tx_receipt(&self, hash: String) -> RpcResult<Option<ReceiptView>> {
-        let hash = decode_hash("hash", &hash)?;
-        Ok(self.backend.receipt(hash)?)
+    fn tx_receipt(&self, hash: Hash32) -> RpcResult<Option<ReceiptView>> {
+        Ok(rpc(self.backend.receipt(hash))?
+            .as_ref()
+            .map(ReceiptView::from))
     }
 
     fn contract_call(
@@ -632,9 +584,9 @@ impl OpmeterApiServer for Api {
     ) -> RpcResult<CallResultView> {
         let request = self.call_request(call)?;
         Ok(self.metered(ext, request, |request| {
-            let result = self.backend.call(request, height)?;
-            let used = result.gas_used.parse().unwrap_or(0);
-            Ok((result, used))
+            let run = self.backend.call(request, height)?;
+            let used = run.value.gas_used;
+            Ok((CallResultView::new(&run.value, run.height), used))
         })?)
     }
 
@@ -643,6 +595,7 @@ impl OpmeterApiServer for Api {
         ext: &Extensions,
         args: EstimateArgs,
     ) -> RpcResult<EstimateView> {
+        let payload = payload_of(&args.tx)?;
         let ip = client_ip(ext);
         let cap = self.config.call_gas_max;
         // Up to two executions plus a bisection over (used, cap] plus a final run: reserve them
@@ -652,28 +605,44 @@ impl OpmeterApiServer for Api {
         self.limiter.reserve(ip, reserved)?;
         let result = self
             .executions
-            .run(|| self.backend.estimate_gas(args.from, &args.tx, cap));
+            .run(|| self.backend.estimate_gas(args.from, payload, cap));
         let spent = match &result {
-            Ok((_, spent)) => *spent,
+            Ok(estimate) => estimate.value.gas_burned,
             // A failing estimate ran once, at the cap (or not at all).
             Err(_) => cap,
         };
         self.limiter.settle(ip, reserved, spent);
-        Ok(result?.0)
+        let estimate = rpc(result)?;
+        let Estimate {
+            gas_limit,
+            receipt,
+            executions,
+            ..
+        } = &estimate.value;
+        Ok(EstimateView::new(*gas_limit, receipt, *executions, estimate.height))
     }
 
     fn contract_storage(
         &self,
         contract: Address,
-        key: String,
+        key: HexBytes,
         height: Option<u64>,
     ) -> RpcResult<StorageProofView> {
-        let key = decode_hex("key", &key)?;
-        Ok(self.backend.storage(contract, &key, height)?)
+        let read = rpc(self.backend.storage(contract, &key.0, height))?;
+        let key_hash = StateKey::Storage(contract, key.0.clone()).key_hash();
+        Ok(StorageProofView {
+            contract,
+            key,
+            value: read.value.value.map(HexBytes),
+            height: read.height,
+            state_root: read.value.state_root,
+            key_hash: Hash32(key_hash.0),
+            proof: HexBytes(read.value.proof),
+        })
     }
 
     async fn subscribe_new_heads(&self, pending: PendingSubscriptionSink) -> SubscriptionResult {
-        let blocks = self.backend.subscribe();
+        let blocks = self.notices.subscribe();
         forward(pending.accept().await?, blocks, |block| {
             Ok(vec![serde_json::value::to_raw_value(&block.header)?])
         })
@@ -686,13 +655,7 @@ impl OpmeterApiServer for Api {
         filter: Option<EventFilter>,
     ) -> SubscriptionResult {
         let filter = filter.unwrap_or_default();
-        for topic in filter.topics.iter().flatten() {
-            if let Err(e) = decode_hex("topic", topic) {
-                pending.reject(ErrorObjectOwned::from(e)).await;
-                return Ok(());
-            }
-        }
-        let blocks = self.backend.subscribe();
+        let blocks = self.notices.subscribe();
         forward(pending.accept().await?, blocks, |block| {
             block
                 .events
@@ -704,25 +667,24 @@ impl OpmeterApiServer for Api {
         .await
     }
 
-    fn audit_replay(&self, ext: &Extensions, hash: String) -> RpcResult<Option<ReplayReport>> {
-        let hash = decode_hash("hash", &hash)?;
-        Ok(self.charged(ext, || self.backend.audit_replay(hash))?)
+    fn audit_replay(&self, ext: &Extensions, hash: Hash32) -> RpcResult<Option<ReplayReportView>> {
+        let report = self.charged(ext, || self.backend.audit_replay(hash))?;
+        Ok(report.as_ref().map(ReplayReportView::from))
     }
 
-    fn audit_bundle(&self, ext: &Extensions, hash: String) -> RpcResult<Option<Bundle>> {
-        let hash = decode_hash("hash", &hash)?;
+    fn audit_bundle(&self, ext: &Extensions, hash: Hash32) -> RpcResult<Option<Bundle>> {
         Ok(self.charged(ext, || self.backend.audit_bundle(hash))?)
     }
 
     fn audit_trace(
         &self,
         ext: &Extensions,
-        hash: String,
+        hash: Hash32,
         options: Option<TraceArgs>,
     ) -> RpcResult<Option<TraceView>> {
-        let hash = decode_hash("hash", &hash)?;
         let options = options.unwrap_or_default().options();
-        Ok(self.charged(ext, || self.backend.audit_trace(hash, &options))?)
+        let traced = self.charged(ext, || self.backend.audit_trace(hash, &options))?;
+        Ok(traced.map(|t| TraceView::of_receipt(&t.receipt, t.trace.as_ref())))
     }
 
     fn contract_trace_call(
@@ -735,15 +697,15 @@ impl OpmeterApiServer for Api {
         let options = options.unwrap_or_default().options();
         let request = self.call_request(call)?;
         Ok(self.metered(ext, request, |request| {
-            let view = self.backend.trace_call(request, height, &options)?;
-            let used = view.gas_used.parse().unwrap_or(0);
-            Ok((view, used))
+            let run = self.backend.trace_call(request, height, &options)?;
+            let (outcome, trace) = &run.value;
+            Ok((TraceView::of_call(outcome, trace), outcome.gas_used))
         })?)
     }
 
-    fn dev_fund(&self, address: Address, amount: String) -> RpcResult<FundView> {
-        let amount = decode_amount("amount", &amount)?;
-        Ok(self.backend.dev_fund(address, amount)?)
+    fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView> {
+        let tx_hash = rpc(self.backend.dev_fund(address, amount.0))?;
+        Ok(FundView::new(address, amount.0, tx_hash))
     }
 
     fn discover(&self) -> RpcResult<serde_json::Value> {

@@ -19,8 +19,9 @@ use parking_lot::Mutex;
 use serde_json::Value;
 
 pub use crate::api::OpmeterApiClient;
-use crate::tx::{Payload, Transaction};
 use crate::types::*;
+use opmeter_ledger::encoding::HexBytes;
+use opmeter_ledger::tx::{Payload, Transaction};
 pub use jsonrpsee::http_client::HttpClient;
 pub use jsonrpsee::ws_client::WsClient;
 
@@ -99,18 +100,12 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
     /// When `chain_info` fails.
     pub async fn new(client: &'c C, key: SigningKey) -> Result<Signer<'c, C>, ClientError> {
         let info = client.chain_info().await?;
-        let gas_price = U256::from_dec_str(&info.min_gas_price)
-            .map_err(|_| ClientError::Unexpected("minGasPrice is not decimal".into()))?;
-        let block_gas_limit = info
-            .block_gas_limit
-            .parse()
-            .map_err(|_| ClientError::Unexpected("blockGasLimit is not decimal".into()))?;
         Ok(Signer {
             client,
             key,
             chain_id: info.chain_id,
-            gas_price,
-            block_gas_limit,
+            gas_price: info.min_gas_price.0,
+            block_gas_limit: info.block_gas_limit.0,
             next_nonce: Mutex::new(None),
         })
     }
@@ -138,7 +133,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
     }
 
     /// Signs `payload` with `gas_limit` (or the verified estimate plus
-    /// [`GAS_MARGIN_PERCENT`]) and the next nonce; returns the `0x` encoding.
+    /// [`GAS_MARGIN_PERCENT`]) and the next nonce; returns the signed encoding.
     ///
     /// # Errors
     /// Estimation fails (the transaction would fail at any limit); transport errors.
@@ -146,15 +141,11 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
         &self,
         payload: Payload,
         gas_limit: Option<u64>,
-    ) -> Result<(String, Transaction), ClientError> {
+    ) -> Result<(HexBytes, Transaction), ClientError> {
         let gas_limit = match gas_limit {
             Some(limit) => limit,
             None => {
-                let estimate = self.estimate(&payload).await?;
-                let limit: u64 = estimate
-                    .gas_limit
-                    .parse()
-                    .map_err(|_| ClientError::Unexpected("gasLimit is not decimal".into()))?;
+                let limit = self.estimate(&payload).await?.gas_limit.0;
                 limit
                     .saturating_add(limit / 100 * GAS_MARGIN_PERCENT)
                     .min(self.block_gas_limit)
@@ -170,7 +161,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
             payload,
         };
         let signed = tx.clone().sign(&self.key);
-        Ok((format!("0x{}", hex::encode(signed.encode())), tx))
+        Ok((HexBytes(signed.encode()), tx))
     }
 
     /// The node's verified estimate for `payload` from this account.
@@ -178,37 +169,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
     /// # Errors
     /// [`crate::ErrorCode::ExecutionFailed`] when it fails at any limit; transport errors.
     pub async fn estimate(&self, payload: &Payload) -> Result<EstimateView, ClientError> {
-        let hex0x = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
-        let tx = match payload {
-            Payload::Transfer { to, amount } => TxRequest::Transfer {
-                to: *to,
-                amount: amount.to_string(),
-            },
-            Payload::Deploy {
-                code,
-                init_input,
-                salt,
-                value,
-            } => TxRequest::Deploy {
-                code: hex0x(code),
-                args: None,
-                input: Some(hex0x(init_input)),
-                salt: Some(hex0x(salt)),
-                value: Some(value.to_string()),
-            },
-            Payload::Call {
-                contract,
-                method,
-                input,
-                value,
-            } => TxRequest::Call {
-                contract: *contract,
-                method: method.clone(),
-                args: None,
-                input: Some(hex0x(input)),
-                value: Some(value.to_string()),
-            },
-        };
+        let tx = TxRequest::from(payload);
         Ok(self
             .client
             .contract_estimate_gas(EstimateArgs {

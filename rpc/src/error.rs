@@ -1,110 +1,111 @@
-//! Every error the API returns, with its stable numeric code (see `specs/rpc.md`).
+//! Every error the API returns, with its stable numeric code (see `specs/rpc.md`), and the one
+//! mapping from the backend's typed errors to them.
 
 use jsonrpsee::types::ErrorObjectOwned;
+use opmeter_ledger::admission::{AdmissionCode, AdmissionError};
+use serde_json::json;
 
-/// The stable error codes of the API. JSON-RPC's own codes are negative; Opmeter's are positive:
-/// `1000 + n` for admission refusal `n` (see [`ErrorCode::Admission`]) and `2001..` for the rest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum ErrorCode {
+use crate::backend::BackendError;
+use opmeter_ledger::encoding::HexBytes;
+
+use crate::types::ViolationView;
+
+/// JSON-RPC code base of admission errors: refusal `n` is `1000 + n`.
+pub const ADMISSION_CODE_BASE: i32 = 1000;
+
+/// Declares [`ErrorCode`]: the fixed codes from one list, plus the admission range.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal => $name:literal, )+) => {
+        /// The stable error codes of the API. JSON-RPC's own codes are negative; Opmeter's are
+        /// positive: `1000 + n` for admission refusal `n` ([`ErrorCode::Admission`]) and
+        /// `2001..` for the rest.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )+
+            /// `1000 + n`: the node refused the transaction with admission error `n`.
+            Admission(AdmissionCode),
+        }
+
+        impl ErrorCode {
+            /// Every code except the admission range, in declaration order.
+            pub const FIXED: &'static [ErrorCode] = &[$(ErrorCode::$variant,)+];
+
+            /// The numeric code on the wire.
+            pub fn code(self) -> i32 {
+                match self {
+                    $(ErrorCode::$variant => $code,)+
+                    ErrorCode::Admission(n) => ADMISSION_CODE_BASE + i32::from(n.code()),
+                }
+            }
+
+            /// A stable name (`data.reason` of Opmeter's errors; the refusal's name for
+            /// admission errors).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                    ErrorCode::Admission(n) => n.name(),
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// `-32700`: the body is not JSON.
-    ParseError,
+    ParseError = -32700 => "parseError",
     /// `-32600`: JSON, but not a JSON-RPC request.
-    InvalidRequest,
+    InvalidRequest = -32600 => "invalidRequest",
     /// `-32601`: no such method.
-    MethodNotFound,
+    MethodNotFound = -32601 => "methodNotFound",
     /// `-32602`: wrong parameter count, types, hex, or values.
-    InvalidParams,
+    InvalidParams = -32602 => "invalidParams",
     /// `-32603`: the node failed; not the caller's fault.
-    Internal,
+    Internal = -32603 => "internal",
     /// `-32006`: too many subscriptions on one WebSocket connection.
-    TooManySubscriptions,
+    TooManySubscriptions = -32006 => "tooManySubscriptions",
     /// `-32007`: the request body is larger than the server accepts.
-    OversizedRequest,
+    OversizedRequest = -32007 => "oversizedRequest",
     /// `-32008`: the response would be larger than the server sends.
-    OversizedResponse,
+    OversizedResponse = -32008 => "oversizedResponse",
     /// `-32010`: the batch has more requests than the server accepts.
-    BatchTooLarge,
-    /// `1000 + n`: the node refused the transaction with admission error `n` (1–14).
-    Admission(u8),
+    BatchTooLarge = -32010 => "batchTooLarge",
     /// `2001`: no block at that height or with that hash (above the head, or unknown).
-    UnknownBlock,
+    UnknownBlock = 2001 => "unknownBlock",
     /// `2002`: a read-only call asked for more gas than the server allows.
-    CallGasAboveMax,
+    CallGasAboveMax = 2002 => "callGasAboveMax",
     /// `2003`: this client used its read-only execution budget; `data.retryAfterMs` says when
     /// to retry.
-    RateLimited,
+    RateLimited = 2003 => "rateLimited",
     /// `2004`: the transaction fails at any gas limit, so no estimate exists; `data` is the
     /// failing execution.
-    ExecutionFailed,
+    ExecutionFailed = 2004 => "executionFailed",
     /// `2005`: a development-only method on a chain that is not in development mode.
-    DevOnly,
+    DevOnly = 2005 => "devOnly",
     /// `2006`: the receipt did not arrive in time; the transaction is still pending.
-    ReceiptTimeout,
+    ReceiptTimeout = 2006 => "receiptTimeout",
 }
 
 impl ErrorCode {
-    /// The numeric code on the wire.
-    pub fn code(self) -> i32 {
-        match self {
-            ErrorCode::ParseError => -32700,
-            ErrorCode::InvalidRequest => -32600,
-            ErrorCode::MethodNotFound => -32601,
-            ErrorCode::InvalidParams => -32602,
-            ErrorCode::Internal => -32603,
-            ErrorCode::TooManySubscriptions => -32006,
-            ErrorCode::OversizedRequest => -32007,
-            ErrorCode::OversizedResponse => -32008,
-            ErrorCode::BatchTooLarge => -32010,
-            ErrorCode::Admission(n) => 1000 + i32::from(n),
-            ErrorCode::UnknownBlock => 2001,
-            ErrorCode::CallGasAboveMax => 2002,
-            ErrorCode::RateLimited => 2003,
-            ErrorCode::ExecutionFailed => 2004,
-            ErrorCode::DevOnly => 2005,
-            ErrorCode::ReceiptTimeout => 2006,
+    /// Every code: the fixed ones, then each admission refusal.
+    pub const ALL: [ErrorCode; ErrorCode::FIXED.len() + AdmissionCode::ALL.len()] = {
+        let mut all = [ErrorCode::ParseError; ErrorCode::FIXED.len() + AdmissionCode::ALL.len()];
+        let mut i = 0;
+        while i < ErrorCode::FIXED.len() {
+            all[i] = ErrorCode::FIXED[i];
+            i += 1;
         }
-    }
-
-    /// A stable name (`data.reason` of Opmeter's errors).
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::ParseError => "parseError",
-            ErrorCode::InvalidRequest => "invalidRequest",
-            ErrorCode::MethodNotFound => "methodNotFound",
-            ErrorCode::InvalidParams => "invalidParams",
-            ErrorCode::Internal => "internal",
-            ErrorCode::TooManySubscriptions => "tooManySubscriptions",
-            ErrorCode::OversizedRequest => "oversizedRequest",
-            ErrorCode::OversizedResponse => "oversizedResponse",
-            ErrorCode::BatchTooLarge => "batchTooLarge",
-            ErrorCode::Admission(_) => "admission",
-            ErrorCode::UnknownBlock => "unknownBlock",
-            ErrorCode::CallGasAboveMax => "callGasAboveMax",
-            ErrorCode::RateLimited => "rateLimited",
-            ErrorCode::ExecutionFailed => "executionFailed",
-            ErrorCode::DevOnly => "devOnly",
-            ErrorCode::ReceiptTimeout => "receiptTimeout",
+        let mut j = 0;
+        while j < AdmissionCode::ALL.len() {
+            all[i + j] = ErrorCode::Admission(AdmissionCode::ALL[j]);
+            j += 1;
         }
-    }
+        all
+    };
 
-    /// Every code except the admission range, for documentation and tests.
-    pub const FIXED: [ErrorCode; 15] = [
-        ErrorCode::ParseError,
-        ErrorCode::InvalidRequest,
-        ErrorCode::MethodNotFound,
-        ErrorCode::InvalidParams,
-        ErrorCode::Internal,
-        ErrorCode::TooManySubscriptions,
-        ErrorCode::OversizedRequest,
-        ErrorCode::OversizedResponse,
-        ErrorCode::BatchTooLarge,
-        ErrorCode::UnknownBlock,
-        ErrorCode::CallGasAboveMax,
-        ErrorCode::RateLimited,
-        ErrorCode::ExecutionFailed,
-        ErrorCode::DevOnly,
-        ErrorCode::ReceiptTimeout,
-    ];
+    /// The code with this number.
+    pub fn from_code(code: i32) -> Option<ErrorCode> {
+        ErrorCode::ALL.into_iter().find(|c| c.code() == code)
+    }
 }
 
 /// An error a method returns: a code, a message that says what to do, and optional data.
@@ -145,6 +146,50 @@ impl RpcError {
     }
 }
 
+/// The JSON-RPC error of an admission refusal: code `1000 + n`, the message, and `data` with the
+/// stable name (and every violation for invalid code).
+pub fn admission_error(error: &AdmissionError) -> RpcError {
+    let mut data = json!({ "reason": error.name() });
+    if let AdmissionError::InvalidCode(report) = error {
+        data["violations"] = json!(ViolationView::all(report));
+    }
+    RpcError::new(ErrorCode::Admission(error.code()), error.to_string()).with_data(data)
+}
+
+impl From<BackendError> for RpcError {
+    fn from(error: BackendError) -> RpcError {
+        match error {
+            BackendError::Admission(e) => admission_error(&e),
+            BackendError::UnknownBlock { .. } => {
+                RpcError::new(ErrorCode::UnknownBlock, error.to_string())
+            }
+            BackendError::ExecutionFailed { receipt, gas_cap } => RpcError::new(
+                ErrorCode::ExecutionFailed,
+                format!(
+                    "the transaction fails ({}) even with {gas_cap} gas; data has the failing execution",
+                    receipt.status.name()
+                ),
+            )
+            .with_data(json!({
+                "status": receipt.status.name(),
+                "statusCode": receipt.status.code(),
+                "trapCode": receipt.trap_code,
+                "output": HexBytes::from(&receipt.output[..]),
+                "outputText": String::from_utf8(receipt.output.clone()).ok(),
+                "gasUsed": receipt.gas_used.to_string(),
+            })),
+            BackendError::DevOnly => RpcError::new(
+                ErrorCode::DevOnly,
+                "dev_fund is only available on development chains (genesis `dev: true`)",
+            ),
+            BackendError::ReceiptTimeout { .. } => {
+                RpcError::new(ErrorCode::ReceiptTimeout, error.to_string())
+            }
+            BackendError::Fault(message) => RpcError::internal(message),
+        }
+    }
+}
+
 impl std::fmt::Display for RpcError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} (code {})", self.message, self.code)
@@ -164,8 +209,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn codes_are_stable_and_distinct() {
-        let codes: Vec<(i32, &str)> = ErrorCode::FIXED
+    fn every_code_round_trips_and_the_fixed_ones_are_pinned() {
+        let fixed: Vec<(i32, &str)> = ErrorCode::FIXED
             .iter()
             .map(|c| (c.code(), c.name()))
             .collect();
@@ -233,12 +278,19 @@ mod tests {
                 ),
             ]
         "#]]
-        .assert_debug_eq(&codes);
-        let mut sorted: Vec<i32> = codes.iter().map(|c| c.0).collect();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), ErrorCode::FIXED.len());
-        assert_eq!(ErrorCode::Admission(14).code(), 1014);
+        .assert_debug_eq(&fixed);
+        // Every code, admission range included, maps back to itself: no two share a number.
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::from_code(code.code()), Some(code), "{code:?}");
+        }
+        let admission: Vec<i32> = ErrorCode::ALL
+            .iter()
+            .filter(|c| matches!(c, ErrorCode::Admission(_)))
+            .map(|c| c.code())
+            .collect();
+        assert_eq!(admission, (1001..=1014).collect::<Vec<i32>>());
+        assert_eq!(ErrorCode::from_code(1000), None);
+        assert_eq!(ErrorCode::from_code(1015), None);
         // The jsonrpsee constants the server emits itself agree with ours.
         use jsonrpsee::types::error as j;
         assert_eq!(

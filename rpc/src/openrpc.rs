@@ -7,7 +7,9 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Value};
 
-use crate::audit::{Bundle, ReplayReport, TraceArgs, TraceView};
+use opmeter_ledger::admission::AdmissionCode;
+use opmeter_ledger::bundle::Bundle;
+
 use crate::error::ErrorCode;
 use crate::types::*;
 
@@ -68,7 +70,7 @@ const AUDIT_ERRORS: &[ErrorCode] = &[
 ];
 
 /// Admission codes documented once: `1000 + n`, n = 1..=14.
-const ADMISSION: ErrorCode = ErrorCode::Admission(0);
+const ADMISSION: ErrorCode = ErrorCode::Admission(AdmissionCode::TooLarge);
 
 const METHODS: &[Method] = &[
     Method {
@@ -166,7 +168,7 @@ const METHODS: &[Method] = &[
         name: "audit_replay",
         summary: "Re-executes a committed transaction against the state it saw and compares its receipt field by field, plus the block's state and receipts roots; null when unknown.",
         params: &[HASH],
-        result: s::<Option<ReplayReport>>,
+        result: s::<Option<ReplayReportView>>,
         errors: AUDIT_ERRORS,
         subscription: None,
     },

@@ -11,7 +11,8 @@ use jsonrpsee::server::{
 };
 use parking_lot::Mutex;
 
-use crate::api::{Api, Backend, ClientAddr, OpmeterApiServer};
+use crate::api::{Api, ClientAddr, OpmeterApiServer};
+use crate::backend::Backend;
 use crate::error::{ErrorCode, RpcError};
 
 /// The server's limits. Every one is configurable (`opmeter node --help`) and tested.
@@ -104,11 +105,15 @@ impl RateLimiter {
     /// # Errors
     /// [`ErrorCode::RateLimited`] with `data.retryAfterMs`.
     pub fn reserve(&self, ip: IpAddr, gas: u64) -> Result<(), RpcError> {
+        self.reserve_at(ip, gas, Instant::now())
+    }
+
+    /// [`RateLimiter::reserve`] at time `now`.
+    fn reserve_at(&self, ip: IpAddr, gas: u64, now: Instant) -> Result<(), RpcError> {
         if self.per_second == 0 {
             return Ok(());
         }
         let gas = gas.max(READ_MIN_CHARGE_GAS).min(self.burst);
-        let now = Instant::now();
         let mut buckets = self.buckets.lock();
         if buckets.len() >= BUCKETS_MAX {
             let burst = i128::from(self.burst);
@@ -163,6 +168,7 @@ pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcMo
     let mut module = jsonrpsee::RpcModule::new(());
     let slots = std::thread::available_parallelism().map_or(2, |n| n.get());
     let api = Api {
+        notices: crate::api::notices(backend.as_ref()),
         backend,
         config,
         limiter,
@@ -258,21 +264,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bucket_refuses_then_refills() {
+    fn bucket_refuses_then_refills_exactly_when_it_said() {
         let limiter = RateLimiter::new(1_000_000, 1_000_000);
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        limiter.reserve(ip, 600_000).unwrap();
+        let start = Instant::now();
+        limiter.reserve_at(ip, 600_000, start).unwrap();
         limiter.settle(ip, 600_000, 600_000);
-        let error = limiter.reserve(ip, 600_000).unwrap_err();
+        let error = limiter.reserve_at(ip, 600_000, start).unwrap_err();
         assert_eq!(error.code, 2003);
+        // 400,000 gas left, 600,000 needed, 1,000,000 gas/s: 200 ms.
         let retry = error.data.unwrap()["retryAfterMs"].as_u64().unwrap();
-        assert!((1..=200).contains(&retry), "{retry}");
+        assert_eq!(retry, 200);
         // Another client has its own budget.
         limiter
-            .reserve("10.0.0.2".parse().unwrap(), 600_000)
+            .reserve_at("10.0.0.2".parse().unwrap(), 600_000, start)
             .unwrap();
-        std::thread::sleep(Duration::from_millis(retry + 20));
-        limiter.reserve(ip, 600_000).unwrap();
+        // Just before the time it named: still refused; at it: admitted.
+        let early = start + Duration::from_millis(retry - 1);
+        assert_eq!(limiter.reserve_at(ip, 600_000, early).unwrap_err().code, 2003);
+        limiter
+            .reserve_at(ip, 600_000, start + Duration::from_millis(retry))
+            .unwrap();
     }
 
     #[test]

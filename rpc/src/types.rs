@@ -1,12 +1,19 @@
-//! The wire types: what the methods take and return. Field names are camelCase; bytes are
-//! `0x`-hex strings; gas and amounts (which can exceed 2^53) are decimal strings; heights, nonces
-//! and indexes are JSON numbers.
+//! The wire types: what the methods take and return, and their conversions from the ledger's and
+//! the vm's domain types (this crate owns every view). Field names are camelCase; bytes and hashes
+//! are `0x`-hex strings ([`HexBytes`], [`Hash32`]); gas and amounts (which can exceed 2^53) are
+//! decimal strings ([`DecU64`], [`DecU256`]); heights, nonces and indexes are JSON numbers.
 
 use std::collections::BTreeMap;
 
-use opmeter_vm::Address;
+use opmeter_ledger::block::{Header, Receipt, ReceiptStatus};
+use opmeter_ledger::encoding::{DecU256, DecU64, Hash32, HexBytes};
+use opmeter_ledger::tx::{Payload, SignedTransaction};
+use opmeter_vm::{Address, CodeHash, Event, GasCategory, Outcome, ValidationReport, U256};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+mod audit;
+pub use audit::*;
 
 /// A block header as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -17,23 +24,30 @@ pub struct HeaderView {
     /// Height.
     pub height: u64,
     /// `0x` hash of this header.
-    pub hash: String,
+    #[schemars(with = "String")]
+    pub hash: Hash32,
     /// `0x` hash of the parent header.
-    pub parent_hash: String,
+    #[schemars(with = "String")]
+    pub parent_hash: Hash32,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
     /// `0x` state root.
-    pub state_root: String,
+    #[schemars(with = "String")]
+    pub state_root: Hash32,
     /// `0x` transactions root.
-    pub transactions_root: String,
+    #[schemars(with = "String")]
+    pub transactions_root: Hash32,
     /// `0x` receipts root.
-    pub receipts_root: String,
+    #[schemars(with = "String")]
+    pub receipts_root: Hash32,
     /// Gas used (decimal string).
-    pub gas_used: String,
+    #[schemars(with = "String")]
+    pub gas_used: DecU64,
     /// Transactions in the block.
     pub tx_count: u32,
     /// `0x` hash of the gas schedule the block ran under.
-    pub schedule_hash: String,
+    #[schemars(with = "String")]
+    pub schedule_hash: Hash32,
 }
 
 /// What `chain_info` returns.
@@ -47,15 +61,19 @@ pub struct ChainInfo {
     /// Version of the gas schedule.
     pub schedule_version: u32,
     /// `0x` hash of the gas schedule.
-    pub schedule_hash: String,
+    #[schemars(with = "String")]
+    pub schedule_hash: Hash32,
     /// Whether development methods (`dev_fund`) are enabled.
     pub dev: bool,
     /// Lowest accepted gas price (decimal string).
-    pub min_gas_price: String,
+    #[schemars(with = "String")]
+    pub min_gas_price: DecU256,
     /// Most gas one block may use (decimal string).
-    pub block_gas_limit: String,
+    #[schemars(with = "String")]
+    pub block_gas_limit: DecU64,
     /// Most gas a read-only call (`contract_call`) may use (decimal string).
-    pub call_gas_max: String,
+    #[schemars(with = "String")]
+    pub call_gas_max: DecU64,
 }
 
 /// A block by height or by hash.
@@ -75,7 +93,8 @@ pub struct BlockView {
     /// The header.
     pub header: HeaderView,
     /// `0x` hashes of its transactions, in order.
-    pub transaction_hashes: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub transaction_hashes: Vec<Hash32>,
     /// The transactions themselves, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Vec<TxView>>,
@@ -95,20 +114,25 @@ pub enum PayloadView {
         #[schemars(with = "String")]
         to: Address,
         /// Amount (decimal string).
-        amount: String,
+        #[schemars(with = "String")]
+        amount: DecU256,
     },
     /// A deployment.
     Deploy {
         /// `0x` blake3 of the code.
-        code_hash: String,
+        #[schemars(with = "String")]
+        code_hash: Hash32,
         /// Size of the code.
         code_size_bytes: u32,
         /// `0x` input of `init`.
-        init_input: String,
+        #[schemars(with = "String")]
+        init_input: HexBytes,
         /// `0x` salt.
-        salt: String,
+        #[schemars(with = "String")]
+        salt: HexBytes,
         /// Value moved to the contract (decimal string).
-        value: String,
+        #[schemars(with = "String")]
+        value: DecU256,
     },
     /// A contract call.
     Call {
@@ -118,9 +142,11 @@ pub enum PayloadView {
         /// The method.
         method: String,
         /// `0x` input.
-        input: String,
+        #[schemars(with = "String")]
+        input: HexBytes,
         /// Value moved to the contract (decimal string).
-        value: String,
+        #[schemars(with = "String")]
+        value: DecU256,
     },
 }
 
@@ -129,22 +155,27 @@ pub enum PayloadView {
 #[serde(rename_all = "camelCase")]
 pub struct TxView {
     /// `0x` transaction hash.
-    pub hash: String,
+    #[schemars(with = "String")]
+    pub hash: Hash32,
     /// The sender's address.
     #[schemars(with = "String")]
     pub sender: Address,
     /// `0x` ed25519 public key of the sender.
-    pub public_key: String,
+    #[schemars(with = "String")]
+    pub public_key: HexBytes,
     /// Nonce.
     pub nonce: u64,
     /// Gas limit (decimal string).
-    pub gas_limit: String,
+    #[schemars(with = "String")]
+    pub gas_limit: DecU64,
     /// Gas price (decimal string).
-    pub gas_price: String,
+    #[schemars(with = "String")]
+    pub gas_price: DecU256,
     /// What it does.
     pub payload: PayloadView,
     /// `0x` signature.
-    pub signature: String,
+    #[schemars(with = "String")]
+    pub signature: HexBytes,
     /// Size of the signed encoding.
     pub len_bytes: u32,
     /// `"pending"` or `"committed"`.
@@ -163,14 +194,16 @@ pub struct AccountView {
     #[schemars(with = "String")]
     pub address: Address,
     /// Balance (decimal string).
-    pub balance: String,
+    #[schemars(with = "String")]
+    pub balance: DecU256,
     /// Next nonce (committed).
     pub nonce: u64,
     /// Next nonce counting the account's pending transactions (at the head; equal to `nonce`
     /// at past heights): what its next transaction should carry.
     pub pending_nonce: u64,
     /// `0x` code hash for contracts.
-    pub code_hash: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub code_hash: Option<Hash32>,
     /// The height the account was read at.
     pub height: u64,
 }
@@ -180,9 +213,11 @@ pub struct AccountView {
 #[serde(rename_all = "camelCase")]
 pub struct CodeView {
     /// `0x` blake3 of the code.
-    pub code_hash: String,
+    #[schemars(with = "String")]
+    pub code_hash: Hash32,
     /// `0x` original wasm, as uploaded.
-    pub code: String,
+    #[schemars(with = "String")]
+    pub code: HexBytes,
     /// Its size.
     pub size_bytes: u32,
 }
@@ -210,7 +245,8 @@ pub struct ValidationView {
     /// Whether the module may be deployed.
     pub valid: bool,
     /// `0x` code hash (of the bytes as given).
-    pub code_hash: String,
+    #[schemars(with = "String")]
+    pub code_hash: Hash32,
     /// Size of the module.
     pub size_bytes: u32,
     /// Every violation (empty when valid).
@@ -225,9 +261,11 @@ pub struct EventView {
     #[schemars(with = "String")]
     pub contract: Address,
     /// `0x` topics.
-    pub topics: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub topics: Vec<HexBytes>,
     /// `0x` data.
-    pub data: String,
+    #[schemars(with = "String")]
+    pub data: HexBytes,
 }
 
 /// A receipt as served.
@@ -235,7 +273,8 @@ pub struct EventView {
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptView {
     /// `0x` transaction hash.
-    pub tx_hash: String,
+    #[schemars(with = "String")]
+    pub tx_hash: Hash32,
     /// Sender.
     #[schemars(with = "String")]
     pub sender: Address,
@@ -250,21 +289,28 @@ pub struct ReceiptView {
     /// Trap code when trapped.
     pub trap_code: Option<u8>,
     /// Gas used (decimal string).
-    pub gas_used: String,
+    #[schemars(with = "String")]
+    pub gas_used: DecU64,
     /// Gas limit (decimal string).
-    pub gas_limit: String,
+    #[schemars(with = "String")]
+    pub gas_limit: DecU64,
     /// Gas by category (decimal strings), summing to `gasUsed`.
-    pub gas_breakdown: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub gas_breakdown: BTreeMap<String, DecU64>,
     /// Gas price (decimal string).
-    pub gas_price: String,
+    #[schemars(with = "String")]
+    pub gas_price: DecU256,
     /// Fee paid (decimal string).
-    pub fee: String,
+    #[schemars(with = "String")]
+    pub fee: DecU256,
     /// `0x` output or revert data.
-    pub output: String,
+    #[schemars(with = "String")]
+    pub output: HexBytes,
     /// Events.
     pub events: Vec<EventView>,
     /// `0x` schedule hash.
-    pub schedule_hash: String,
+    #[schemars(with = "String")]
+    pub schedule_hash: Hash32,
     /// The deployed contract's address, for deployments.
     #[schemars(with = "Option<String>")]
     pub contract_address: Option<Address>,
@@ -288,13 +334,16 @@ pub struct CallArgs {
     pub args: Option<serde_json::Value>,
     /// Raw `0x` input, instead of `args`.
     #[serde(default)]
-    pub input: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub input: Option<HexBytes>,
     /// Value the call carries (decimal string; default 0); the caller's balance must cover it.
     #[serde(default)]
-    pub value: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub value: Option<DecU256>,
     /// Gas limit (decimal string; default and maximum: `chain_info.callGasMax`).
     #[serde(default)]
-    pub gas_limit: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub gas_limit: Option<DecU64>,
 }
 
 /// The result of a read-only call.
@@ -308,15 +357,19 @@ pub struct CallResultView {
     /// Trap code when trapped.
     pub trap_code: Option<u8>,
     /// `0x` output or revert data.
-    pub output: String,
+    #[schemars(with = "String")]
+    pub output: HexBytes,
     /// The output parsed as JSON, when it is JSON.
     pub output_json: Option<serde_json::Value>,
     /// Gas used (decimal string).
-    pub gas_used: String,
+    #[schemars(with = "String")]
+    pub gas_used: DecU64,
     /// Gas limit (decimal string).
-    pub gas_limit: String,
+    #[schemars(with = "String")]
+    pub gas_limit: DecU64,
     /// Gas by category (decimal strings), summing to `gasUsed`.
-    pub gas_breakdown: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub gas_breakdown: BTreeMap<String, DecU64>,
     /// Events the call would emit.
     pub events: Vec<EventView>,
     /// Debug log lines.
@@ -339,24 +392,29 @@ pub enum TxRequest {
         #[schemars(with = "String")]
         to: Address,
         /// Amount (decimal string).
-        amount: String,
+        #[schemars(with = "String")]
+        amount: DecU256,
     },
     /// A deployment.
     Deploy {
         /// `0x` wasm.
-        code: String,
+        #[schemars(with = "String")]
+        code: HexBytes,
         /// `init` arguments as JSON.
         #[serde(default)]
         args: Option<serde_json::Value>,
         /// Raw `0x` input of `init`, instead of `args`.
         #[serde(default)]
-        input: Option<String>,
+        #[schemars(with = "Option<String>")]
+        input: Option<HexBytes>,
         /// `0x` salt.
         #[serde(default)]
-        salt: Option<String>,
+        #[schemars(with = "Option<String>")]
+        salt: Option<HexBytes>,
         /// Value (decimal string).
         #[serde(default)]
-        value: Option<String>,
+        #[schemars(with = "Option<String>")]
+        value: Option<DecU256>,
     },
     /// A call.
     Call {
@@ -370,10 +428,12 @@ pub enum TxRequest {
         args: Option<serde_json::Value>,
         /// Raw `0x` input, instead of `args`.
         #[serde(default)]
-        input: Option<String>,
+        #[schemars(with = "Option<String>")]
+        input: Option<HexBytes>,
         /// Value (decimal string).
         #[serde(default)]
-        value: Option<String>,
+        #[schemars(with = "Option<String>")]
+        value: Option<DecU256>,
     },
 }
 
@@ -394,15 +454,20 @@ pub struct EstimateArgs {
 pub struct EstimateView {
     /// The smallest gas limit at which the transaction succeeds, verified by executing it at
     /// exactly this limit (decimal string, intrinsic gas included).
-    pub gas_limit: String,
+    #[schemars(with = "String")]
+    pub gas_limit: DecU64,
     /// Gas it used at that limit (decimal string).
-    pub gas_used: String,
+    #[schemars(with = "String")]
+    pub gas_used: DecU64,
     /// Of which intrinsic (size) gas (decimal string).
-    pub intrinsic_gas: String,
+    #[schemars(with = "String")]
+    pub intrinsic_gas: DecU64,
     /// Gas by category at that limit.
-    pub gas_breakdown: BTreeMap<String, String>,
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub gas_breakdown: BTreeMap<String, DecU64>,
     /// `0x` output at that limit.
-    pub output: String,
+    #[schemars(with = "String")]
+    pub output: HexBytes,
     /// Executions it took to find and verify the limit.
     pub executions: u32,
     /// The height of the state it ran against.
@@ -417,17 +482,22 @@ pub struct StorageProofView {
     #[schemars(with = "String")]
     pub contract: Address,
     /// `0x` storage key.
-    pub key: String,
+    #[schemars(with = "String")]
+    pub key: HexBytes,
     /// `0x` value, `null` when absent.
-    pub value: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub value: Option<HexBytes>,
     /// The block whose state it was read from.
     pub height: u64,
     /// `0x` that block's state root.
-    pub state_root: String,
+    #[schemars(with = "String")]
+    pub state_root: Hash32,
     /// `0x` key hash in the tree: `blake3("stor" ‖ contract ‖ key)`.
-    pub key_hash: String,
+    #[schemars(with = "String")]
+    pub key_hash: Hash32,
     /// `0x` borsh encoding of the `jmt` 0.12 `SparseMerkleProof` (inclusion or exclusion).
-    pub proof: String,
+    #[schemars(with = "String")]
+    pub proof: HexBytes,
 }
 
 /// A filter of `subscribe_events`: events of `contract` (any when absent) whose topics start
@@ -441,7 +511,8 @@ pub struct EventFilter {
     pub contract: Option<Address>,
     /// Topic prefixes (`0x` hex each; `null` matches any).
     #[serde(default)]
-    pub topics: Vec<Option<String>>,
+    #[schemars(with = "Vec<Option<String>>")]
+    pub topics: Vec<Option<HexBytes>>,
 }
 
 /// An event delivered by `subscribe_events`.
@@ -451,7 +522,8 @@ pub struct EventNotice {
     /// The event.
     pub event: EventView,
     /// `0x` hash of the transaction that emitted it.
-    pub tx_hash: String,
+    #[schemars(with = "String")]
+    pub tx_hash: Hash32,
     /// Block height.
     pub height: u64,
     /// Transaction index in the block.
@@ -468,12 +540,14 @@ pub struct FundView {
     #[schemars(with = "String")]
     pub address: Address,
     /// Amount moved (decimal string).
-    pub amount: String,
+    #[schemars(with = "String")]
+    pub amount: DecU256,
     /// `0x` hash of the transfer from the development account.
-    pub tx_hash: String,
+    #[schemars(with = "String")]
+    pub tx_hash: Hash32,
 }
 
-/// A committed block as the node announces it to subscriptions.
+/// A committed block as the server announces it to subscriptions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockNotice {
     /// The header.
@@ -483,76 +557,218 @@ pub struct BlockNotice {
 }
 
 impl EventFilter {
-    /// Whether `event` passes the filter. Topics compare as lowercase hex.
+    /// Whether `event` passes the filter.
     pub fn matches(&self, event: &EventView) -> bool {
         if self.contract.is_some_and(|c| c != event.contract) {
             return false;
         }
         self.topics.iter().enumerate().all(|(i, want)| match want {
             None => true,
-            Some(want) => event
-                .topics
-                .get(i)
-                .is_some_and(|got| got.eq_ignore_ascii_case(want)),
+            Some(want) => event.topics.get(i) == Some(want),
         })
     }
 }
 
-fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-impl From<&crate::ledger::Header> for HeaderView {
-    fn from(header: &crate::ledger::Header) -> HeaderView {
+impl From<&Header> for HeaderView {
+    fn from(header: &Header) -> HeaderView {
         HeaderView {
             chain_id: header.chain_id.clone(),
             height: header.height,
-            hash: header.hash().to_hex(),
-            parent_hash: header.parent_hash.to_hex(),
+            hash: header.hash(),
+            parent_hash: header.parent_hash,
             timestamp_ms: header.timestamp_ms,
-            state_root: header.state_root.to_hex(),
-            transactions_root: header.transactions_root.to_hex(),
-            receipts_root: header.receipts_root.to_hex(),
-            gas_used: header.gas_used.to_string(),
+            state_root: header.state_root,
+            transactions_root: header.transactions_root,
+            receipts_root: header.receipts_root,
+            gas_used: header.gas_used.into(),
             tx_count: header.tx_count,
-            schedule_hash: hex0x(&header.schedule_hash),
+            schedule_hash: Hash32(header.schedule_hash),
         }
     }
 }
 
-impl From<&opmeter_vm::Event> for EventView {
-    fn from(event: &opmeter_vm::Event) -> EventView {
+impl From<&Event> for EventView {
+    fn from(event: &Event) -> EventView {
         EventView {
             contract: event.contract,
-            topics: event.topics.iter().map(|t| hex0x(t)).collect(),
-            data: hex0x(&event.data),
+            topics: event.topics.iter().map(|t| HexBytes::from(&t[..])).collect(),
+            data: HexBytes::from(&event.data[..]),
         }
     }
 }
 
-impl From<&crate::ledger::Receipt> for ReceiptView {
-    fn from(receipt: &crate::ledger::Receipt) -> ReceiptView {
+/// Gas by category as served.
+fn breakdown_view<'a>(entries: impl IntoIterator<Item = (&'a str, u64)>) -> BTreeMap<String, DecU64> {
+    entries
+        .into_iter()
+        .map(|(key, gas)| (key.to_string(), DecU64(gas)))
+        .collect()
+}
+
+impl From<&Receipt> for ReceiptView {
+    fn from(receipt: &Receipt) -> ReceiptView {
         ReceiptView {
-            tx_hash: receipt.tx_hash.to_hex(),
+            tx_hash: receipt.tx_hash,
             sender: receipt.sender,
             height: receipt.height,
             index: receipt.index,
             status_code: receipt.status.code(),
             status: receipt.status.name().into(),
             trap_code: receipt.trap_code,
-            gas_used: receipt.gas_used.to_string(),
-            gas_limit: receipt.gas_limit.to_string(),
-            gas_breakdown: receipt
-                .gas_breakdown
-                .iter()
-                .map(|(k, v)| (k.clone(), v.to_string()))
-                .collect(),
-            gas_price: receipt.gas_price.to_string(),
-            fee: receipt.fee.to_string(),
-            output: hex0x(&receipt.output),
+            gas_used: receipt.gas_used.into(),
+            gas_limit: receipt.gas_limit.into(),
+            gas_breakdown: breakdown_view(
+                receipt.gas_breakdown.iter().map(|(k, v)| (k.as_str(), *v)),
+            ),
+            gas_price: receipt.gas_price.into(),
+            fee: receipt.fee.into(),
+            output: HexBytes::from(&receipt.output[..]),
             events: receipt.events.iter().map(EventView::from).collect(),
-            schedule_hash: hex0x(&receipt.schedule_hash),
+            schedule_hash: Hash32(receipt.schedule_hash),
             contract_address: receipt.contract_address,
+        }
+    }
+}
+
+impl From<&Payload> for PayloadView {
+    fn from(payload: &Payload) -> PayloadView {
+        match payload {
+            Payload::Transfer { to, amount } => PayloadView::Transfer {
+                to: *to,
+                amount: (*amount).into(),
+            },
+            Payload::Deploy {
+                code,
+                init_input,
+                salt,
+                value,
+            } => PayloadView::Deploy {
+                code_hash: Hash32(CodeHash::of(code).0),
+                code_size_bytes: u32::try_from(code.len()).unwrap_or(u32::MAX),
+                init_input: HexBytes::from(&init_input[..]),
+                salt: HexBytes::from(&salt[..]),
+                value: (*value).into(),
+            },
+            Payload::Call {
+                contract,
+                method,
+                input,
+                value,
+            } => PayloadView::Call {
+                contract: *contract,
+                method: method.clone(),
+                input: HexBytes::from(&input[..]),
+                value: (*value).into(),
+            },
+        }
+    }
+}
+
+impl TxView {
+    /// A transaction as served; `location` is `(height, index)` once committed.
+    pub fn new(signed: &SignedTransaction, location: Option<(u64, u32)>) -> TxView {
+        let tx = &signed.tx;
+        TxView {
+            hash: signed.hash(),
+            sender: tx.sender(),
+            public_key: HexBytes::from(&tx.public_key[..]),
+            nonce: tx.nonce,
+            gas_limit: tx.gas_limit.into(),
+            gas_price: tx.gas_price.into(),
+            payload: PayloadView::from(&tx.payload),
+            signature: HexBytes::from(&signed.signature[..]),
+            len_bytes: u32::try_from(signed.encode().len()).unwrap_or(u32::MAX),
+            state: if location.is_some() {
+                "committed"
+            } else {
+                "pending"
+            }
+            .into(),
+            height: location.map(|l| l.0),
+            index: location.map(|l| l.1),
+        }
+    }
+}
+
+impl CallResultView {
+    /// A read-only call's outcome, run against the state of block `height`.
+    pub fn new(outcome: &Outcome, height: u64) -> CallResultView {
+        let status = ReceiptStatus::from_vm(outcome.status);
+        CallResultView {
+            status: status.name().into(),
+            status_code: status.code(),
+            trap_code: outcome.trap_code.map(|t| t.code()),
+            output: HexBytes::from(&outcome.output[..]),
+            output_json: serde_json::from_slice(&outcome.output).ok(),
+            gas_used: outcome.gas_used.into(),
+            gas_limit: outcome.gas_limit.into(),
+            gas_breakdown: breakdown_view(outcome.breakdown_by_key()),
+            events: outcome.events.iter().map(EventView::from).collect(),
+            logs: outcome.logs.clone(),
+            height,
+        }
+    }
+}
+
+impl EstimateView {
+    /// The verified estimate: `gas_limit`, the receipt of the execution at exactly that limit,
+    /// the executions it took, and the height of the state they ran against.
+    pub fn new(gas_limit: u64, receipt: &Receipt, executions: u32, height: u64) -> EstimateView {
+        let intrinsic = receipt
+            .gas_breakdown
+            .get(GasCategory::Transaction.key())
+            .copied()
+            .unwrap_or(0);
+        EstimateView {
+            gas_limit: gas_limit.into(),
+            gas_used: receipt.gas_used.into(),
+            intrinsic_gas: intrinsic.into(),
+            gas_breakdown: breakdown_view(
+                receipt.gas_breakdown.iter().map(|(k, v)| (k.as_str(), *v)),
+            ),
+            output: HexBytes::from(&receipt.output[..]),
+            executions,
+            height,
+        }
+    }
+}
+
+impl ValidationView {
+    /// The verdict on `code`: `Ok` or every violation.
+    pub fn new(code: &[u8], verdict: Result<(), &ValidationReport>) -> ValidationView {
+        ValidationView {
+            valid: verdict.is_ok(),
+            code_hash: Hash32(CodeHash::of(code).0),
+            size_bytes: u32::try_from(code.len()).unwrap_or(u32::MAX),
+            violations: verdict.err().map(ViolationView::all).unwrap_or_default(),
+        }
+    }
+}
+
+impl ViolationView {
+    /// Every violation of `report`, in its order.
+    pub fn all(report: &ValidationReport) -> Vec<ViolationView> {
+        report
+            .violations
+            .iter()
+            .map(|v| ViolationView {
+                rule: v.rule.as_str().into(),
+                limit: v.limit,
+                actual: v.actual,
+                location: v.location.clone(),
+                message: v.message.clone(),
+            })
+            .collect()
+    }
+}
+
+impl FundView {
+    /// The funding of `address` with `amount` by transfer `tx_hash`.
+    pub fn new(address: Address, amount: U256, tx_hash: Hash32) -> FundView {
+        FundView {
+            address,
+            amount: amount.into(),
+            tx_hash,
         }
     }
 }
@@ -561,31 +777,30 @@ impl From<&crate::ledger::Receipt> for ReceiptView {
 mod tests {
     use super::*;
 
-    fn event(contract: u8, topics: &[&str]) -> EventView {
+    fn event(contract: u8, topics: &[&[u8]]) -> EventView {
         EventView {
             contract: Address([contract; 32]),
-            topics: topics.iter().map(|t| t.to_string()).collect(),
-            data: "0x".into(),
+            topics: topics.iter().map(|t| HexBytes::from(*t)).collect(),
+            data: HexBytes::default(),
         }
     }
 
     #[test]
     fn filters_by_contract_and_topic_prefix() {
         let any = EventFilter::default();
-        assert!(any.matches(&event(1, &["0xaa"])));
+        assert!(any.matches(&event(1, &[&[0xaa]])));
         let by_contract = EventFilter {
             contract: Some(Address([1; 32])),
             topics: vec![],
         };
         assert!(by_contract.matches(&event(1, &[])));
         assert!(!by_contract.matches(&event(2, &[])));
-        let second_topic = EventFilter {
-            contract: None,
-            topics: vec![None, Some("0xBB".into())],
-        };
-        assert!(second_topic.matches(&event(3, &["0xaa", "0xbb"])));
-        assert!(!second_topic.matches(&event(3, &["0xaa", "0xcc"])));
-        assert!(!second_topic.matches(&event(3, &["0xaa"])));
+        let second_topic: EventFilter =
+            serde_json::from_str(r#"{"topics": [null, "0xBB"]}"#).unwrap();
+        assert!(second_topic.matches(&event(3, &[&[0xaa], &[0xbb]])));
+        assert!(!second_topic.matches(&event(3, &[&[0xaa], &[0xcc]])));
+        assert!(!second_topic.matches(&event(3, &[&[0xaa]])));
+        assert!(serde_json::from_str::<EventFilter>(r#"{"topics": ["bb"]}"#).is_err());
     }
 
     #[test]

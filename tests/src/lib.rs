@@ -39,7 +39,7 @@ pub fn contracts_dir() -> PathBuf {
 pub fn contracts() -> &'static BTreeMap<String, Vec<u8>> {
     static BUILT: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let built = opmeter_node::build::build_contracts(&contracts_dir())
+        let built = opmeter_sdk_build::build_contracts(&contracts_dir())
             .unwrap_or_else(|e| panic!("building the example contracts failed: {e}"));
         built
             .into_iter()

@@ -8,8 +8,8 @@ use ed25519_dalek::SigningKey;
 use expect_test::expect_file;
 use opmeter_node::genesis::{address_of, Genesis};
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_node::types::{Receipt, ReceiptStatus, SignedTransaction};
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::block::{Receipt, ReceiptStatus};
+use opmeter_ledger::tx::{SignedTransaction, Wallet};
 use opmeter_tests::contract;
 use opmeter_vm::{Address, CallRequest, U256};
 
@@ -56,10 +56,10 @@ fn block(node: &Node, txs: &[SignedTransaction]) -> Vec<Receipt> {
 }
 
 fn query(node: &Node, contract: Address, method: &str, args: &str) -> String {
-    let outcome = node
-        .chain()
+    let chain = node.chain();
+    let outcome = chain
         .query(
-            None,
+            &chain.read_state(None).unwrap().unwrap(),
             CallRequest {
                 caller: Address([0; 32]),
                 contract,
@@ -306,11 +306,11 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
             .unwrap()
             .expect("committed");
         assert!(
-            report.matches,
+            report.matches(),
             "{} {}: {:?}",
             receipt.status.name(),
             receipt.tx_hash,
-            report.first_difference
+            report.first_difference()
         );
         let fields: Vec<&str> = report.fields.iter().map(|f| f.field.as_str()).collect();
         for key in receipt.gas_breakdown.keys() {
@@ -322,9 +322,9 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
             .unwrap()
             .unwrap();
         // Through JSON, as a third party receives it.
-        let bundle: opmeter_rpc::audit::Bundle =
+        let bundle: opmeter_ledger::bundle::Bundle =
             serde_json::from_str(&serde_json::to_string(&bundle).unwrap()).unwrap();
-        let verdict = opmeter_rpc::audit::verify_bundle(&bundle, &vm).unwrap();
+        let verdict = opmeter_ledger::bundle::verify_bundle(&bundle, &vm).unwrap();
         assert!(
             verdict.matches(),
             "{}: {:?}",
@@ -343,21 +343,21 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
 
         // The trace: intrinsic gas plus the tree equals the receipt, category by category.
         let options = opmeter_vm::TraceOptions::default();
-        let (trace, _) = opmeter_node::audit::trace(node.chain(), &receipt.tx_hash, &options)
-            .unwrap()
-            .unwrap();
-        assert_eq!(trace.gas_used, receipt.gas_used.to_string());
+        let (stored, trace, _) =
+            opmeter_node::audit::trace(node.chain(), &receipt.tx_hash, &options)
+                .unwrap()
+                .unwrap();
+        assert_eq!(&stored, receipt);
+        let view = opmeter_rpc::types::TraceView::of_receipt(&stored, trace.as_ref());
+        assert_eq!(view.gas_used.0, receipt.gas_used);
         let mut by_category = BTreeMap::new();
-        by_category.insert(
-            "transaction".to_string(),
-            trace.intrinsic_gas.parse().unwrap(),
-        );
-        if let Some(root) = &trace.root {
-            sum_frame(root, &mut by_category);
+        by_category.insert("transaction".to_string(), view.intrinsic_gas.0);
+        for (category, gas) in trace.as_ref().and_then(|t| t.breakdown()).unwrap_or_default() {
+            *by_category.entry(category.key().to_string()).or_insert(0) += gas;
         }
         by_category.retain(|_, gas: &mut u64| *gas > 0);
         assert_eq!(by_category, receipt.gas_breakdown, "{}", receipt.tx_hash);
-        traced += u32::from(trace.root.is_some());
+        traced += u32::from(trace.is_some());
     }
     assert_eq!(
         traced, 14,
@@ -381,59 +381,6 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
     assert_eq!(indexes, [0, 1, 2, 4]);
 }
 
-/// Sums a trace view by breakdown category, checking every node's total on the way.
-fn sum_frame(frame: &opmeter_rpc::audit::FrameTraceView, out: &mut BTreeMap<String, u64>) -> u64 {
-    let total: u64 = frame.entries.iter().map(|e| sum_entry(e, out)).sum();
-    assert_eq!(
-        total.to_string(),
-        frame.gas_used,
-        "{}.{}",
-        frame.contract,
-        frame.method
-    );
-    total
-}
-
-fn sum_entry(entry: &opmeter_rpc::audit::TraceEntryView, out: &mut BTreeMap<String, u64>) -> u64 {
-    use opmeter_rpc::audit::TraceEntryView as E;
-    let mut add = |key: &str, gas: &str| {
-        let gas: u64 = gas.parse().unwrap();
-        *out.entry(key.to_string()).or_insert(0) += gas;
-        gas
-    };
-    match entry {
-        E::Charge { category, gas } => add(category, gas),
-        E::Function {
-            gas,
-            instructions_gas,
-            memory_gas,
-            children,
-            ..
-        } => {
-            let own = add("instructions", instructions_gas) + add("memory_growth", memory_gas);
-            let total = own + children.iter().map(|c| sum_entry(c, out)).sum::<u64>();
-            assert_eq!(total.to_string(), *gas);
-            total
-        }
-        E::Host {
-            function,
-            gas,
-            storage_bytes_gas,
-            callees,
-            ..
-        } => {
-            let own = add(function, gas) + add("storage_bytes", storage_bytes_gas);
-            own + callees.iter().map(|c| sum_frame(c, out)).sum::<u64>()
-        }
-        E::Truncated { gas, breakdown } => {
-            for (key, g) in breakdown {
-                add(key, g);
-            }
-            gas.parse().unwrap()
-        }
-    }
-}
-
 fn flip(hex0x: &str, byte: usize) -> String {
     let mut bytes = hex::decode(&hex0x[2..]).unwrap();
     bytes[byte] ^= 0x01;
@@ -445,8 +392,8 @@ fn len_bytes(hex0x: &str) -> usize {
 }
 
 /// Tampering must never verify: an error, or a receipt that does not re-derive.
-fn rejected(bundle: &opmeter_rpc::audit::Bundle, vm: &opmeter_vm::Vm) -> bool {
-    match opmeter_rpc::audit::verify_bundle(bundle, vm) {
+fn rejected(bundle: &opmeter_ledger::bundle::Bundle, vm: &opmeter_vm::Vm) -> bool {
+    match opmeter_ledger::bundle::verify_bundle(bundle, vm) {
         Ok(verdict) => !verdict.matches(),
         Err(_) => true,
     }
@@ -454,7 +401,7 @@ fn rejected(bundle: &opmeter_rpc::audit::Bundle, vm: &opmeter_vm::Vm) -> bool {
 
 #[test]
 fn every_tampered_byte_of_a_bundle_is_detected() {
-    use opmeter_rpc::audit::{verify_bundle, BundleError};
+    use opmeter_ledger::bundle::{verify_bundle, BundleError};
     let dir = tempfile::tempdir().unwrap();
     let node = open(dir.path());
     let receipts = audited_chain(&node);
@@ -474,7 +421,7 @@ fn every_tampered_byte_of_a_bundle_is_detected() {
     assert_eq!(original.transactions.len(), 2, "alice's spin set her nonce");
 
     let mut tampered = 0u32;
-    let mut check = |bundle: &opmeter_rpc::audit::Bundle, what: &str| {
+    let mut check = |bundle: &opmeter_ledger::bundle::Bundle, what: &str| {
         assert!(
             rejected(bundle, &vm),
             "tampering with {what} went unnoticed"
@@ -591,7 +538,8 @@ fn every_tampered_byte_of_a_bundle_is_detected() {
     // A forged block that bills more: a receipt with more gas, committed by a receipts root the
     // forger recomputed. Every proof checks, but re-execution shows the first difference (and the
     // block hash is not the chain's).
-    use opmeter_node::types::{merkle_path, merkle_root, Header, Receipt as StoredReceipt};
+    use opmeter_ledger::block::{Header, Receipt as StoredReceipt};
+    use opmeter_ledger::merkle::{merkle_path, merkle_root};
     let stored = node.chain().store().receipts(nested.height).unwrap();
     let mut forged_receipts = stored.clone();
     forged_receipts[nested.index as usize].gas_used += 1;

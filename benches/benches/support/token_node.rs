@@ -8,8 +8,8 @@ use ed25519_dalek::SigningKey;
 use opmeter_node::genesis::{address_of, Genesis};
 use opmeter_node::mempool::MempoolConfig;
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_node::types::ReceiptStatus;
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::tx::Wallet;
 use opmeter_tests::contract;
 use opmeter_vm::Address;
 

@@ -3,7 +3,7 @@
 use opmeter_node::error::{AdmissionError, SubmitError};
 use opmeter_node::mempool::MempoolConfig;
 use opmeter_node::service::Node;
-use opmeter_node::types::{Payload, SignedTransaction};
+use opmeter_ledger::tx::{Payload, SignedTransaction};
 use opmeter_vm::{Address, Schedule, U256};
 
 use crate::support::{config, genesis, key, wallet, TestNode, CHAIN};

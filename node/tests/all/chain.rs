@@ -2,8 +2,9 @@
 
 use jmt::RootHash;
 use opmeter_node::service::Node;
-use opmeter_node::store::StateKey;
-use opmeter_node::types::{ReceiptStatus, SignedTransaction};
+use opmeter_ledger::state::StateKey;
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::tx::SignedTransaction;
 use opmeter_vm::{Address, CallRequest, Schedule, U256};
 
 use crate::support::{config, genesis, wallet, TestNode, FEES, KV};
@@ -112,10 +113,14 @@ fn failed_calls_pay_their_fee_and_roll_back_their_writes() {
         value: U256::zero(),
         gas_limit: 1_000_000,
     };
-    let outcome = test.node.chain().query(None, get.clone()).unwrap();
+    let chain = test.node.chain();
+    let head = chain.read_state(None).unwrap().unwrap();
+    assert_eq!(head.height(), test.node.head().header.height);
+    let outcome = chain.query(&head, get.clone()).unwrap();
     assert_eq!(outcome.output, b"one");
     // Historical read: before the put, the slot did not exist (storage_read returns -1).
-    let old = test.node.chain().query(Some(1), get).unwrap();
+    let old = chain.query(&chain.read_state(Some(1)).unwrap().unwrap(), get).unwrap();
+    assert!(chain.read_state(Some(head.height() + 1)).unwrap().is_none());
     assert_ne!(old.output, b"one");
 }
 
@@ -257,4 +262,58 @@ fn a_block_of_transactions_out_of_nonce_order_executes_in_nonce_order() {
         .iter()
         .all(|r| r.status == ReceiptStatus::Success));
     assert_eq!(test.node.mempool_len(), 0);
+}
+
+/// A fixed chain, driven through the phases with fixed timestamps: every header's hash and
+/// roots are pinned (deterministic signatures, WAT code, no clock), so any change to the bytes of
+/// transactions, receipts, headers or the state tree is a reviewed diff.
+#[test]
+fn known_answers_for_the_roots_and_hashes_of_a_fixed_chain() {
+    let test = TestNode::new();
+    let chain = test.node.chain();
+    let mut alice = wallet(1);
+    let mut bob = wallet(2);
+    let wasm = wat::parse_str(KV).unwrap();
+    let kv = opmeter_vm::Address::for_contract(
+        &alice.address(),
+        &opmeter_vm::CodeHash::of(&wasm),
+        b"kv",
+    );
+    let blocks = [
+        vec![
+            alice.deploy(&wasm, "", b"kv"),
+            bob.transfer(alice.address(), U256::from(77u64)),
+        ],
+        vec![
+            alice.call(kv, "put", "first"),
+            bob.call(kv, "fail", "never stored"),
+            alice.call(kv, "get", ""),
+        ],
+        vec![],
+        vec![bob.call(kv, "put", "second")],
+    ];
+    let mut lines = Vec::new();
+    for (i, txs) in blocks.iter().enumerate() {
+        let checked: Vec<_> = txs
+            .iter()
+            .map(|tx| chain.check_stateless(&tx.encode(), false).unwrap())
+            .collect();
+        let now_ms = 2_000 + 1_000 * i as u64;
+        let proposal = chain.prepare_proposal(checked, now_ms);
+        let accepted = chain.process_proposal(&proposal, now_ms, &|_| false).unwrap();
+        let finalized = chain.finalize_block(&proposal, &accepted, vec![]).unwrap();
+        chain.commit().unwrap();
+        let h = &finalized.block.header;
+        let statuses: Vec<&str> = finalized.receipts.iter().map(|r| r.status.name()).collect();
+        lines.push(format!(
+            "#{} hash {} gas {} {statuses:?}\n  state {}\n  txs   {}\n  rcpts {}",
+            h.height,
+            h.hash(),
+            h.gas_used,
+            h.state_root,
+            h.transactions_root,
+            h.receipts_root,
+        ));
+    }
+    expect_test::expect![[r#""#]].assert_eq(&lines.join("\n"));
 }

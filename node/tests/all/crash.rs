@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
 use opmeter_node::service::Node;
-use opmeter_node::types::Hash32;
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::tx::Wallet;
 use opmeter_rpc::OpmeterApiClient;
 use opmeter_vm::{Address, U256};
 

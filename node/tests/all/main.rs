@@ -3,6 +3,7 @@
 mod admission;
 mod chain;
 mod cli;
+mod consistency;
 mod crash;
 mod rpc;
 mod scaffold;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::rpc_params;
 use opmeter_node::genesis::{address_of, dev_key};
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::tx::Wallet;
 use opmeter_rpc::client::{http, ws, OpmeterApiClient};
 use opmeter_rpc::types::{CallArgs, EstimateArgs, EventFilter, EventNotice, HeaderView, TxRequest};
 use opmeter_vm::{Address, U256};
@@ -276,9 +276,9 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         .try_into()
         .unwrap();
     let proof = hex::decode(&storage.proof[2..]).unwrap();
-    opmeter_rpc::proof::verify_storage(root, contract_address, b"count", Some(&value), &proof)
+    opmeter_ledger::state::verify_storage(root, contract_address, b"count", Some(&value), &proof)
         .unwrap();
-    assert!(opmeter_rpc::proof::verify_storage(
+    assert!(opmeter_ledger::state::verify_storage(
         root,
         contract_address,
         b"count",

@@ -1,12 +1,10 @@
-//! `opmeter new`'s template is a working contract: it builds for wasm32v1-none, deploys and runs
-//! in the vm, and its own unit tests pass natively.
+//! `opmeter new`'s template is a working contract: `opmeter build` builds it for wasm32v1-none,
+//! it deploys and runs in the vm, and its own unit tests pass natively. Through the real binary.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use opmeter_node::build::build_contracts;
-use opmeter_node::scaffold::{default_sdk_path, scaffold};
 use opmeter_vm::{
     Address, BlockContext, CallRequest, MemoryState, Outcome, Schedule, Status, Vm, U256,
 };
@@ -21,19 +19,46 @@ const GAS_LIMIT: u64 = 100_000_000;
 /// needs no registry access and uses the dependency versions (and cached builds) of `contracts/`.
 fn scaffolded() -> (tempfile::TempDir, PathBuf) {
     let parent = tempfile::tempdir().unwrap();
-    let dir = scaffold(parent.path(), NAME, &default_sdk_path()).unwrap();
+    let created = opmeter_json(&["new", NAME, "--dir", parent.path().to_str().unwrap()]);
+    let dir = PathBuf::from(created["path"].as_str().unwrap());
+    assert_eq!(dir, parent.path().join(NAME));
+    assert!(dir.join("src/lib.rs").is_file());
+    // Never over an existing directory.
+    let again = Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(["new", NAME, "--dir", parent.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
     let lock = Path::new(env!("CARGO_MANIFEST_DIR")).join("../contracts/Cargo.lock");
     std::fs::copy(lock, dir.join("Cargo.lock")).unwrap();
     (parent, dir)
 }
 
+/// Runs `opmeter --json ARGS`, which must succeed, and parses its output.
+fn opmeter_json(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "opmeter {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn scaffold_builds_deploys_and_runs() {
     let (_parent, dir) = scaffolded();
-    let built = build_contracts(&dir).unwrap();
+    let built = opmeter_json(&["build", dir.to_str().unwrap()]);
+    let built = built.as_array().unwrap();
     assert_eq!(built.len(), 1, "{built:?}");
-    assert_eq!(built[0].package, "scaffold_test_contract");
-    let wasm_path = &built[0].wasm_path;
+    assert_eq!(built[0]["package"], "scaffold_test_contract");
+    let wasm_path = PathBuf::from(built[0]["path"].as_str().unwrap());
+    let wasm_path = &wasm_path;
     assert!(
         wasm_path.ends_with("wasm32v1-none/release/scaffold_test_contract.wasm"),
         "{}",

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use ed25519_dalek::SigningKey;
 use opmeter_node::genesis::{address_of, Genesis};
 use opmeter_node::service::{BlockMode, CommittedBlock, Node, NodeConfig};
-use opmeter_node::types::{Receipt, SignedTransaction};
-use opmeter_node::wallet::Wallet;
+use opmeter_ledger::block::Receipt;
+use opmeter_ledger::tx::{SignedTransaction, Wallet};
 use opmeter_vm::{Address, U256};
 
 pub(crate) const CHAIN: &str = "opmeter-test";

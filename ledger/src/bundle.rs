@@ -1,5 +1,4 @@
-//! The gas audit's client side: field-by-field receipt comparison (shared by the node's replay
-//! and the offline verifier), and the self-contained verification bundle with its verifier.
+//! The self-contained verification bundle of one committed transaction, and its offline verifier.
 //!
 //! A bundle (`specs/audit-bundle.md`) carries one committed transaction and everything needed to
 //! re-derive its receipt without a node: the parent header (whose state root the reads are proven
@@ -10,7 +9,7 @@
 //! vm through the very state transition the node uses, and compares the receipt field by field.
 //!
 //! ```
-//! use opmeter_rpc::audit::{verify_bundle, Bundle, BundleError};
+//! use opmeter_ledger::bundle::{verify_bundle, Bundle, BundleError};
 //! use opmeter_vm::{Schedule, Vm};
 //! let bundle: Bundle = serde_json::from_str(r#"{"format":"something-else","chainId":"x",
 //!   "scheduleVersion":1,"scheduleHash":"0x","feeCollector":"0x0000000000000000000000000000000000000000000000000000000000000000","parentHeader":"0x","header":"0x",
@@ -19,178 +18,28 @@
 //! assert!(matches!(error, BundleError::Format(_)));
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use opmeter_vm::{
-    Address, CodeHash, FrameTrace, StateError, StateView, Trace, TraceEntry, TraceOptions, Vm, U256,
-};
+use opmeter_vm::{Address, CodeHash, StateError, StateView, Vm, U256};
 use parking_lot::RwLock;
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{intrinsic_gas, verify_merkle_path, Account, Header, Receipt};
-use crate::proof::{self, StateKey};
+use crate::block::{intrinsic_gas, Account, Header, Receipt};
+use crate::compare::{compare_receipts, FieldCheck};
+use crate::encoding::{from_hex0x, to_hex0x, Hash32};
+use crate::merkle::verify_merkle_path;
+use crate::state::{self, StateKey};
 use crate::transition::{execute_transaction, LedgerState, TransitionError, TxEnv, TxInput};
-use crate::tx::{Hash32, SignedTransaction};
+use crate::tx::SignedTransaction;
 
 /// The `format` of bundles this crate writes and verifies.
 pub const BUNDLE_FORMAT: &str = "opmeter-audit-bundle/1";
 
-/// One compared field: its stored and replayed values, rendered as text.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FieldCheck {
-    /// The field (`status`, `gasUsed`, `gasBreakdown.instructions`, `events[0]`,
-    /// `block.stateRoot`, …).
-    pub field: String,
-    /// The committed value.
-    pub stored: String,
-    /// The re-derived value.
-    pub replayed: String,
-    /// Whether they are equal.
-    pub matches: bool,
-}
-
-impl FieldCheck {
-    /// A check of `field`.
-    pub fn new(field: impl Into<String>, stored: String, replayed: String) -> FieldCheck {
-        FieldCheck {
-            field: field.into(),
-            matches: stored == replayed,
-            stored,
-            replayed,
-        }
-    }
-}
-
-fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
-
-fn event_text(event: &opmeter_vm::Event) -> String {
-    let topics: Vec<String> = event.topics.iter().map(|t| hex0x(t)).collect();
-    format!(
-        "{} [{}] {}",
-        event.contract,
-        topics.join(", "),
-        hex0x(&event.data)
-    )
-}
-
-/// Compares every field of two receipts: identity, status, trap code, gas used and limit, every
-/// breakdown entry (the union of both key sets), price, fee, output, every event, the schedule
-/// hash and the deployed address. Equal receipts give only matching checks.
-pub fn compare_receipts(stored: &Receipt, replayed: &Receipt) -> Vec<FieldCheck> {
-    let opt = |v: Option<u8>| v.map_or_else(|| "none".to_string(), |c| c.to_string());
-    let addr = |v: Option<Address>| v.map_or_else(|| "none".to_string(), |a| a.to_hex());
-    let mut checks = vec![
-        FieldCheck::new("txHash", stored.tx_hash.to_hex(), replayed.tx_hash.to_hex()),
-        FieldCheck::new("sender", stored.sender.to_hex(), replayed.sender.to_hex()),
-        FieldCheck::new(
-            "height",
-            stored.height.to_string(),
-            replayed.height.to_string(),
-        ),
-        FieldCheck::new(
-            "index",
-            stored.index.to_string(),
-            replayed.index.to_string(),
-        ),
-        FieldCheck::new(
-            "status",
-            stored.status.name().into(),
-            replayed.status.name().into(),
-        ),
-        FieldCheck::new("trapCode", opt(stored.trap_code), opt(replayed.trap_code)),
-        FieldCheck::new(
-            "gasUsed",
-            stored.gas_used.to_string(),
-            replayed.gas_used.to_string(),
-        ),
-        FieldCheck::new(
-            "gasLimit",
-            stored.gas_limit.to_string(),
-            replayed.gas_limit.to_string(),
-        ),
-    ];
-    let keys: BTreeSet<&String> = stored
-        .gas_breakdown
-        .keys()
-        .chain(replayed.gas_breakdown.keys())
-        .collect();
-    let gas = |map: &BTreeMap<String, u64>, key: &str| map.get(key).copied().unwrap_or(0);
-    for key in keys {
-        checks.push(FieldCheck::new(
-            format!("gasBreakdown.{key}"),
-            gas(&stored.gas_breakdown, key).to_string(),
-            gas(&replayed.gas_breakdown, key).to_string(),
-        ));
-    }
-    checks.extend([
-        FieldCheck::new(
-            "gasPrice",
-            stored.gas_price.to_string(),
-            replayed.gas_price.to_string(),
-        ),
-        FieldCheck::new("fee", stored.fee.to_string(), replayed.fee.to_string()),
-        FieldCheck::new("output", hex0x(&stored.output), hex0x(&replayed.output)),
-        FieldCheck::new(
-            "events.length",
-            stored.events.len().to_string(),
-            replayed.events.len().to_string(),
-        ),
-    ]);
-    let count = stored.events.len().max(replayed.events.len());
-    for i in 0..count {
-        let text = |events: &[opmeter_vm::Event]| {
-            events.get(i).map_or_else(|| "none".to_string(), event_text)
-        };
-        checks.push(FieldCheck::new(
-            format!("events[{i}]"),
-            text(&stored.events),
-            text(&replayed.events),
-        ));
-    }
-    checks.extend([
-        FieldCheck::new(
-            "scheduleHash",
-            hex0x(&stored.schedule_hash),
-            hex0x(&replayed.schedule_hash),
-        ),
-        FieldCheck::new(
-            "contractAddress",
-            addr(stored.contract_address),
-            addr(replayed.contract_address),
-        ),
-    ]);
-    checks
-}
-
-/// What `audit_replay` reports: the transaction re-executed against the state it saw, compared
-/// field by field with its stored receipt, plus the block's roots after replaying all of it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ReplayReport {
-    /// `0x` transaction hash.
-    pub tx_hash: String,
-    /// Its block.
-    pub height: u64,
-    /// Its position in the block.
-    pub index: u32,
-    /// Every field matched (the receipt's and the block's).
-    pub matches: bool,
-    /// The receipt's fields, then `block.stateRoot` and `block.receiptsRoot`.
-    pub fields: Vec<FieldCheck>,
-    /// Transactions executed (the whole block).
-    pub replayed_transactions: u32,
-    /// The first field that differs, if any.
-    pub first_difference: Option<FieldCheck>,
-}
-
 /// A self-contained verification bundle (JSON; `specs/audit-bundle.md`). Hex strings are
 /// `0x`-prefixed; encoded objects are their canonical borsh bytes.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Bundle {
     /// [`BUNDLE_FORMAT`].
@@ -202,7 +51,7 @@ pub struct Bundle {
     /// `0x` hash of that schedule (the header commits to it too).
     pub schedule_hash: String,
     /// The chain's fee collector (from its genesis): fees are credited to it.
-    #[schemars(with = "String")]
+    #[cfg_attr(feature = "json-schema", schemars(with = "String"))]
     pub fee_collector: Address,
     /// `0x` borsh of the parent block's header: its `stateRoot` is the state the block started
     /// from, which every read is proven against.
@@ -224,7 +73,8 @@ pub struct Bundle {
 }
 
 /// One transaction of a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleTx {
     /// Position in the block.
@@ -236,7 +86,8 @@ pub struct BundleTx {
 }
 
 /// One code of a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleCode {
     /// `0x` blake3 of `wasm`.
@@ -246,7 +97,8 @@ pub struct BundleCode {
 }
 
 /// One proven state value of a bundle.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleRead {
     /// `0x` state key (`"acct" ‖ address` or `"stor" ‖ contract ‖ key`).
@@ -356,10 +208,7 @@ fn malformed(field: impl Into<String>, reason: impl ToString) -> BundleError {
 }
 
 fn hex_field(field: &str, text: &str) -> Result<Vec<u8>, BundleError> {
-    let digits = text
-        .strip_prefix("0x")
-        .ok_or_else(|| malformed(field, "expected 0x-prefixed hex"))?;
-    hex::decode(digits).map_err(|e| malformed(field, e))
+    from_hex0x(text).map_err(|e| malformed(field, e))
 }
 
 fn hash_field(field: &str, text: &str) -> Result<Hash32, BundleError> {
@@ -406,14 +255,14 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
             "chain id differs from the headers'".into(),
         ));
     }
-    let ours = hex0x(&vm.schedule_hash());
+    let ours = to_hex0x(&vm.schedule_hash());
     if bundle.schedule_hash != ours
         || header.schedule_hash != vm.schedule_hash()
         || bundle.schedule_version != vm.schedule().version
     {
         return Err(BundleError::Schedule {
             bundle: if bundle.schedule_hash == ours {
-                hex0x(&header.schedule_hash)
+                to_hex0x(&header.schedule_hash)
             } else {
                 bundle.schedule_hash.clone()
             },
@@ -429,7 +278,7 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
         let signed = SignedTransaction::decode(&bytes)
             .map_err(|e| malformed(format!("{field}.signed"), e))?;
         let path = path_field(&format!("{field}.path"), &entry.path)?;
-        let leaf = Hash32(*blake3::hash(&bytes).as_bytes());
+        let leaf = Hash32::of(&bytes);
         let ordered = previous.is_none_or(|p| entry.index > p);
         if !ordered
             || !verify_merkle_path(
@@ -456,7 +305,7 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
     let receipt_bytes = hex_field("receipt", &bundle.receipt)?;
     let stored: Receipt = borsh::from_slice(&receipt_bytes).map_err(|e| malformed("receipt", e))?;
     let receipt_path = path_field("receiptPath", &bundle.receipt_path)?;
-    let leaf = Hash32(*blake3::hash(&receipt_bytes).as_bytes());
+    let leaf = Hash32::of(&receipt_bytes);
     if !verify_merkle_path(
         leaf,
         *target_index,
@@ -497,7 +346,7 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
             .map(|v| hex_field(&format!("{field}.value"), v))
             .transpose()?;
         let proof_bytes = hex_field(&format!("{field}.proof"), &read.proof)?;
-        proof::verify(parent.state_root.0, &key, value.as_deref(), &proof_bytes).map_err(|e| {
+        state::verify(parent.state_root.0, &key, value.as_deref(), &proof_bytes).map_err(|e| {
             BundleError::Proof {
                 key: read.key.clone(),
                 reason: e.to_string(),
@@ -572,7 +421,7 @@ impl BundleState {
         self.base.get(key).ok_or_else(|| {
             StateError(format!(
                 "the transaction read {} but the bundle does not prove it",
-                hex0x(&key.encode())
+                to_hex0x(&key.encode())
             ))
         })
     }
@@ -664,265 +513,3 @@ impl LedgerState for BundleState {
     }
 }
 
-/// Options of `audit_trace` and `contract_traceCall`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct TraceArgs {
-    /// Also profile every metered block (hits × cost, instruction counts); slower.
-    #[serde(default)]
-    pub blocks: bool,
-    /// Most entries in the tree (default and maximum 10,000); the rest is folded into
-    /// `truncated` entries whose gas still counts.
-    #[serde(default)]
-    pub max_nodes: Option<u32>,
-    /// Most blocks in the profile (default and maximum 1,000), the most expensive first.
-    #[serde(default)]
-    pub max_blocks: Option<u32>,
-}
-
-impl TraceArgs {
-    /// The vm's options, capped at the defaults (the bound on a trace's size).
-    pub fn options(&self) -> TraceOptions {
-        let default = TraceOptions::default();
-        TraceOptions {
-            blocks: self.blocks,
-            max_nodes: self
-                .max_nodes
-                .map_or(default.max_nodes, |n| n.min(default.max_nodes)),
-            max_blocks: self
-                .max_blocks
-                .map_or(default.max_blocks, |n| n.min(default.max_blocks)),
-        }
-    }
-}
-
-/// Where the gas of a transaction or call went: the intrinsic gas, then the vm execution as a
-/// tree of frames, wasm functions and host calls. `intrinsicGas + root.gasUsed == gasUsed`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TraceView {
-    /// `0x` transaction hash (`null` for a read-only call).
-    pub tx_hash: Option<String>,
-    /// Status name.
-    pub status: String,
-    /// Total gas used (decimal string), as in the receipt.
-    pub gas_used: String,
-    /// The transaction's intrinsic gas (decimal string; `0` for a read-only call).
-    pub intrinsic_gas: String,
-    /// `0x` output or revert data.
-    pub output: String,
-    /// The vm execution (`null` when the payload ran no code: transfers, refused transactions).
-    pub root: Option<FrameTraceView>,
-    /// Some entries were folded into `truncated` entries.
-    pub truncated: bool,
-    /// The per-block profile (empty unless asked for), most gas first.
-    pub blocks: Vec<BlockStatView>,
-    /// More blocks ran than returned.
-    pub blocks_truncated: bool,
-}
-
-/// One contract frame (or several merged ones).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct FrameTraceView {
-    /// The contract.
-    #[schemars(with = "String")]
-    pub contract: Address,
-    /// The method (`init` for a deployment that runs it).
-    pub method: String,
-    /// `0x` code hash, when the contract exists.
-    pub code_hash: Option<String>,
-    /// Call depth (1 at the top).
-    pub depth: u32,
-    /// How it ended.
-    pub status: String,
-    /// Frames merged into this one.
-    pub calls: u64,
-    /// Gas (decimal string): the sum of `entries`.
-    pub gas_used: String,
-    /// Where it went, in first-call order.
-    pub entries: Vec<TraceEntryView>,
-}
-
-/// One line of a trace (gas as decimal strings).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum TraceEntryView {
-    /// A flat charge of the frame (`deploy`, `instantiation`).
-    #[serde(rename_all = "camelCase")]
-    Charge {
-        /// Breakdown category.
-        category: String,
-        /// Gas.
-        gas: String,
-    },
-    /// A wasm function in one calling context.
-    #[serde(rename_all = "camelCase")]
-    Function {
-        /// Index in the module.
-        index: u32,
-        /// Name (from the `name` section) or `func[N]`.
-        name: String,
-        /// Calls merged.
-        calls: u64,
-        /// Inclusive gas.
-        gas: String,
-        /// Its own metered instructions.
-        instructions_gas: String,
-        /// Its own `memory.grow` charges.
-        memory_gas: String,
-        /// What it called.
-        children: Vec<TraceEntryView>,
-    },
-    /// A host function in one calling context.
-    #[serde(rename_all = "camelCase")]
-    Host {
-        /// The host function.
-        function: String,
-        /// Calls merged.
-        calls: u64,
-        /// Its own charges.
-        gas: String,
-        /// Its storage-bytes charges.
-        storage_bytes_gas: String,
-        /// Contracts it called (`call`).
-        callees: Vec<FrameTraceView>,
-    },
-    /// Entries that did not fit, with their gas by category.
-    #[serde(rename_all = "camelCase")]
-    Truncated {
-        /// Gas.
-        gas: String,
-        /// By category.
-        breakdown: BTreeMap<String, String>,
-    },
-}
-
-/// One metered block of the profile.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BlockStatView {
-    /// `0x` code hash.
-    pub code_hash: String,
-    /// Function index.
-    pub function: u32,
-    /// Function name.
-    pub name: String,
-    /// Charge site.
-    pub site: u32,
-    /// Gas per execution of the block.
-    pub cost_per_hit: String,
-    /// Executions.
-    pub hits: u64,
-    /// Gas (decimal string).
-    pub gas: String,
-    /// Original instructions in the block.
-    pub instructions: u32,
-}
-
-fn status_name(status: opmeter_vm::Status) -> String {
-    crate::ledger::ReceiptStatus::from_vm(status).name().into()
-}
-
-impl From<&FrameTrace> for FrameTraceView {
-    fn from(frame: &FrameTrace) -> FrameTraceView {
-        FrameTraceView {
-            contract: frame.contract,
-            method: frame.method.clone(),
-            code_hash: frame.code_hash.map(|h| h.to_hex()),
-            depth: frame.depth,
-            status: status_name(frame.status),
-            calls: frame.calls,
-            gas_used: frame.gas_used.to_string(),
-            entries: frame.entries.iter().map(TraceEntryView::from).collect(),
-        }
-    }
-}
-
-impl From<&TraceEntry> for TraceEntryView {
-    fn from(entry: &TraceEntry) -> TraceEntryView {
-        match entry {
-            TraceEntry::Charge { category, gas } => TraceEntryView::Charge {
-                category: category.key().into(),
-                gas: gas.to_string(),
-            },
-            TraceEntry::Function(f) => TraceEntryView::Function {
-                index: f.index,
-                name: f.name.clone(),
-                calls: f.calls,
-                gas: f.gas.to_string(),
-                instructions_gas: f.instructions_gas.to_string(),
-                memory_gas: f.memory_gas.to_string(),
-                children: f.children.iter().map(TraceEntryView::from).collect(),
-            },
-            TraceEntry::Host(h) => TraceEntryView::Host {
-                function: h.function.name().into(),
-                calls: h.calls,
-                gas: h.gas.to_string(),
-                storage_bytes_gas: h.storage_bytes_gas.to_string(),
-                callees: h.callees.iter().map(FrameTraceView::from).collect(),
-            },
-            TraceEntry::Truncated { gas, breakdown } => TraceEntryView::Truncated {
-                gas: gas.to_string(),
-                breakdown: breakdown
-                    .iter()
-                    .map(|(k, v)| (k.key().to_string(), v.to_string()))
-                    .collect(),
-            },
-        }
-    }
-}
-
-impl TraceView {
-    /// The view of a receipt and the trace of its execution (`None`: no code ran).
-    pub fn of_receipt(receipt: &Receipt, trace: Option<&Trace>) -> TraceView {
-        let intrinsic = receipt
-            .gas_breakdown
-            .get(opmeter_vm::GasCategory::Transaction.key())
-            .copied()
-            .unwrap_or(0);
-        let mut view = TraceView::of(trace, receipt.gas_used, intrinsic);
-        view.tx_hash = Some(receipt.tx_hash.to_hex());
-        view.status = receipt.status.name().into();
-        view.output = hex0x(&receipt.output);
-        view
-    }
-
-    /// The view of a read-only call's outcome and trace.
-    pub fn of_call(outcome: &opmeter_vm::Outcome, trace: &Trace) -> TraceView {
-        let mut view = TraceView::of(Some(trace), outcome.gas_used, 0);
-        view.status = status_name(outcome.status);
-        view.output = hex0x(&outcome.output);
-        view
-    }
-
-    fn of(trace: Option<&Trace>, gas_used: u64, intrinsic_gas: u64) -> TraceView {
-        TraceView {
-            tx_hash: None,
-            status: String::new(),
-            gas_used: gas_used.to_string(),
-            intrinsic_gas: intrinsic_gas.to_string(),
-            output: String::new(),
-            root: trace.map(|t| FrameTraceView::from(&t.root)),
-            truncated: trace.is_some_and(|t| t.truncated),
-            blocks: trace
-                .map(|t| {
-                    t.blocks
-                        .iter()
-                        .map(|b| BlockStatView {
-                            code_hash: b.code_hash.to_hex(),
-                            function: b.function,
-                            name: b.name.clone(),
-                            site: b.site,
-                            cost_per_hit: b.cost_per_hit.to_string(),
-                            hits: b.hits,
-                            gas: b.gas.to_string(),
-                            instructions: b.instructions,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
-            blocks_truncated: trace.is_some_and(|t| t.blocks_truncated),
-        }
-    }
-}

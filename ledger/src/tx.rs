@@ -1,9 +1,8 @@
-//! The wire format clients sign and send: [`Hash32`], [`Transaction`] and its [`Payload`],
-//! [`SignedTransaction`], and a numbering signer ([`Wallet`]). The node decodes exactly these bytes;
-//! they live here so a client links them without the node's storage.
+//! What clients sign and send: [`Transaction`] and its [`Payload`], [`SignedTransaction`], and a
+//! numbering signer ([`Wallet`]). The node decodes exactly these bytes.
 //!
 //! ```
-//! use opmeter_rpc::tx::Wallet;
+//! use opmeter_ledger::tx::Wallet;
 //! use opmeter_vm::{Address, U256};
 //! let mut wallet = Wallet::new(ed25519_dalek::SigningKey::from_bytes(&[1; 32]), "opmeter-dev");
 //! let tx = wallet.transfer(Address([2; 32]), U256::from(5u64));
@@ -12,70 +11,11 @@
 //! tx.verify(&tx.hash()).unwrap();
 //! ```
 
-use std::fmt;
-
 use borsh::{BorshDeserialize, BorshSerialize};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use opmeter_vm::{Address, U256};
 
-/// Borsh encoding of [`U256`] as 32 little-endian bytes.
-pub mod borsh_u256 {
-    use super::U256;
-    use std::io::{Read, Result, Write};
-
-    /// Writes 32 little-endian bytes.
-    ///
-    /// # Errors
-    /// When the writer fails.
-    pub fn serialize<W: Write>(value: &U256, writer: &mut W) -> Result<()> {
-        writer.write_all(&value.to_little_endian())
-    }
-
-    /// Reads 32 little-endian bytes.
-    ///
-    /// # Errors
-    /// When the reader runs out of bytes.
-    pub fn deserialize<R: Read>(reader: &mut R) -> Result<U256> {
-        let mut bytes = [0u8; 32];
-        reader.read_exact(&mut bytes)?;
-        Ok(U256::from_little_endian(&bytes))
-    }
-}
-
-/// A 32-byte blake3 hash (transactions, blocks, roots).
-#[derive(
-    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, BorshSerialize, BorshDeserialize,
-)]
-pub struct Hash32(pub [u8; 32]);
-
-impl Hash32 {
-    /// `0x`-prefixed lowercase hex.
-    pub fn to_hex(&self) -> String {
-        format!("0x{}", hex::encode(self.0))
-    }
-
-    /// Parses 32 bytes of hex, with or without `0x`.
-    ///
-    /// # Errors
-    /// When the text is not 64 hex digits.
-    pub fn from_hex(text: &str) -> Result<Hash32, hex::FromHexError> {
-        let mut out = [0u8; 32];
-        hex::decode_to_slice(text.strip_prefix("0x").unwrap_or(text), &mut out)?;
-        Ok(Hash32(out))
-    }
-}
-
-impl fmt::Debug for Hash32 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
-
-impl fmt::Display for Hash32 {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_hex())
-    }
-}
+use crate::encoding::{borsh_u256, Hash32};
 
 /// Domain separator prepended to the bytes an account signs.
 pub const TX_SIGNING_DOMAIN: &[u8] = b"opmeter/tx/v1";
@@ -255,7 +195,7 @@ impl SignedTransaction {
 /// A signer that numbers its transactions.
 ///
 /// ```
-/// use opmeter_rpc::tx::Wallet;
+/// use opmeter_ledger::tx::Wallet;
 /// use opmeter_vm::{Address, U256};
 /// let mut wallet = Wallet::new(ed25519_dalek::SigningKey::from_bytes(&[1; 32]), "opmeter-dev");
 /// let tx = wallet.transfer(Address([2; 32]), U256::from(5u64));
@@ -336,5 +276,101 @@ impl Wallet {
             input: args.as_bytes().to_vec(),
             value: U256::zero(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn transfer(seed: u8, nonce: u64) -> Transaction {
+        Transaction {
+            chain_id: "test".into(),
+            public_key: key(seed).verifying_key().to_bytes(),
+            nonce,
+            gas_limit: 100_000,
+            gas_price: U256::from(2u64),
+            payload: Payload::Transfer {
+                to: Address([9; 32]),
+                amount: U256::from(5u64),
+            },
+        }
+    }
+
+    #[test]
+    fn signed_transactions_round_trip_and_verify() {
+        let signed = transfer(1, 0).sign(&key(1));
+        let bytes = signed.encode();
+        let decoded = SignedTransaction::decode(&bytes).unwrap();
+        assert_eq!(decoded, signed);
+        decoded.verify(&decoded.hash()).unwrap();
+        let mut extra = bytes.clone();
+        extra.push(0);
+        assert!(SignedTransaction::decode(&extra).is_err(), "trailing bytes");
+    }
+
+    #[test]
+    fn a_signature_by_another_key_or_over_another_tx_fails() {
+        let forged = transfer(1, 0).sign(&key(2));
+        assert!(forged.verify(&forged.hash()).is_err());
+        let mut changed = transfer(1, 0).sign(&key(1));
+        changed.tx.nonce = 1;
+        assert!(changed.verify(&changed.hash()).is_err());
+    }
+
+    #[test]
+    fn max_cost_is_checked() {
+        let mut tx = transfer(1, 0);
+        assert_eq!(tx.max_cost(), Some(U256::from(200_005u64)));
+        tx.gas_price = U256::MAX;
+        assert_eq!(tx.max_cost(), None);
+    }
+
+    /// The bytes every client must produce: pinned so an encoding change is a reviewed diff.
+    #[test]
+    fn known_answers_for_the_three_payloads() {
+        let mut wallet = Wallet::new(key(7), "opmeter-dev");
+        wallet.gas_limit = 1_234_567;
+        wallet.gas_price = U256::from(1_000_000_007u64);
+        let signed = [
+            wallet.transfer(Address([0xaa; 32]), U256::exp10(21) + 1),
+            wallet.deploy(&[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0], r#"{"start":5}"#, b"salt"),
+            wallet.call(Address([0xbb; 32]), "increment", r#"{"by":2}"#),
+        ];
+        let text: Vec<String> = signed
+            .iter()
+            .map(|s| {
+                format!(
+                    "unsigned {}\nhash {}\nsigning {}\nsigned {}",
+                    hex::encode(s.tx.encode()),
+                    s.hash(),
+                    hex::encode(s.tx.signing_bytes()),
+                    hex::encode(s.encode()),
+                )
+            })
+            .collect();
+        expect![[r#"
+            unsigned 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c000000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0100a0dec5adc935360000000000000000000000000000000000000000000000
+            hash 0xdbc745eac8a09ea974a27406a5616ed352628195fcbc481224b8d3e60ed6372c
+            signing 6f706d657465722f74782f7631dbc745eac8a09ea974a27406a5616ed352628195fcbc481224b8d3e60ed6372c
+            signed 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c000000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000000aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa0100a0dec5adc9353600000000000000000000000000000000000000000000006581294c37a9b9caa0e28e6d76b30c42b8af57767592e5cc60a90848a872bff995c6d7add4b1972571c9a4e3afd8bf9bd062b2717e4ee90a3b9e09e1a4c8870e
+
+            unsigned 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c010000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000001080000000061736d010000000b0000007b227374617274223a357d0400000073616c740000000000000000000000000000000000000000000000000000000000000000
+            hash 0xa7930f93ef9e5ee37d4a8019bd7ee572aca360f389769f2ccb892fb6678cf277
+            signing 6f706d657465722f74782f7631a7930f93ef9e5ee37d4a8019bd7ee572aca360f389769f2ccb892fb6678cf277
+            signed 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c010000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000001080000000061736d010000000b0000007b227374617274223a357d0400000073616c74000000000000000000000000000000000000000000000000000000000000000036b15807c0ecb14c6c4c744c1ba72dc490d44a6cfe7a848c922d9fbf61fed6e77e3e71d4b32a8c0a5c1b21200a83aad09d625ec896f09cff435efb0e8762ee03
+
+            unsigned 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c020000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb09000000696e6372656d656e74080000007b226279223a327d0000000000000000000000000000000000000000000000000000000000000000
+            hash 0x3afcfcda2f81c50cbd744d7ba09d1257c49cb0413a687018e271b6ec0e7d0de3
+            signing 6f706d657465722f74782f76313afcfcda2f81c50cbd744d7ba09d1257c49cb0413a687018e271b6ec0e7d0de3
+            signed 0b0000006f706d657465722d646576ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c020000000000000087d612000000000007ca9a3b0000000000000000000000000000000000000000000000000000000002bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb09000000696e6372656d656e74080000007b226279223a327d0000000000000000000000000000000000000000000000000000000000000000908bf5208f641aced0938850ab660857b0715aeb4e8299ef3fe27757a7c9e882828ca6bd8f7b4b9b94ba29f3311f38a0948c1df28760b015697742bb95253c07"#]].assert_eq(&text.join("\n\n"));
+        for s in &signed {
+            s.verify(&s.hash()).unwrap();
+        }
     }
 }

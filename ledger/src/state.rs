@@ -1,11 +1,11 @@
-//! Merkle proofs of state: the tree's hasher, the keys it hashes, and a verifier a client runs
-//! against a block's state root (no node needed).
+//! State keys and storage proofs: the keys of the state tree, its hasher, and the verifier a
+//! client runs against a block's state root (no node needed).
 //!
 //! The state tree is a Jellyfish Merkle tree (`jmt` 0.12) with blake3. A proof travels as the
 //! `0x` hex of its borsh encoding (see `specs/rpc.md`).
 //!
 //! ```
-//! use opmeter_rpc::proof::StateKey;
+//! use opmeter_ledger::state::StateKey;
 //! use opmeter_vm::Address;
 //! let key = StateKey::Storage(Address([7; 32]), b"count".to_vec());
 //! assert_eq!(&key.encode()[..4], b"stor");
@@ -131,4 +131,42 @@ pub fn verify(
     proof
         .verify(RootHash(state_root), key.key_hash(), value)
         .map_err(|e| ProofError::Mismatch(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use expect_test::expect;
+
+    #[test]
+    fn known_answers_for_state_keys() {
+        let account = StateKey::Account(Address([0x11; 32]));
+        let storage = StateKey::Storage(Address([0x22; 32]), b"count".to_vec());
+        let text: Vec<String> = [&account, &storage]
+            .iter()
+            .map(|k| {
+                format!(
+                    "{} -> {}",
+                    hex::encode(k.encode()),
+                    hex::encode(k.key_hash().0)
+                )
+            })
+            .collect();
+        expect![[r#"
+            [
+                "616363741111111111111111111111111111111111111111111111111111111111111111 -> f886798e776bce18da484b842b57d61fee7d1fd5d85a117103820412267c15da",
+                "73746f722222222222222222222222222222222222222222222222222222222222222222636f756e74 -> 90673fff5975559b967e4922c0b38a294f0aebca4889693366fbcb1ddad09a26",
+            ]
+        "#]].assert_debug_eq(&text);
+        for key in [account, storage] {
+            assert_eq!(StateKey::decode(&key.encode()), Some(key));
+        }
+        assert_eq!(StateKey::decode(b"acct"), None, "too short");
+        let mut trailing = StateKey::Account(Address([1; 32])).encode();
+        trailing.push(0);
+        assert_eq!(StateKey::decode(&trailing), None, "an account key has no suffix");
+        let mut other = StateKey::Account(Address([1; 32])).encode();
+        other[..4].copy_from_slice(b"code");
+        assert_eq!(StateKey::decode(&other), None, "unknown tag");
+    }
 }

@@ -8,35 +8,22 @@
 //! └── README.md    the next commands: cargo test, opmeter build / exec / deploy / send / call
 //! ```
 //!
-//! The crate needs no release profile: [`crate::build`] passes the flags on the command line.
-//! `opmeter build` then writes `target/wasm32v1-none/release/LIB.wasm` (or under
-//! [`crate::build::contracts_target_dir`]), where `LIB` is the name with `-` replaced by `_`.
-//!
-//! ```
-//! use opmeter_node::scaffold::{default_sdk_path, scaffold, ScaffoldError};
-//!
-//! let parent = tempfile::tempdir().unwrap();
-//! let dir = scaffold(parent.path(), "my-token", &default_sdk_path()).unwrap();
-//! assert!(dir.join("src/lib.rs").is_file());
-//! // Never over an existing directory.
-//! assert!(matches!(
-//!     scaffold(parent.path(), "my-token", &default_sdk_path()),
-//!     Err(ScaffoldError::AlreadyExists(_))
-//! ));
-//! ```
+//! The crate needs no release profile: `opmeter build` (`opmeter_sdk_build`) passes the flags on
+//! the command line and writes `target/wasm32v1-none/release/LIB.wasm` (or under
+//! `opmeter_sdk_build::contracts_target_dir`), where `LIB` is the name with `-` replaced by `_`.
 
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use crate::build::CONTRACT_TARGET;
+use opmeter_sdk_build::CONTRACT_TARGET;
 
 /// Longest accepted name, in bytes: crates.io's limit for package names.
-pub const MAX_NAME_LEN: usize = 64;
+pub(crate) const MAX_NAME_LEN: usize = 64;
 
 /// Why a crate could not be scaffolded.
 #[derive(Debug, thiserror::Error)]
-pub enum ScaffoldError {
+pub(crate) enum ScaffoldError {
     /// The name is not a usable package name.
     #[error(
         "invalid contract name `{0}`: use 1 to {MAX_NAME_LEN} ASCII letters, digits, `-` or `_`, \
@@ -62,7 +49,7 @@ pub enum ScaffoldError {
 ///
 /// The path is fixed at compile time: it is right for an `opmeter` built from a clone (`cargo
 /// install --path node` included) as long as the clone stays; elsewhere pass the sdk explicitly.
-pub fn default_sdk_path() -> PathBuf {
+pub(crate) fn default_sdk_path() -> PathBuf {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk");
     path.canonicalize().unwrap_or(path)
 }
@@ -73,7 +60,7 @@ pub fn default_sdk_path() -> PathBuf {
 ///
 /// # Errors
 /// [`ScaffoldError::InvalidName`] otherwise.
-pub fn validate_name(name: &str) -> Result<(), ScaffoldError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), ScaffoldError> {
     let invalid = || ScaffoldError::InvalidName(name.to_string());
     let mut chars = name.chars();
     if !chars.next().is_some_and(|c| c.is_ascii_alphabetic()) || name.len() > MAX_NAME_LEN {
@@ -100,7 +87,7 @@ pub fn validate_name(name: &str) -> Result<(), ScaffoldError> {
 /// `sdk_path` holds no `opmeter-sdk` manifest, [`ScaffoldError::AlreadyExists`] when
 /// `parent/name` exists (a file or a directory), [`ScaffoldError::Io`] when the file system
 /// refuses.
-pub fn scaffold(parent: &Path, name: &str, sdk_path: &Path) -> Result<PathBuf, ScaffoldError> {
+pub(crate) fn scaffold(parent: &Path, name: &str, sdk_path: &Path) -> Result<PathBuf, ScaffoldError> {
     validate_name(name)?;
     let sdk = find_sdk(sdk_path)?;
     let dir = parent.join(name);

@@ -1,4 +1,13 @@
-//! `opmeter build`: compile a contract crate for `wasm32v1-none` with the flags Opmeter needs.
+//! Builds contract crates for `wasm32v1-none` with the flags Opmeter needs: what `opmeter build`
+//! runs, and how the test harness builds the example contracts (one definition, so tests meter
+//! exactly the bytes users deploy).
+//!
+//! ```no_run
+//! let built = opmeter_sdk_build::build_contracts(std::path::Path::new("contracts")).unwrap();
+//! for contract in &built {
+//!     println!("{} {} bytes", contract.package, contract.size_bytes);
+//! }
+//! ```
 //!
 //! The flags are passed on the command line, so a contract crate needs no special profile:
 //! opt-level 3, LTO, one codegen unit, `panic = "abort"` and a 64 KiB shadow stack

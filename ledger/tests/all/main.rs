@@ -1,0 +1,3 @@
+//! The ledger crate's integration tests (one binary).
+
+mod dependencies;

@@ -1,0 +1,205 @@
+//! `opmeter node`: a node on RocksDB with its JSON-RPC server, until Ctrl-C or a node fault.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use opmeter_ledger::encoding::to_hex0x;
+use opmeter_node::api::NodeBackend;
+use opmeter_node::genesis::{address_of, dev_key, Genesis};
+use opmeter_node::service::{BlockMode, Node, NodeConfig};
+use opmeter_rpc::RpcConfig;
+
+/// What `opmeter node` takes.
+#[derive(clap::Args)]
+pub(crate) struct NodeArgs {
+    /// Where the chain's RocksDB lives (created when missing; reopened on restart).
+    #[arg(long, env = "OPMETER_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// A genesis file (JSON) for a new chain; without it, the development genesis.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
+    /// Produce a block every interval (e.g. `500ms`, `2s`) instead of one per batch.
+    #[arg(long, value_parser = parse_duration)]
+    block_time: Option<Duration>,
+    /// JSON-RPC listen address (HTTP and WebSocket).
+    #[arg(long, default_value = opmeter_rpc::DEFAULT_RPC_ADDR)]
+    rpc_addr: String,
+    /// Largest JSON-RPC request body in bytes.
+    #[arg(long, default_value_t = RpcConfig::default().max_request_body_bytes)]
+    rpc_max_body_bytes: u32,
+    /// Largest JSON-RPC response body in bytes.
+    #[arg(long, default_value_t = RpcConfig::default().max_response_body_bytes)]
+    rpc_max_response_bytes: u32,
+    /// Most requests in one JSON-RPC batch.
+    #[arg(long, default_value_t = RpcConfig::default().max_batch_len)]
+    rpc_max_batch: u32,
+    /// Most open sockets, and most WebSocket sessions plus HTTP requests in flight.
+    #[arg(long, default_value_t = RpcConfig::default().max_connections)]
+    rpc_max_connections: u32,
+    /// Most subscriptions per WebSocket connection.
+    #[arg(long, default_value_t = RpcConfig::default().max_subscriptions_per_connection)]
+    rpc_max_subscriptions: u32,
+    /// Most gas of one read-only call (`contract_call`, and the cap of gas estimates).
+    #[arg(long, default_value_t = RpcConfig::default().call_gas_max)]
+    rpc_call_gas_max: u64,
+    /// Read-only execution budget per client IP, in gas per second (0: unlimited).
+    #[arg(long, default_value_t = RpcConfig::default().read_gas_per_second)]
+    rpc_read_gas_per_second: u64,
+    /// Burst of the read-only budget, in gas.
+    #[arg(long, default_value_t = RpcConfig::default().read_gas_burst)]
+    rpc_read_gas_burst: u64,
+    /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
+    /// a killed process cannot).
+    #[arg(long)]
+    no_sync: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "ms"),
+    };
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}`: expected a number with ms, s or m"))?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(value),
+        "s" => Duration::from_secs(value),
+        "m" => Duration::from_secs(value * 60),
+        _ => return Err(format!("`{text}`: unit must be ms, s or m")),
+    };
+    if duration.is_zero() {
+        return Err("the block time must be positive".into());
+    }
+    Ok(duration)
+}
+
+fn default_data_dir() -> PathBuf {
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".opmeter").join("dev")
+}
+
+/// Runs a node until Ctrl-C, or until its block producer stops on its own (a node fault: a
+/// node that acknowledges transactions but can no longer commit them must not keep running).
+pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let config = node_config(&args)?;
+    let node = Node::open(&config).with_context(|| {
+        format!(
+            "opening the chain in {} (another genesis? choose another --data-dir)",
+            config.data_dir.display()
+        )
+    })?;
+    print_banner(&node, &config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&node)));
+    let (addr, server) = runtime
+        .block_on(opmeter_rpc::serve(backend, &args.rpc_addr, rpc_config(&args)))
+        .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
+    println!("  rpc:        http://{addr} (ws://{addr})");
+    let producer = node.start(config.mode);
+    runtime.block_on(wait_for_stop(|| {
+        producer.as_ref().is_some_and(|p| p.is_finished())
+    }));
+    eprintln!("stopping");
+    node.stop();
+    let _ = server.stop();
+    if let Some(producer) = producer {
+        match producer.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => bail!("the block producer stopped: {e}"),
+            Err(_) => bail!("the block producer panicked"),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
+    let genesis = match &args.genesis {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the genesis file {}", path.display()))?;
+            Some(Genesis::from_json(&text).map_err(|e| anyhow!("{}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    Ok(NodeConfig {
+        data_dir: args.data_dir.clone().unwrap_or_else(default_data_dir),
+        genesis,
+        mode: match args.block_time {
+            Some(every) => BlockMode::Interval(every),
+            None => BlockMode::Instant,
+        },
+        sync_writes: !args.no_sync,
+        mempool: Default::default(),
+    })
+}
+
+fn rpc_config(args: &NodeArgs) -> RpcConfig {
+    RpcConfig {
+        max_request_body_bytes: args.rpc_max_body_bytes,
+        max_response_body_bytes: args.rpc_max_response_bytes,
+        max_batch_len: args.rpc_max_batch,
+        max_connections: args.rpc_max_connections,
+        max_subscriptions_per_connection: args.rpc_max_subscriptions,
+        call_gas_max: args.rpc_call_gas_max,
+        read_gas_per_second: args.rpc_read_gas_per_second,
+        read_gas_burst: args.rpc_read_gas_burst,
+        ..RpcConfig::default()
+    }
+}
+
+fn print_banner(node: &Node, config: &NodeConfig) {
+    let head = node.head();
+    let genesis = node.chain().genesis();
+    println!("opmeter node");
+    println!("  chain id:   {}", genesis.chain_id);
+    println!("  data dir:   {}", config.data_dir.display());
+    println!("  head:       #{} {}", head.header.height, head.hash);
+    match config.mode {
+        BlockMode::Interval(every) => println!("  blocks:     every {} ms", every.as_millis()),
+        _ => println!("  blocks:     instant (one per batch of transactions)"),
+    }
+    if genesis.dev {
+        let key = dev_key();
+        println!("  dev account {}", address_of(&key));
+        println!(
+            "  dev key     {} (public; development only)",
+            to_hex0x(&key.to_bytes())
+        );
+    }
+}
+
+/// Returns on Ctrl-C, or once `stopped()` says the node stopped by itself.
+async fn wait_for_stop(stopped: impl Fn() -> bool) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    loop {
+        tokio::select! {
+            _ = &mut ctrl_c => return,
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if stopped() {
+                    return;
+                }
+            }
+        }
+    }
+}

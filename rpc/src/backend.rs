@@ -1,0 +1,298 @@
+//! What the node provides to the server, in domain types: ledger data ([`Header`], [`Block`],
+//! [`Receipt`], [`SignedTransaction`]), vm outcomes and traces, heights, [`U256`], and typed
+//! errors ([`BackendError`]). The server turns them into wire views and error codes; the node
+//! never sees JSON.
+//!
+//! Every read names the height of the one committed state it read ([`AtHeight`]): a backend
+//! resolves the height once and reads exactly that state.
+
+use std::sync::Arc;
+
+use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::block::{Account, Block, CommittedBlock, Header, Receipt};
+use opmeter_ledger::bundle::Bundle;
+use opmeter_ledger::compare::ReplayReport;
+use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::tx::{Payload, SignedTransaction};
+use opmeter_vm::{Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256};
+use tokio::sync::broadcast;
+
+/// A value read from the committed state of block `height`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AtHeight<T> {
+    /// The value.
+    pub value: T,
+    /// The block whose state it was read from.
+    pub height: u64,
+}
+
+/// The chain's identity and rules, and its head.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// Chain id (what transactions sign for).
+    pub chain_id: String,
+    /// The last committed header.
+    pub head: Header,
+    /// Version of the gas schedule.
+    pub schedule_version: u32,
+    /// Hash of the gas schedule.
+    pub schedule_hash: [u8; 32],
+    /// Whether development methods are enabled.
+    pub dev: bool,
+    /// Lowest accepted gas price.
+    pub min_gas_price: U256,
+    /// Most gas one block may use.
+    pub block_gas_limit: u64,
+}
+
+/// An account with the nonce its next transaction should carry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountState {
+    /// The committed record (default when absent).
+    pub account: Account,
+    /// `account.nonce` plus the account's pending transactions (at the head; equal to
+    /// `account.nonce` at past heights).
+    pub pending_nonce: u64,
+}
+
+/// A block by height or by hash; [`BlockRef::Latest`] is the head.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockRef {
+    /// The last committed block.
+    Latest,
+    /// A height.
+    Height(u64),
+    /// A block hash.
+    Hash(Hash32),
+}
+
+/// Which code `code_get` wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeRef {
+    /// By blake3 of the code.
+    Hash(Hash32),
+    /// The code of the contract at this address.
+    Contract(Address),
+}
+
+/// A transaction the node knows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KnownTx {
+    /// The signed transaction.
+    pub signed: SignedTransaction,
+    /// `(height, index)` once committed; `None` while pending.
+    pub location: Option<(u64, u32)>,
+}
+
+/// A verified gas estimate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    /// The smallest succeeding gas limit.
+    pub gas_limit: u64,
+    /// The execution at exactly that limit.
+    pub receipt: Receipt,
+    /// Executions it took.
+    pub executions: u32,
+    /// Gas all executions used together.
+    pub gas_burned: u64,
+}
+
+/// A storage value with its Merkle proof against the state root of its block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StorageProof {
+    /// The value (`None`: absent).
+    pub value: Option<Vec<u8>>,
+    /// The state root of the block it was read from.
+    pub state_root: Hash32,
+    /// Borsh of the `jmt` 0.12 `SparseMerkleProof` (inclusion or exclusion).
+    pub proof: Vec<u8>,
+}
+
+/// A committed transaction's gas trace.
+#[derive(Clone, Debug)]
+pub struct ReceiptTrace {
+    /// Its stored receipt (the replay reproduced it).
+    pub receipt: Receipt,
+    /// The vm execution's trace (`None` when the payload ran no code).
+    pub trace: Option<Trace>,
+}
+
+/// Why the backend could not answer. The server maps each to its stable error code.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The node refused a transaction at admission.
+    #[error(transparent)]
+    Admission(#[from] AdmissionError),
+    /// No block at that height (above the head).
+    #[error("height {height} is above the head {head}")]
+    UnknownBlock {
+        /// The height asked for.
+        height: u64,
+        /// The head.
+        head: u64,
+    },
+    /// The transaction to estimate fails even at the gas cap.
+    #[error("the transaction fails ({}) even with {gas_cap} gas", .receipt.status.name())]
+    ExecutionFailed {
+        /// The failing execution at the cap.
+        receipt: Box<Receipt>,
+        /// The cap.
+        gas_cap: u64,
+    },
+    /// A development-only method on a chain that is not in development mode.
+    #[error("only available on development chains (genesis `dev: true`)")]
+    DevOnly,
+    /// A transaction the backend sent itself did not commit in time.
+    #[error("the transaction {tx_hash} is still pending (is the node producing blocks?)")]
+    ReceiptTimeout {
+        /// The transaction.
+        tx_hash: Hash32,
+    },
+    /// The node failed; not the caller's fault.
+    #[error("{0}")]
+    Fault(String),
+}
+
+/// What the node provides to the server. Methods may block (RocksDB reads, execution); the
+/// server runs them off the async executor. Arguments arrive decoded and within limits.
+pub trait Backend: Send + Sync + 'static {
+    /// The chain's identity, rules and head.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn chain_status(&self) -> Result<ChainStatus, BackendError>;
+
+    /// The last committed header.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn head(&self) -> Result<Header, BackendError>;
+
+    /// A committed block, `None` when unknown (or above the head).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn block(&self, id: BlockRef) -> Result<Option<Block>, BackendError>;
+
+    /// An account at the head or at `height`.
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults.
+    fn account(
+        &self,
+        address: Address,
+        height: Option<u64>,
+    ) -> Result<AtHeight<AccountState>, BackendError>;
+
+    /// Code by code hash or by the address of a contract (at the head), `None` when unknown.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn code(&self, target: CodeRef) -> Result<Option<(CodeHash, Arc<[u8]>)>, BackendError>;
+
+    /// Checks `code` against every rule of deployment.
+    ///
+    /// # Errors
+    /// Node faults (a module that breaks rules is `Ok(Err(report))`).
+    fn validate_code(&self, code: &[u8]) -> Result<Result<(), ValidationReport>, BackendError>;
+
+    /// Admits a signed transaction; returns its hash once it is pending and persisted.
+    ///
+    /// # Errors
+    /// [`BackendError::Admission`]; node faults.
+    fn send_raw(&self, tx: &[u8]) -> Result<Hash32, BackendError>;
+
+    /// A pending or committed transaction, `None` when unknown.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn transaction(&self, tx_hash: Hash32) -> Result<Option<KnownTx>, BackendError>;
+
+    /// The receipt of a committed transaction (once its block is the head or below).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn receipt(&self, tx_hash: Hash32) -> Result<Option<Receipt>, BackendError>;
+
+    /// Runs `call` read-only against the committed state of `height` (or the head).
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults (a failing call is an outcome, not an error).
+    fn call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+    ) -> Result<AtHeight<Outcome>, BackendError>;
+
+    /// [`Backend::call`] with a gas trace of the execution.
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults.
+    fn trace_call(
+        &self,
+        call: CallRequest,
+        height: Option<u64>,
+        options: &TraceOptions,
+    ) -> Result<AtHeight<(Outcome, Trace)>, BackendError>;
+
+    /// The smallest gas limit at which `payload` from `from` succeeds against the head, at most
+    /// `gas_cap`, verified by executing at exactly that limit; every execution sees the same
+    /// committed state.
+    ///
+    /// # Errors
+    /// [`BackendError::ExecutionFailed`] when it fails even at `gas_cap`; node faults.
+    fn estimate_gas(
+        &self,
+        from: Address,
+        payload: Payload,
+        gas_cap: u64,
+    ) -> Result<AtHeight<Estimate>, BackendError>;
+
+    /// A storage value with its proof against the state root of `height` (or the head).
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults.
+    fn storage(
+        &self,
+        contract: Address,
+        key: &[u8],
+        height: Option<u64>,
+    ) -> Result<AtHeight<StorageProof>, BackendError>;
+
+    /// Re-executes committed transaction `tx_hash` (its whole block, against the state before
+    /// it) and compares its receipt field by field; `None` when not committed. Also returns the
+    /// gas the replay executed (for rate limiting).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn audit_replay(&self, tx_hash: Hash32) -> Result<Option<(ReplayReport, u64)>, BackendError>;
+
+    /// The offline verification bundle of committed transaction `tx_hash`; `None` when not
+    /// committed. Also returns the gas executed to build it.
+    ///
+    /// # Errors
+    /// Node faults.
+    fn audit_bundle(&self, tx_hash: Hash32) -> Result<Option<(Bundle, u64)>, BackendError>;
+
+    /// The gas trace of committed transaction `tx_hash`; `None` when not committed. Also returns
+    /// the gas executed to produce it.
+    ///
+    /// # Errors
+    /// Node faults, including a replay that does not reproduce the stored receipt.
+    fn audit_trace(
+        &self,
+        tx_hash: Hash32,
+        options: &TraceOptions,
+    ) -> Result<Option<(ReceiptTrace, u64)>, BackendError>;
+
+    /// Committed blocks from now on.
+    fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>>;
+
+    /// Development chains only: sends `amount` from the development account to `address` and
+    /// waits for it to commit; returns the transfer's hash.
+    ///
+    /// # Errors
+    /// [`BackendError::DevOnly`] on other chains; admission errors;
+    /// [`BackendError::ReceiptTimeout`]; node faults.
+    fn dev_fund(&self, address: Address, amount: U256) -> Result<Hash32, BackendError>;
+}
