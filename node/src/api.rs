@@ -214,7 +214,7 @@ pub fn call_result_view(outcome: &Outcome, height: u64) -> CallResultView {
     CallResultView {
         status: ReceiptStatus::from_vm(outcome.status).name().into(),
         status_code: ReceiptStatus::from_vm(outcome.status).code(),
-        trap_code: outcome.trap_code.map(|t| t.code()),
+        trap_code: outcome.trap_code().map(|t| t.code()),
         output: hex0x(&outcome.output),
         output_json: serde_json::from_slice(&outcome.output).ok(),
         gas_used: outcome.gas_used.to_string(),

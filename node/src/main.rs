@@ -492,7 +492,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn print_outcome(outcome: &opmeter_vm::Outcome) {
-    let status = match outcome.trap_code {
+    let status = match outcome.trap_code() {
         Some(code) => format!("trap {} ({})", code.code(), code.name()),
         None => outcome.status.as_str().to_string(),
     };

@@ -47,7 +47,7 @@ pub fn outcome_json(outcome: &Outcome) -> Value {
         "logs": outcome.logs,
         "scheduleHash": hex0x(&outcome.schedule_hash),
     });
-    if let Some(code) = outcome.trap_code {
+    if let Some(code) = outcome.trap_code() {
         object["trapCode"] = json!(code.code());
         object["trapName"] = json!(code.name());
     }

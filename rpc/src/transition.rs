@@ -276,7 +276,7 @@ pub fn execute_transaction<S: LedgerState + 'static>(
         receipt.gas_used = intrinsic_gas + outcome.as_ref().map_or(0, |o| o.gas_used);
         if let Some(outcome) = outcome {
             receipt.status = ReceiptStatus::from_vm(outcome.status);
-            receipt.trap_code = outcome.trap_code.map(|t| t.code());
+            receipt.trap_code = outcome.trap_code().map(|t| t.code());
             receipt.output = outcome.output;
             receipt.events = outcome.events;
         }

@@ -416,7 +416,6 @@ impl Vm {
         if deploy_gas > gas_limit {
             let frame = FrameResult {
                 status: Status::OutOfGas,
-                trap_code: None,
                 output: Vec::new(),
                 gas_used: gas_limit,
             };
@@ -452,7 +451,6 @@ impl Vm {
             let frame = if moved {
                 FrameResult {
                     status: Status::Success,
-                    trap_code: None,
                     output: Vec::new(),
                     gas_used: 0,
                 }
@@ -533,7 +531,6 @@ impl Vm {
         };
         let outcome = Outcome {
             status: frame.status,
-            trap_code: frame.trap_code,
             output: frame.output,
             gas_used: frame.gas_used,
             gas_limit,
@@ -771,7 +768,6 @@ struct FrameArgs {
 
 struct FrameResult {
     status: Status,
-    trap_code: Option<TrapCode>,
     output: Vec<u8>,
     gas_used: u64,
 }
@@ -779,8 +775,7 @@ struct FrameResult {
 impl FrameResult {
     fn trap(code: TrapCode, gas_used: u64) -> FrameResult {
         FrameResult {
-            status: Status::Trap,
-            trap_code: Some(code),
+            status: Status::Trap(code),
             output: Vec::new(),
             gas_used,
         }
@@ -962,7 +957,6 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
         exec.journal.revert_to(checkpoint);
         let frame = FrameResult {
             status: Status::OutOfGas,
-            trap_code: None,
             output: Vec::new(),
             gas_used: gas_limit,
         };
@@ -1188,19 +1182,16 @@ fn settle(
     let frame_result = match result {
         Ok(Some(None)) => FrameResult {
             status: Status::Success,
-            trap_code: None,
             output: frame.output,
             gas_used,
         },
         Ok(Some(Some(data))) => FrameResult {
             status: Status::Revert,
-            trap_code: None,
             output: data,
             gas_used,
         },
         Ok(None) => FrameResult {
             status: Status::OutOfGas,
-            trap_code: None,
             output: Vec::new(),
             gas_used,
         },
@@ -1720,15 +1711,15 @@ fn u256_op(
 }
 
 /// Call status codes returned to the calling contract (see `specs/abi.md`).
-fn call_status(frame: &FrameResult) -> i32 {
-    match (frame.status, frame.trap_code) {
-        (Status::Success, _) => 0,
-        (Status::Revert, _) => 1,
-        (Status::OutOfGas, _) => 3,
-        (Status::Trap, Some(TrapCode::ContractNotFound)) => 4,
-        (Status::Trap, Some(TrapCode::MethodNotFound)) => 5,
-        (Status::Trap, Some(TrapCode::InsufficientBalance)) => 6,
-        (Status::Trap, _) => 2,
+fn call_status(status: Status) -> i32 {
+    match status {
+        Status::Success => 0,
+        Status::Revert => 1,
+        Status::OutOfGas => 3,
+        Status::Trap(TrapCode::ContractNotFound) => 4,
+        Status::Trap(TrapCode::MethodNotFound) => 5,
+        Status::Trap(TrapCode::InsufficientBalance) => 6,
+        Status::Trap(_) => 2,
     }
 }
 
@@ -1808,14 +1799,14 @@ fn call(
     caller.data_mut().exec = Some(exec);
     set_gas_left(&mut caller, remaining)?;
     caller.data_mut().frame.children_used += result.gas_used;
-    if result.trap_code == Some(TrapCode::CallDepthExceeded) {
+    if result.status == Status::Trap(TrapCode::CallDepthExceeded) {
         // A depth bomb cannot be caught: it ends the whole execution the same way every time.
         return Err(trap(TrapCode::CallDepthExceeded));
     }
-    let status = call_status(&result);
+    let status = call_status(result.status);
     caller.data_mut().frame.return_data = match result.status {
         Status::Success | Status::Revert => result.output,
-        Status::Trap | Status::OutOfGas => Vec::new(),
+        Status::Trap(_) | Status::OutOfGas => Vec::new(),
     };
     Ok(status)
 }

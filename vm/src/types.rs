@@ -120,7 +120,8 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
 }
 
-/// Final status of an execution. Stable numeric codes (`#[repr(u8)]`) go into receipts.
+/// Final status of an execution. A trap carries its [`TrapCode`], so a trap without a code
+/// cannot be represented. Receipts store the status and the trap code as separate stable numbers.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -131,8 +132,8 @@ pub enum Status {
     Success = 0,
     /// The contract called `revert`.
     Revert = 1,
-    /// A trap; see the outcome's trap code.
-    Trap = 2,
+    /// A trap, and why.
+    Trap(TrapCode) = 2,
     /// Gas ran out; the whole gas limit is billed.
     OutOfGas = 3,
 }
@@ -143,8 +144,16 @@ impl Status {
         match self {
             Status::Success => "success",
             Status::Revert => "revert",
-            Status::Trap => "trap",
+            Status::Trap(_) => "trap",
             Status::OutOfGas => "outOfGas",
+        }
+    }
+
+    /// The trap code when this is a trap.
+    pub fn trap_code(self) -> Option<TrapCode> {
+        match self {
+            Status::Trap(code) => Some(code),
+            Status::Success | Status::Revert | Status::OutOfGas => None,
         }
     }
 }

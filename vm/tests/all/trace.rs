@@ -328,7 +328,7 @@ fn recursion_is_a_chain_and_stack_overflow_is_unchanged() {
     assert_eq!(out.status, Status::Success);
     assert!(trace.truncated);
     let (out, _) = w.trace(A, "overflow", 100_000_000);
-    assert_eq!(out.trap_code, Some(TrapCode::StackOverflow));
+    assert_eq!(out.status, Status::Trap(TrapCode::StackOverflow));
 }
 
 #[test]
@@ -434,7 +434,7 @@ fn revert_trap_and_out_of_gas_keep_the_sums_exact() {
     let (out, _) = w.trace(A, "revert", 1_000_000);
     assert_eq!(out.status, Status::Revert);
     let (out, trace) = w.trace(A, "trap", 1_000_000);
-    assert_eq!(out.trap_code, Some(TrapCode::Unreachable));
+    assert_eq!(out.status, Status::Trap(TrapCode::Unreachable));
     let boom = functions(&functions(&trace.root.entries)[0].children)
         .into_iter()
         .find(|f| f.name == "boom")
@@ -527,7 +527,7 @@ fn a_nested_call_is_a_frame_under_the_call_entry() {
         .collect();
     assert_eq!(
         callees,
-        [("hello", Status::Success, 2), ("fail", Status::Trap, 1)]
+        [("hello", Status::Success, 2), ("fail", Status::Trap(TrapCode::Unreachable), 1)]
     );
     // Out of gas in a callee: the caller goes on, the callee's frame holds its whole limit.
     let (out, trace) = w.trace(A, "starve", 1_000_000);
@@ -647,7 +647,7 @@ fn call_indirect_is_traced_and_a_missing_method_is_an_empty_frame() {
         .collect();
     assert_eq!(names, ["one", "two"]);
     let (out, _) = w.trace(A, "absent", 100_000);
-    assert_eq!(out.trap_code, Some(TrapCode::MethodNotFound));
+    assert_eq!(out.status, Status::Trap(TrapCode::MethodNotFound));
 }
 
 #[test]
