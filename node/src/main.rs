@@ -12,8 +12,8 @@ use opmeter_node::build::build_contracts;
 use opmeter_node::report::{outcome_json, violations_json};
 use opmeter_rpc::RpcConfig;
 use opmeter_vm::{
-    wasm_from_text_or_binary, Address, BlockContext, CallRequest, MemoryState, Schedule, Status,
-    Vm, U256,
+    wasm_from_text_or_binary, Address, BlockContext, CallRequest, DeployRequest, MemoryState,
+    Schedule, Status, Vm, U256,
 };
 
 /// Exit code when the code was rejected by validation.
@@ -421,16 +421,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Vec::new(),
             };
             let contract = if init.is_some() {
-                let (address, outcome) = vm.deploy(
-                    Arc::new(state.clone()),
-                    block,
-                    caller,
-                    &prepared,
-                    b"",
-                    init_args,
-                    U256::zero(),
+                let request = DeployRequest {
+                    deployer: caller,
+                    code: prepared,
+                    salt: Vec::new(),
+                    init_input: init_args,
+                    value: U256::zero(),
                     gas_limit,
-                )?;
+                };
+                let (address, outcome) = vm.deploy(Arc::new(state.clone()), block, request)?;
                 if outcome.status != Status::Success {
                     eprintln!("init did not succeed:");
                     println!("{}", serde_json::to_string_pretty(&outcome_json(&outcome))?);

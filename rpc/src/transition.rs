@@ -19,8 +19,8 @@
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, CodeHash, PreparedCode, StateError, StateView, Status,
-    Trace, TraceOptions, Vm, VmError, WriteSet, U256,
+    Address, BlockContext, CallRequest, CodeHash, DeployRequest, PreparedCode, StateError,
+    StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
 };
 
 use crate::ledger::{breakdown_with_intrinsic, Account, Receipt, ReceiptStatus};
@@ -229,17 +229,16 @@ pub fn execute_transaction<S: LedgerState + 'static>(
                     None
                 }
                 Ok(prepared) => {
-                    let (address, outcome, traced) = vm.deploy_with(
-                        view,
-                        env.block,
-                        sender,
-                        &prepared,
-                        salt,
-                        init_input.clone(),
-                        *value,
-                        vm_gas,
-                        env.trace,
-                    )?;
+                    let request = DeployRequest {
+                        deployer: sender,
+                        code: prepared.clone(),
+                        salt: salt.clone(),
+                        init_input: init_input.clone(),
+                        value: *value,
+                        gas_limit: vm_gas,
+                    };
+                    let (address, outcome, traced) =
+                        vm.deploy_with(view, env.block, request, env.trace)?;
                     trace = traced;
                     receipt.contract_address = Some(address);
                     if outcome.status == Status::Success {

@@ -75,6 +75,30 @@ pub struct PreparedCode {
     pub instrumented: Arc<[u8]>,
 }
 
+/// What to deploy: prepared code, by whom, where (the salt) and how `init` runs.
+#[derive(Clone, Debug)]
+pub struct DeployRequest {
+    /// The deploying account (the caller of `init`).
+    pub deployer: Address,
+    /// The code to deploy.
+    pub code: PreparedCode,
+    /// Chooses the address among deployments of the same code by the same deployer.
+    pub salt: Vec<u8>,
+    /// Input of `init` (ignored when the code exports no `init`).
+    pub init_input: Vec<u8>,
+    /// Value moved from `deployer` to the new contract.
+    pub value: U256,
+    /// Most gas the deployment (its flat charge and `init`) may use.
+    pub gas_limit: u64,
+}
+
+impl DeployRequest {
+    /// The address the contract will have: `Address::for_contract(deployer, code_hash, salt)`.
+    pub fn address(&self) -> Address {
+        Address::for_contract(&self.deployer, &self.code.code_hash, &self.salt)
+    }
+}
+
 /// Cache counters, for monitoring and the resource-bound tests.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CacheStats {
@@ -314,27 +338,19 @@ impl Vm {
         self.finish(exec, frame, call.gas_limit)
     }
 
-    /// Deploys prepared code at `Address::for_contract(deployer, code_hash, salt)`: charges
+    /// Deploys prepared code at [`DeployRequest::address`]: charges
     /// `deploy_base + deploy_per_code_byte × len`, then runs `init` (when exported) with
     /// `init_input`. The new contract is in `outcome.writes.contracts` on success.
     ///
     /// # Errors
     /// [`VmError`] on node faults only.
-    #[allow(clippy::too_many_arguments)]
     pub fn deploy(
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
-        deployer: Address,
-        code: &PreparedCode,
-        salt: &[u8],
-        init_input: Vec<u8>,
-        value: U256,
-        gas_limit: u64,
+        request: DeployRequest,
     ) -> Result<(Address, Outcome), VmError> {
-        let (address, outcome, _) = self.deploy_with(
-            state, block, deployer, code, salt, init_input, value, gas_limit, None,
-        )?;
+        let (address, outcome, _) = self.deploy_with(state, block, request, None)?;
         Ok((address, outcome))
     }
 
@@ -344,30 +360,14 @@ impl Vm {
     ///
     /// # Errors
     /// As [`Vm::execute_traced`].
-    #[allow(clippy::too_many_arguments)]
     pub fn deploy_traced(
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
-        deployer: Address,
-        code: &PreparedCode,
-        salt: &[u8],
-        init_input: Vec<u8>,
-        value: U256,
-        gas_limit: u64,
+        request: DeployRequest,
         options: &TraceOptions,
     ) -> Result<(Address, Outcome, Trace), VmError> {
-        let (address, outcome, trace) = self.deploy_with(
-            state,
-            block,
-            deployer,
-            code,
-            salt,
-            init_input,
-            value,
-            gas_limit,
-            Some(options),
-        )?;
+        let (address, outcome, trace) = self.deploy_with(state, block, request, Some(options))?;
         let trace = trace.ok_or_else(|| VmError::GasAccounting("trace missing".into()))?;
         Ok((address, outcome, trace))
     }
@@ -376,22 +376,24 @@ impl Vm {
     ///
     /// # Errors
     /// As [`Vm::deploy_traced`].
-    #[allow(clippy::too_many_arguments)]
     pub fn deploy_with(
         &self,
         state: Arc<dyn StateView>,
         block: BlockContext,
-        deployer: Address,
-        code: &PreparedCode,
-        salt: &[u8],
-        init_input: Vec<u8>,
-        value: U256,
-        gas_limit: u64,
+        request: DeployRequest,
         trace: Option<&TraceOptions>,
     ) -> Result<(Address, Outcome, Option<Trace>), VmError> {
+        let address = request.address();
+        let DeployRequest {
+            deployer,
+            code,
+            salt: _,
+            init_input,
+            value,
+            gas_limit,
+        } = request;
         let gas_limit = gas_limit.min(MAX_GAS_LIMIT);
         let schedule = &self.shared.schedule;
-        let address = Address::for_contract(&deployer, &code.code_hash, salt);
         let deploy_gas = (code.original.len() as u64)
             .checked_mul(schedule.deploy_per_code_byte)
             .and_then(|g| g.checked_add(schedule.deploy_base))
@@ -429,8 +431,8 @@ impl Vm {
         } else {
             None
         };
-        if let Some(code) = refused {
-            let frame = FrameResult::trap(code, deploy_gas);
+        if let Some(refusal) = refused {
+            let frame = FrameResult::trap(refusal, deploy_gas);
             let (outcome, trace) = self.finish(exec, frame, gas_limit)?;
             return Ok((address, outcome, trace));
         }

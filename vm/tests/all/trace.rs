@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, FrameTrace, GasCategory, HostFn, MemoryState, Outcome,
-    Schedule, Status, Trace, TraceEntry, TraceOptions, TrapCode, Vm, U256,
+    Address, BlockContext, CallRequest, DeployRequest, FrameTrace, GasCategory, HostFn,
+    MemoryState, Outcome, Schedule, Status, Trace, TraceEntry, TraceOptions, TrapCode, Vm, U256,
 };
 
 const CALLER: Address = Address([1; 32]);
@@ -527,7 +527,10 @@ fn a_nested_call_is_a_frame_under_the_call_entry() {
         .collect();
     assert_eq!(
         callees,
-        [("hello", Status::Success, 2), ("fail", Status::Trap(TrapCode::Unreachable), 1)]
+        [
+            ("hello", Status::Success, 2),
+            ("fail", Status::Trap(TrapCode::Unreachable), 1)
+        ]
     );
     // Out of gas in a callee: the caller goes on, the callee's frame holds its whole limit.
     let (out, trace) = w.trace(A, "starve", 1_000_000);
@@ -663,40 +666,21 @@ fn deploy_with_and_without_init() {
         let code = w.vm.prepare(wasm).expect("valid");
         for gas_limit in [1_000, 60_000, 70_000, 80_000, 1_000_000] {
             let state: Arc<MemoryState> = Arc::new(w.state.clone());
-            let args = (
-                CALLER,
-                &code,
-                &b"salt"[..],
-                Vec::new(),
-                U256::zero(),
+            let request = DeployRequest {
+                deployer: CALLER,
+                code: code.clone(),
+                salt: b"salt".to_vec(),
+                init_input: Vec::new(),
+                value: U256::zero(),
                 gas_limit,
-            );
+            };
             let (address, plain) =
-                w.vm.deploy(
-                    state.clone(),
-                    BlockContext::default(),
-                    args.0,
-                    args.1,
-                    args.2,
-                    args.3.clone(),
-                    args.4,
-                    args.5,
-                )
-                .expect("no node fault");
+                w.vm.deploy(state.clone(), BlockContext::default(), request.clone())
+                    .expect("no node fault");
             let options = TraceOptions::default();
             let (traced_address, traced, trace) =
-                w.vm.deploy_traced(
-                    state,
-                    BlockContext::default(),
-                    args.0,
-                    args.1,
-                    args.2,
-                    args.3,
-                    args.4,
-                    args.5,
-                    &options,
-                )
-                .expect("no node fault");
+                w.vm.deploy_traced(state, BlockContext::default(), request, &options)
+                    .expect("no node fault");
             assert_eq!((traced_address, &traced), (address, &plain));
             check(&trace, &traced, &options);
             assert_eq!(trace.root.method, method);
