@@ -38,7 +38,7 @@
 //! | the host ABI table | [`abi`] |
 //! | upload checks | [`validate`](mod@validate) |
 //! | gas injection | [`instrument`](mod@instrument) |
-//! | engine, caches, host functions | [`Vm`] |
+//! | engines and caches, call frames, the gas meter, host functions | [`Vm`], [`DeployRequest`] |
 //! | exact gas traces ([`Vm::execute_traced`], [`Vm::deploy_traced`]) | [`trace`](mod@trace) |
 
 pub mod abi;
