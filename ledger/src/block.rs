@@ -112,7 +112,7 @@ impl ReceiptStatus {
         match status {
             Status::Success => ReceiptStatus::Success,
             Status::Revert => ReceiptStatus::Revert,
-            Status::Trap => ReceiptStatus::Trap,
+            Status::Trap(_) => ReceiptStatus::Trap,
             Status::OutOfGas => ReceiptStatus::OutOfGas,
         }
     }

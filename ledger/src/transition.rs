@@ -24,8 +24,8 @@
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, CodeHash, Outcome, PreparedCode, StateError, StateView,
-    Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
+    Address, BlockContext, CallRequest, CodeHash, DeployRequest, Outcome, PreparedCode,
+    StateError, StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
 };
 
 use crate::block::{breakdown_with_intrinsic, Account, Receipt, ReceiptStatus};
@@ -193,7 +193,7 @@ pub fn execute_transaction<S: LedgerState + 'static>(
     receipt.gas_used = payload.intrinsic_gas + payload.outcome.as_ref().map_or(0, |o| o.gas_used);
     receipt.status = payload.status;
     if let Some(outcome) = payload.outcome {
-        receipt.trap_code = outcome.trap_code.map(|t| t.code());
+        receipt.trap_code = outcome.trap_code().map(|t| t.code());
         receipt.output = outcome.output;
         receipt.events = outcome.events;
     }
@@ -325,17 +325,16 @@ pub fn execute_payload<S: LedgerState + 'static>(
         } => match vm.prepare(code) {
             Err(_) => result.status = ReceiptStatus::InvalidCode,
             Ok(prepared) => {
-                let (address, outcome, traced) = vm.deploy_with(
-                    view,
-                    env.block,
-                    input.sender,
-                    &prepared,
-                    salt,
-                    init_input.clone(),
-                    *value,
-                    vm_gas,
-                    env.trace,
-                )?;
+                let request = DeployRequest {
+                    deployer: input.sender,
+                    code: prepared.clone(),
+                    salt: salt.clone(),
+                    init_input: init_input.clone(),
+                    value: *value,
+                    gas_limit: vm_gas,
+                };
+                let (address, outcome, traced) =
+                    vm.deploy_with(view, env.block, request, env.trace)?;
                 result.trace = traced;
                 result.contract_address = Some(address);
                 if outcome.status == Status::Success {

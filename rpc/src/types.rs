@@ -697,7 +697,7 @@ impl CallResultView {
         CallResultView {
             status: status.name().into(),
             status_code: status.code(),
-            trap_code: outcome.trap_code.map(|t| t.code()),
+            trap_code: outcome.trap_code().map(|t| t.code()),
             output: HexBytes::from(&outcome.output[..]),
             output_json: serde_json::from_slice(&outcome.output).ok(),
             gas_used: outcome.gas_used.into(),

@@ -42,50 +42,74 @@ pub const DEFAULT_BLOCK_TIMESTAMP_MS: u64 = 1_700_000_000_000;
 /// What [`crate::env::gas_left`] returns unless [`set_gas_left`] changed it.
 pub const DEFAULT_GAS_LEFT: u64 = 1_000_000_000_000;
 
-/// A trap code of the host (ABI v1, stable values).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum TrapCode {
+/// Declares [`TrapCode`] from one table (variant = stable code, stable name) with its `ALL` list.
+/// The vm's test suite holds this copy equal to the host's, code by code and name by name.
+macro_rules! trap_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal; )*) => {
+        /// A trap code of the host (ABI v1, stable values; `specs/abi.md`).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum TrapCode {
+            $( $(#[$doc])* $variant = $code, )*
+        }
+
+        impl TrapCode {
+            /// Every trap code, in code order.
+            pub const ALL: &'static [TrapCode] = &[$(TrapCode::$variant),*];
+
+            /// The host's stable name (`stackOverflow`, …).
+            pub fn name(self) -> &'static str {
+                match self { $(TrapCode::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+trap_codes! {
     /// `unreachable` executed.
-    Unreachable = 1,
+    Unreachable = 1, "unreachable";
     /// Load/store outside memory.
-    MemoryOutOfBounds = 2,
+    MemoryOutOfBounds = 2, "memoryOutOfBounds";
     /// `call_indirect` index outside the table.
-    TableOutOfBounds = 3,
+    TableOutOfBounds = 3, "tableOutOfBounds";
     /// `call_indirect` to an uninitialised element.
-    IndirectCallToNull = 4,
+    IndirectCallToNull = 4, "indirectCallToNull";
     /// Integer division by zero.
-    IntegerDivisionByZero = 5,
+    IntegerDivisionByZero = 5, "integerDivisionByZero";
     /// `i32.div_s` of `MIN / -1`.
-    IntegerOverflow = 6,
+    IntegerOverflow = 6, "integerOverflow";
     /// `trunc` of NaN or an out-of-range float.
-    BadConversionToInteger = 7,
+    BadConversionToInteger = 7, "badConversionToInteger";
     /// The engine's recursion or value-stack limit.
-    StackOverflow = 8,
+    StackOverflow = 8, "stackOverflow";
     /// `call_indirect` type mismatch.
-    BadSignature = 9,
+    BadSignature = 9, "badSignature";
     /// `memory.grow` beyond the page limit.
-    MemoryLimit = 10,
+    MemoryLimit = 10, "memoryLimit";
     /// A `call` beyond `max_call_depth`.
-    CallDepthExceeded = 11,
+    CallDepthExceeded = 11, "callDepthExceeded";
     /// Output or revert data above the limit.
-    OutputTooLarge = 12,
+    OutputTooLarge = 12, "outputTooLarge";
     /// Storage key above the limit.
-    KeyTooLarge = 13,
+    KeyTooLarge = 13, "keyTooLarge";
     /// Storage value above the limit.
-    ValueTooLarge = 14,
+    ValueTooLarge = 14, "valueTooLarge";
     /// Too many events or topics, or event data too large.
-    EventLimit = 15,
+    EventLimit = 15, "eventLimit";
     /// No such entry point.
-    MethodNotFound = 16,
+    MethodNotFound = 16, "methodNotFound";
     /// A host function was given a range outside memory.
-    HostMemoryOutOfBounds = 17,
+    HostMemoryOutOfBounds = 17, "hostMemoryOutOfBounds";
     /// A `call` method name that is not UTF-8 or too long.
-    InvalidMethodName = 18,
+    InvalidMethodName = 18, "invalidMethodName";
     /// The top-level call's value exceeds the caller's balance.
-    InsufficientBalance = 19,
+    InsufficientBalance = 19, "insufficientBalance";
     /// A `call` input above the limit.
-    InputTooLarge = 20,
+    InputTooLarge = 20, "inputTooLarge";
+    /// No contract at the called address.
+    ContractNotFound = 21, "contractNotFound";
+    /// A deployment to an address that already holds a contract.
+    ContractExists = 22, "contractExists";
 }
 
 impl TrapCode {

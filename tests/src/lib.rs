@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, MemoryState, Outcome, Schedule, Status, Vm, U256,
+    Address, BlockContext, CallRequest, DeployRequest, MemoryState, Outcome, Schedule, Status, Vm,
+    U256,
 };
 
 /// A funded test account.
@@ -131,19 +132,17 @@ impl Chain {
             .vm
             .prepare(contract(name))
             .unwrap_or_else(|r| panic!("{name} rejected: {r}"));
-        let salt = name.as_bytes();
+        let request = DeployRequest {
+            deployer,
+            code: prepared.clone(),
+            salt: name.as_bytes().to_vec(),
+            init_input: init.as_bytes().to_vec(),
+            value: U256::zero(),
+            gas_limit,
+        };
         let (address, outcome) = self
             .vm
-            .deploy(
-                Arc::new(self.state.clone()),
-                self.block,
-                deployer,
-                &prepared,
-                salt,
-                init.as_bytes().to_vec(),
-                U256::zero(),
-                gas_limit,
-            )
+            .deploy(Arc::new(self.state.clone()), self.block, request)
             .expect("no node fault");
         if outcome.status == Status::Success {
             self.state

@@ -230,7 +230,7 @@ fn compute_agrees_with_native_rust() {
 }
 
 fn render(name: &str, out: &Outcome, text: &mut String) {
-    let status = match out.trap_code {
+    let status = match out.trap_code() {
         Some(code) => format!("trap {}", code.name()),
         None => out.status.as_str().to_string(),
     };
@@ -334,34 +334,18 @@ fn identical_calls_give_identical_outcomes_warm_or_cold() {
 fn hostile_contracts_stop_with_the_right_status_within_their_gas() {
     let mut chain = Chain::new();
     let gas_limit = 50_000_000;
-    let cases: [(&str, Status, Option<TrapCode>); 6] = [
-        ("hostile_loop", Status::OutOfGas, None),
-        (
-            "hostile_recursion",
-            Status::Trap,
-            Some(TrapCode::StackOverflow),
-        ),
-        ("hostile_memory", Status::Trap, Some(TrapCode::MemoryLimit)),
-        ("hostile_storage", Status::OutOfGas, None),
-        (
-            "hostile_output",
-            Status::Trap,
-            Some(TrapCode::OutputTooLarge),
-        ),
-        (
-            "hostile_depth",
-            Status::Trap,
-            Some(TrapCode::CallDepthExceeded),
-        ),
+    let cases: [(&str, Status); 6] = [
+        ("hostile_loop", Status::OutOfGas),
+        ("hostile_recursion", Status::Trap(TrapCode::StackOverflow)),
+        ("hostile_memory", Status::Trap(TrapCode::MemoryLimit)),
+        ("hostile_storage", Status::OutOfGas),
+        ("hostile_output", Status::Trap(TrapCode::OutputTooLarge)),
+        ("hostile_depth", Status::Trap(TrapCode::CallDepthExceeded)),
     ];
-    for (name, status, trap) in cases {
+    for (name, status) in cases {
         let address = chain.deploy(ALICE, name, None);
         let out = chain.query(ALICE, address, "run", "", gas_limit);
-        assert_eq!(
-            (out.status, out.trap_code),
-            (status, trap),
-            "{name}: {out:#?}"
-        );
+        assert_eq!(out.status, status, "{name}: {out:#?}");
         assert!(out.gas_used <= gas_limit, "{name}");
         assert!(
             out.writes.is_empty() && out.events.is_empty(),

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use opmeter_tests::{contract, Chain, ALICE, BOB};
 use opmeter_vm::{
-    Address, CallRequest, FrameTrace, GasCategory, Outcome, Status, Trace, TraceEntry,
-    TraceOptions, U256,
+    Address, CallRequest, DeployRequest, FrameTrace, GasCategory, Outcome, Status, Trace,
+    TraceEntry, TraceOptions, U256,
 };
 
 const GAS: u64 = 50_000_000;
@@ -114,33 +114,21 @@ fn traced(chain: &Chain, contract: Address, method: &str, args: &str, gas: u64) 
 fn deploy(chain: &mut Chain, name: &str, init: &str) -> Address {
     let code = chain.vm.prepare(contract(name)).expect("valid");
     let state = Arc::new(chain.state.clone());
-    let args = (ALICE, name.as_bytes(), init.as_bytes().to_vec());
+    let request = DeployRequest {
+        deployer: ALICE,
+        code: code.clone(),
+        salt: name.as_bytes().to_vec(),
+        init_input: init.as_bytes().to_vec(),
+        value: U256::zero(),
+        gas_limit: GAS,
+    };
     let (address, plain) = chain
         .vm
-        .deploy(
-            state.clone(),
-            chain.block,
-            args.0,
-            &code,
-            args.1,
-            args.2.clone(),
-            U256::zero(),
-            GAS,
-        )
+        .deploy(state.clone(), chain.block, request.clone())
         .expect("no node fault");
     let (traced_address, outcome, trace) = chain
         .vm
-        .deploy_traced(
-            state,
-            chain.block,
-            args.0,
-            &code,
-            args.1,
-            args.2,
-            U256::zero(),
-            GAS,
-            &TraceOptions::default(),
-        )
+        .deploy_traced(state, chain.block, request, &TraceOptions::default())
         .expect("no node fault");
     assert_eq!((traced_address, &outcome), (address, &plain), "{name}");
     check(name, &trace, &outcome);

@@ -38,7 +38,7 @@
 //! | the host ABI table | [`abi`] |
 //! | upload checks | [`validate`](mod@validate) |
 //! | gas injection | [`instrument`](mod@instrument) |
-//! | engine, caches, host functions | [`Vm`] |
+//! | engines and caches, call frames, the gas meter, host functions | [`Vm`], [`DeployRequest`] |
 //! | exact gas traces ([`Vm::execute_traced`], [`Vm::deploy_traced`]) | [`trace`](mod@trace) |
 
 pub mod abi;
@@ -56,7 +56,7 @@ pub mod validate;
 pub use abi::{GasCategory, HostFn};
 #[doc(hidden)]
 pub use exec::{engine_config, store_limits};
-pub use exec::{CacheStats, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
+pub use exec::{CacheStats, DeployRequest, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
 pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};

@@ -10,10 +10,8 @@ use crate::types::{Event, Status, TrapCode, WriteSet};
 /// The deterministic result of one execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// Final status.
+    /// Final status (a trap carries its code).
     pub status: Status,
-    /// Set when `status` is [`Status::Trap`].
-    pub trap_code: Option<TrapCode>,
     /// Output on success, revert data on revert, empty otherwise.
     pub output: Vec<u8>,
     /// Gas used; equals the gas limit on out-of-gas.
@@ -33,6 +31,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The trap code when the status is [`Status::Trap`].
+    pub fn trap_code(&self) -> Option<TrapCode> {
+        self.status.trap_code()
+    }
+
     /// Sum of the breakdown (equals `gas_used` for every outcome the vm produces).
     pub fn breakdown_total(&self) -> u64 {
         self.gas_breakdown

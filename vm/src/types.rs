@@ -120,7 +120,8 @@ pub struct BlockContext {
     pub timestamp_ms: u64,
 }
 
-/// Final status of an execution. Stable numeric codes (`#[repr(u8)]`) go into receipts.
+/// Final status of an execution. A trap carries its [`TrapCode`], so a trap without a code
+/// cannot be represented. Receipts store the status and the trap code as separate stable numbers.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -131,8 +132,8 @@ pub enum Status {
     Success = 0,
     /// The contract called `revert`.
     Revert = 1,
-    /// A trap; see the outcome's trap code.
-    Trap = 2,
+    /// A trap, and why.
+    Trap(TrapCode) = 2,
     /// Gas ran out; the whole gas limit is billed.
     OutOfGas = 3,
 }
@@ -143,92 +144,95 @@ impl Status {
         match self {
             Status::Success => "success",
             Status::Revert => "revert",
-            Status::Trap => "trap",
+            Status::Trap(_) => "trap",
             Status::OutOfGas => "outOfGas",
+        }
+    }
+
+    /// The trap code when this is a trap.
+    pub fn trap_code(self) -> Option<TrapCode> {
+        match self {
+            Status::Trap(code) => Some(code),
+            Status::Success | Status::Revert | Status::OutOfGas => None,
         }
     }
 }
 
-/// Why an execution trapped. Stable numeric codes, 0 unused; `specs/abi.md` lists them.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
-)]
-#[borsh(use_discriminant = true)]
-#[repr(u8)]
-pub enum TrapCode {
+/// Declares [`TrapCode`] from one table (variant = stable code, stable name), so the enum, its
+/// names and [`TrapCode::ALL`] cannot drift apart.
+macro_rules! trap_codes {
+    ($( $(#[$doc:meta])* $variant:ident = $code:literal, $name:literal; )*) => {
+        /// Why an execution trapped. Stable numeric codes, 0 unused; `specs/abi.md` lists them.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize,
+            BorshDeserialize,
+        )]
+        #[borsh(use_discriminant = true)]
+        #[repr(u8)]
+        pub enum TrapCode {
+            $( $(#[$doc])* $variant = $code, )*
+        }
+
+        impl TrapCode {
+            /// Every trap code, in code order.
+            pub const ALL: &'static [TrapCode] = &[$(TrapCode::$variant),*];
+
+            /// A short stable name (`stackOverflow`, …) for JSON and logs.
+            pub fn name(self) -> &'static str {
+                match self { $(TrapCode::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+trap_codes! {
     /// `unreachable` executed.
-    Unreachable = 1,
+    Unreachable = 1, "unreachable";
     /// Load or store outside linear memory.
-    MemoryOutOfBounds = 2,
+    MemoryOutOfBounds = 2, "memoryOutOfBounds";
     /// `call_indirect` index outside the table.
-    TableOutOfBounds = 3,
+    TableOutOfBounds = 3, "tableOutOfBounds";
     /// `call_indirect` to an uninitialised table element.
-    IndirectCallToNull = 4,
+    IndirectCallToNull = 4, "indirectCallToNull";
     /// Integer division or remainder by zero.
-    IntegerDivisionByZero = 5,
+    IntegerDivisionByZero = 5, "integerDivisionByZero";
     /// Signed division overflow.
-    IntegerOverflow = 6,
+    IntegerOverflow = 6, "integerOverflow";
     /// Float to integer conversion of NaN or an out-of-range value.
-    BadConversionToInteger = 7,
+    BadConversionToInteger = 7, "badConversionToInteger";
     /// The engine's recursion or value-stack limit.
-    StackOverflow = 8,
+    StackOverflow = 8, "stackOverflow";
     /// `call_indirect` signature mismatch.
-    BadSignature = 9,
+    BadSignature = 9, "badSignature";
     /// `memory.grow` beyond the schedule's page limit.
-    MemoryLimit = 10,
+    MemoryLimit = 10, "memoryLimit";
     /// A cross-contract call beyond the depth limit.
-    CallDepthExceeded = 11,
+    CallDepthExceeded = 11, "callDepthExceeded";
     /// Output or revert data above the limit.
-    OutputTooLarge = 12,
+    OutputTooLarge = 12, "outputTooLarge";
     /// Storage key above the limit.
-    KeyTooLarge = 13,
+    KeyTooLarge = 13, "keyTooLarge";
     /// Storage value above the limit.
-    ValueTooLarge = 14,
+    ValueTooLarge = 14, "valueTooLarge";
     /// Too many events or topics, or event data too large.
-    EventLimit = 15,
+    EventLimit = 15, "eventLimit";
     /// The method is not an exported `() -> ()` function.
-    MethodNotFound = 16,
+    MethodNotFound = 16, "methodNotFound";
     /// A host function was given a memory range outside linear memory.
-    HostMemoryOutOfBounds = 17,
+    HostMemoryOutOfBounds = 17, "hostMemoryOutOfBounds";
     /// A `call` method name that is not UTF-8 or too long.
-    InvalidMethodName = 18,
+    InvalidMethodName = 18, "invalidMethodName";
     /// The top-level call's attached value exceeds the caller's balance.
-    InsufficientBalance = 19,
+    InsufficientBalance = 19, "insufficientBalance";
     /// A `call` input above the limit.
-    InputTooLarge = 20,
+    InputTooLarge = 20, "inputTooLarge";
     /// No contract at the called address.
-    ContractNotFound = 21,
+    ContractNotFound = 21, "contractNotFound";
     /// A deployment to an address that already holds a contract.
-    ContractExists = 22,
+    ContractExists = 22, "contractExists";
 }
 
 impl TrapCode {
-    /// Every trap code, in code order.
-    pub const ALL: [TrapCode; 22] = [
-        TrapCode::Unreachable,
-        TrapCode::MemoryOutOfBounds,
-        TrapCode::TableOutOfBounds,
-        TrapCode::IndirectCallToNull,
-        TrapCode::IntegerDivisionByZero,
-        TrapCode::IntegerOverflow,
-        TrapCode::BadConversionToInteger,
-        TrapCode::StackOverflow,
-        TrapCode::BadSignature,
-        TrapCode::MemoryLimit,
-        TrapCode::CallDepthExceeded,
-        TrapCode::OutputTooLarge,
-        TrapCode::KeyTooLarge,
-        TrapCode::ValueTooLarge,
-        TrapCode::EventLimit,
-        TrapCode::MethodNotFound,
-        TrapCode::HostMemoryOutOfBounds,
-        TrapCode::InvalidMethodName,
-        TrapCode::InsufficientBalance,
-        TrapCode::InputTooLarge,
-        TrapCode::ContractNotFound,
-        TrapCode::ContractExists,
-    ];
-
     /// The stable numeric code.
     pub fn code(self) -> u8 {
         self as u8
@@ -239,32 +243,9 @@ impl TrapCode {
         TrapCode::ALL.iter().copied().find(|t| t.code() == code)
     }
 
-    /// A short stable name (`stackOverflow`, …) for JSON and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            TrapCode::Unreachable => "unreachable",
-            TrapCode::MemoryOutOfBounds => "memoryOutOfBounds",
-            TrapCode::TableOutOfBounds => "tableOutOfBounds",
-            TrapCode::IndirectCallToNull => "indirectCallToNull",
-            TrapCode::IntegerDivisionByZero => "integerDivisionByZero",
-            TrapCode::IntegerOverflow => "integerOverflow",
-            TrapCode::BadConversionToInteger => "badConversionToInteger",
-            TrapCode::StackOverflow => "stackOverflow",
-            TrapCode::BadSignature => "badSignature",
-            TrapCode::MemoryLimit => "memoryLimit",
-            TrapCode::CallDepthExceeded => "callDepthExceeded",
-            TrapCode::OutputTooLarge => "outputTooLarge",
-            TrapCode::KeyTooLarge => "keyTooLarge",
-            TrapCode::ValueTooLarge => "valueTooLarge",
-            TrapCode::EventLimit => "eventLimit",
-            TrapCode::MethodNotFound => "methodNotFound",
-            TrapCode::HostMemoryOutOfBounds => "hostMemoryOutOfBounds",
-            TrapCode::InvalidMethodName => "invalidMethodName",
-            TrapCode::InsufficientBalance => "insufficientBalance",
-            TrapCode::InputTooLarge => "inputTooLarge",
-            TrapCode::ContractNotFound => "contractNotFound",
-            TrapCode::ContractExists => "contractExists",
-        }
+    /// The trap code with this stable name ([`TrapCode::name`]), if any.
+    pub fn from_name(name: &str) -> Option<TrapCode> {
+        TrapCode::ALL.iter().copied().find(|t| t.name() == name)
     }
 }
 

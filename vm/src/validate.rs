@@ -16,128 +16,111 @@ use wasmparser::{
 use crate::abi::{AbiType, HostFn, HOST_MODULE, MEMORY_EXPORT, RESERVED_EXPORT_PREFIX};
 use crate::schedule::Limits;
 
-/// A validation rule. The string form ([`Rule::as_str`]) is stable and appears in JSON.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Rule {
+/// Declares [`Rule`] from one table (variant = stable name), so the enum, its names (also its
+/// JSON form) and [`Rule::ALL`] cannot drift apart.
+macro_rules! rules {
+    ($( $(#[$doc:meta])* $variant:ident = $name:literal; )*) => {
+        /// A validation rule. The string form ([`Rule::as_str`]) is stable and appears in JSON.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        pub enum Rule {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant, )*
+        }
+
+        impl Rule {
+            /// Every rule, in declaration (and report) order.
+            pub const ALL: &'static [Rule] = &[$(Rule::$variant),*];
+
+            /// The stable camelCase name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Rule::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+rules! {
     /// Not a WebAssembly binary, or an undecodable one.
-    Malformed,
+    Malformed = "malformed";
     /// Decodes but is not valid WebAssembly (type errors, bad indices, …).
-    Invalid,
+    Invalid = "invalid";
     /// Larger than `max_code_len_bytes`.
-    CodeTooLarge,
+    CodeTooLarge = "codeTooLarge";
     /// Uses SIMD (`v128`).
-    Simd,
+    Simd = "simd";
     /// Uses threads/atomics or shared memory.
-    Threads,
+    Threads = "threads";
     /// Uses reference types (ref values, table ops, several tables, typed select).
-    ReferenceTypes,
+    ReferenceTypes = "referenceTypes";
     /// Uses multi-value (several results, typed blocks with parameters).
-    MultiValue,
+    MultiValue = "multiValue";
     /// Declares more than one memory.
-    MultiMemory,
+    MultiMemory = "multiMemory";
     /// Uses a 64-bit memory or table.
-    Memory64,
+    Memory64 = "memory64";
     /// Uses tail calls.
-    TailCalls,
+    TailCalls = "tailCalls";
     /// Uses exception handling.
-    Exceptions,
+    Exceptions = "exceptions";
     /// Uses bulk memory (`memory.copy/fill/init`, passive segments, data count).
-    BulkMemory,
+    BulkMemory = "bulkMemory";
     /// Uses sign-extension operators.
-    SignExtension,
+    SignExtension = "signExtension";
     /// Uses non-trapping float-to-int conversions.
-    SaturatingFloatToInt,
+    SaturatingFloatToInt = "saturatingFloatToInt";
     /// Uses another post-MVP proposal (GC, function references, stack switching, wide
     /// arithmetic, custom page sizes, components, …).
-    OtherProposal,
+    OtherProposal = "otherProposal";
     /// More functions (imported + defined) than `max_functions`.
-    TooManyFunctions,
+    TooManyFunctions = "tooManyFunctions";
     /// A function with more locals (parameters included) than `max_locals_per_function`.
-    TooManyLocals,
+    TooManyLocals = "tooManyLocals";
     /// More globals than `max_globals`.
-    TooManyGlobals,
+    TooManyGlobals = "tooManyGlobals";
     /// A function type with more parameters than `max_params`.
-    TooManyParams,
+    TooManyParams = "tooManyParams";
     /// More types than `max_types`.
-    TooManyTypes,
+    TooManyTypes = "tooManyTypes";
     /// More imports than `max_imports`.
-    TooManyImports,
+    TooManyImports = "tooManyImports";
     /// More exports than `max_exports`.
-    TooManyExports,
+    TooManyExports = "tooManyExports";
     /// A table larger than `max_table_elements` (initial or maximum), or element segments beyond it.
-    TooManyTableElements,
+    TooManyTableElements = "tooManyTableElements";
     /// A `br_table` with more targets than `max_br_table_targets`.
-    TooManyBrTableTargets,
+    TooManyBrTableTargets = "tooManyBrTableTargets";
     /// More data segments than `max_data_segments`.
-    TooManyDataSegments,
+    TooManyDataSegments = "tooManyDataSegments";
     /// Initial or maximum memory above `memory_pages_max`.
-    TooManyMemoryPages,
+    TooManyMemoryPages = "tooManyMemoryPages";
     /// An import outside the host ABI allow-list.
-    ImportNotAllowed,
+    ImportNotAllowed = "importNotAllowed";
     /// An allowed host function imported with the wrong signature.
-    ImportSignature,
+    ImportSignature = "importSignature";
     /// An import of a global, memory, table or tag: only functions can be imported (an imported
     /// global could alias the gas counter).
-    ImportKind,
+    ImportKind = "importKind";
     /// An export under the reserved `opmeter_` prefix (the injected gas globals).
-    ReservedExport,
+    ReservedExport = "reservedExport";
     /// A `start` function (code that would run outside any metered entry point).
-    StartFunction,
+    StartFunction = "startFunction";
     /// The module does not export its memory as `memory`.
-    MissingMemoryExport,
+    MissingMemoryExport = "missingMemoryExport";
     /// The module exports no function (no entry point).
-    NoEntryPoints,
+    NoEntryPoints = "noEntryPoints";
     /// An exported function whose type is not `() -> ()`.
-    EntryPointSignature,
+    EntryPointSignature = "entryPointSignature";
     /// An active data or element segment that does not fit the initial memory or table, or
     /// whose offset is not a constant: instantiation would fail at every call.
-    SegmentOutOfBounds,
-    /// The gas instrumenter could not process the module.
-    InstrumentationFailed,
+    SegmentOutOfBounds = "segmentOutOfBounds";
+    /// The gas instrumenter could not process the module (reported by `Vm::prepare`, after
+    /// every validation rule passed).
+    InstrumentationFailed = "instrumentationFailed";
 }
 
 impl Rule {
-    /// The stable camelCase name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Rule::Malformed => "malformed",
-            Rule::Invalid => "invalid",
-            Rule::CodeTooLarge => "codeTooLarge",
-            Rule::Simd => "simd",
-            Rule::Threads => "threads",
-            Rule::ReferenceTypes => "referenceTypes",
-            Rule::MultiValue => "multiValue",
-            Rule::MultiMemory => "multiMemory",
-            Rule::Memory64 => "memory64",
-            Rule::TailCalls => "tailCalls",
-            Rule::Exceptions => "exceptions",
-            Rule::BulkMemory => "bulkMemory",
-            Rule::SignExtension => "signExtension",
-            Rule::SaturatingFloatToInt => "saturatingFloatToInt",
-            Rule::OtherProposal => "otherProposal",
-            Rule::TooManyFunctions => "tooManyFunctions",
-            Rule::TooManyLocals => "tooManyLocals",
-            Rule::TooManyGlobals => "tooManyGlobals",
-            Rule::TooManyParams => "tooManyParams",
-            Rule::TooManyTypes => "tooManyTypes",
-            Rule::TooManyImports => "tooManyImports",
-            Rule::TooManyExports => "tooManyExports",
-            Rule::TooManyTableElements => "tooManyTableElements",
-            Rule::TooManyBrTableTargets => "tooManyBrTableTargets",
-            Rule::TooManyDataSegments => "tooManyDataSegments",
-            Rule::TooManyMemoryPages => "tooManyMemoryPages",
-            Rule::ImportNotAllowed => "importNotAllowed",
-            Rule::ImportSignature => "importSignature",
-            Rule::ImportKind => "importKind",
-            Rule::ReservedExport => "reservedExport",
-            Rule::StartFunction => "startFunction",
-            Rule::MissingMemoryExport => "missingMemoryExport",
-            Rule::NoEntryPoints => "noEntryPoints",
-            Rule::EntryPointSignature => "entryPointSignature",
-            Rule::SegmentOutOfBounds => "segmentOutOfBounds",
-            Rule::InstrumentationFailed => "instrumentationFailed",
-        }
+    /// The rule with this stable name ([`Rule::as_str`]), if any.
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.iter().copied().find(|r| r.as_str() == name)
     }
 }
 

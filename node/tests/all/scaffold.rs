@@ -6,7 +6,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, MemoryState, Outcome, Schedule, Status, Vm, U256,
+    Address, BlockContext, CallRequest, DeployRequest, MemoryState, Outcome, Schedule, Status, Vm,
+    U256,
 };
 
 /// Distinctive, so its `.wasm` never replaces an example contract's in the shared target
@@ -79,12 +80,14 @@ fn scaffold_builds_deploys_and_runs() {
         .deploy(
             Arc::new(state.clone()),
             block,
-            caller,
-            &prepared,
-            b"",
-            br#"{"start": 5}"#.to_vec(),
-            U256::zero(),
-            GAS_LIMIT,
+            DeployRequest {
+                deployer: caller,
+                code: prepared.clone(),
+                salt: Vec::new(),
+                init_input: br#"{"start": 5}"#.to_vec(),
+                value: U256::zero(),
+                gas_limit: GAS_LIMIT,
+            },
         )
         .unwrap();
     assert_eq!(init.status, Status::Success, "{init:#?}");

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, GasCategory, HostFn, MemoryState, Metering, Outcome,
-    Schedule, Status, TrapCode, Vm, VmConfig, U256,
+    Address, BlockContext, CallRequest, DeployRequest, GasCategory, HostFn, MemoryState, Metering,
+    Outcome, Schedule, Status, TrapCode, Vm, VmConfig, U256,
 };
 
 const CALLER: Address = Address([1; 32]);
@@ -115,8 +115,10 @@ impl World {
 }
 
 fn trapped(outcome: &Outcome) -> TrapCode {
-    assert_eq!(outcome.status, Status::Trap, "{outcome:#?}");
-    outcome.trap_code.expect("trap code")
+    match outcome.status {
+        Status::Trap(code) => code,
+        _ => panic!("not a trap: {outcome:#?}"),
+    }
 }
 
 #[test]
@@ -547,12 +549,14 @@ fn deploy_runs_init_and_records_the_contract() {
         .deploy(
             state.clone(),
             BlockContext::default(),
-            CALLER,
-            &prepared,
-            b"salt",
-            vec![],
-            U256::zero(),
-            10_000_000,
+            DeployRequest {
+                deployer: CALLER,
+                code: prepared.clone(),
+                salt: b"salt".to_vec(),
+                init_input: vec![],
+                value: U256::zero(),
+                gas_limit: 10_000_000,
+            },
         )
         .unwrap();
     assert_eq!(out.status, Status::Success, "{out:#?}");
@@ -574,12 +578,14 @@ fn deploy_runs_init_and_records_the_contract() {
         .deploy(
             state,
             BlockContext::default(),
-            CALLER,
-            &prepared,
-            b"salt",
-            vec![],
-            U256::zero(),
-            1_000,
+            DeployRequest {
+                deployer: CALLER,
+                code: prepared.clone(),
+                salt: b"salt".to_vec(),
+                init_input: vec![],
+                value: U256::zero(),
+                gas_limit: 1_000,
+            },
         )
         .unwrap();
     assert_eq!(starved.status, Status::OutOfGas);
@@ -643,8 +649,8 @@ fn sweep_against_shipped(wasm: &[u8], method: &str) {
         let a = injected.call(A, method, gas_limit);
         let b = shipped.call(A, method, gas_limit);
         assert_eq!(
-            (a.status, a.trap_code, a.gas_used),
-            (b.status, b.trap_code, b.gas_used),
+            (a.status, a.gas_used),
+            (b.status, b.gas_used),
             "gas limit {gas_limit}"
         );
         if gas_limit < full {
@@ -721,12 +727,14 @@ fn debug_log_and_deploy_inputs_respect_their_bounds() {
         w.vm.deploy(
             Arc::new(MemoryState::default()),
             BlockContext::default(),
-            CALLER,
-            &prepared,
-            b"",
-            vec![b'x'; 65_537],
-            U256::zero(),
-            10_000_000,
+            DeployRequest {
+                deployer: CALLER,
+                code: prepared.clone(),
+                salt: Vec::new(),
+                init_input: vec![b'x'; 65_537],
+                value: U256::zero(),
+                gas_limit: 10_000_000,
+            },
         )
         .unwrap();
     assert_eq!(trapped(&out), TrapCode::InputTooLarge);

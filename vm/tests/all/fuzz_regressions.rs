@@ -1,6 +1,11 @@
 //! The fuzz targets' oracles on stable, in the normal test run: every input kept under
-//! `fuzz/regressions/<target>/` (crashes found by `scripts/fuzz.sh`, fixed since), and a
-//! deterministic sample of generated inputs so the generators themselves stay exercised in CI.
+//! `fuzz/regressions/<target>/` (crashes found by `scripts/fuzz.sh`, fixed since, and at least
+//! one seed per target that the oracle accepts), and a deterministic sample of generated inputs so
+//! the generators themselves stay exercised in CI.
+//!
+//! A missing or empty directory is a failure, not a silent pass: the replay must run each
+//! target's oracle on at least one kept input, and one of them must reach `Verdict::Accepted`
+//! (so the oracle's checks past validation ran).
 
 use std::path::{Path, PathBuf};
 
@@ -23,7 +28,6 @@ fn regressions_dir(target: &str) -> PathBuf {
 #[test]
 fn every_kept_fuzz_input_passes_its_oracle() {
     let mut failures = Vec::new();
-    let mut seen = 0;
     for (target, oracle) in TARGETS {
         let dir = regressions_dir(target);
         let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -33,15 +37,30 @@ fn every_kept_fuzz_input_passes_its_oracle() {
             .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
             .collect();
         files.sort();
-        for file in files {
-            seen += 1;
-            let data = std::fs::read(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-            if let Err(bug) = oracle(&data) {
-                failures.push(format!("{target} {}: {bug}", file.display()));
+        assert!(
+            !files.is_empty(),
+            "{}: no kept input, the {target} replay would test nothing",
+            dir.display()
+        );
+        let mut accepted = 0;
+        for file in &files {
+            let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            match oracle(&data) {
+                Ok(Verdict::Accepted) => accepted += 1,
+                Ok(Verdict::Rejected | Verdict::NotEnoughData) => {}
+                Err(bug) => failures.push(format!("{target} {}: {bug}", file.display())),
             }
         }
+        println!(
+            "fuzz regression inputs of {target}: {} ({accepted} accepted)",
+            files.len()
+        );
+        assert!(
+            accepted > 0,
+            "{}: no kept input reaches the {target} oracle's accepting path",
+            dir.display()
+        );
     }
-    println!("fuzz regression inputs: {seen}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 

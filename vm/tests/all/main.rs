@@ -1,5 +1,6 @@
 //! The vm's integration tests (one binary).
 
+mod codes;
 mod conformance;
 mod conformance_findings;
 mod execution;

@@ -11,7 +11,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, MemoryState, Schedule, Status, Vm, VmConfig, U256,
+    Address, BlockContext, CallRequest, DeployRequest, MemoryState, Schedule, Status, Vm, VmConfig,
+    U256,
 };
 
 /// Modules deployed and called before the first measurement (caches and allocator warm).
@@ -70,12 +71,14 @@ fn run_one(vm: &Vm, seed: u32) {
         .deploy(
             Arc::new(MemoryState::default()),
             BlockContext::default(),
-            deployer,
-            &code,
-            &salt,
-            Vec::new(),
-            U256::zero(),
-            10_000_000,
+            DeployRequest {
+                deployer,
+                code,
+                salt: salt.to_vec(),
+                init_input: Vec::new(),
+                value: U256::zero(),
+                gas_limit: 10_000_000,
+            },
         )
         .expect("deploy");
     assert_eq!(deployed.status, Status::Success, "deploy of {seed}");

@@ -13,15 +13,6 @@ fn schedule_v1_is_pinned() {
 }
 
 #[test]
-fn every_trap_code_round_trips_and_zero_is_unused() {
-    for code in opmeter_vm::TrapCode::ALL {
-        assert_eq!(opmeter_vm::TrapCode::from_code(code.code()), Some(code));
-        assert_ne!(code.code(), 0);
-    }
-    assert_eq!(opmeter_vm::TrapCode::from_code(0), None);
-}
-
-#[test]
 fn every_host_function_has_a_distinct_name_and_code() {
     let all = opmeter_vm::HostFn::ALL;
     for (i, a) in all.iter().enumerate() {

@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, FrameTrace, GasCategory, HostFn, MemoryState, Outcome,
-    Schedule, Status, Trace, TraceEntry, TraceOptions, TrapCode, Vm, U256,
+    Address, BlockContext, CallRequest, DeployRequest, FrameTrace, GasCategory, HostFn,
+    MemoryState, Outcome, Schedule, Status, Trace, TraceEntry, TraceOptions, TrapCode, Vm, U256,
 };
 
 const CALLER: Address = Address([1; 32]);
@@ -328,7 +328,7 @@ fn recursion_is_a_chain_and_stack_overflow_is_unchanged() {
     assert_eq!(out.status, Status::Success);
     assert!(trace.truncated);
     let (out, _) = w.trace(A, "overflow", 100_000_000);
-    assert_eq!(out.trap_code, Some(TrapCode::StackOverflow));
+    assert_eq!(out.status, Status::Trap(TrapCode::StackOverflow));
 }
 
 #[test]
@@ -434,7 +434,7 @@ fn revert_trap_and_out_of_gas_keep_the_sums_exact() {
     let (out, _) = w.trace(A, "revert", 1_000_000);
     assert_eq!(out.status, Status::Revert);
     let (out, trace) = w.trace(A, "trap", 1_000_000);
-    assert_eq!(out.trap_code, Some(TrapCode::Unreachable));
+    assert_eq!(out.status, Status::Trap(TrapCode::Unreachable));
     let boom = functions(&functions(&trace.root.entries)[0].children)
         .into_iter()
         .find(|f| f.name == "boom")
@@ -527,7 +527,10 @@ fn a_nested_call_is_a_frame_under_the_call_entry() {
         .collect();
     assert_eq!(
         callees,
-        [("hello", Status::Success, 2), ("fail", Status::Trap, 1)]
+        [
+            ("hello", Status::Success, 2),
+            ("fail", Status::Trap(TrapCode::Unreachable), 1)
+        ]
     );
     // Out of gas in a callee: the caller goes on, the callee's frame holds its whole limit.
     let (out, trace) = w.trace(A, "starve", 1_000_000);
@@ -647,7 +650,7 @@ fn call_indirect_is_traced_and_a_missing_method_is_an_empty_frame() {
         .collect();
     assert_eq!(names, ["one", "two"]);
     let (out, _) = w.trace(A, "absent", 100_000);
-    assert_eq!(out.trap_code, Some(TrapCode::MethodNotFound));
+    assert_eq!(out.status, Status::Trap(TrapCode::MethodNotFound));
 }
 
 #[test]
@@ -663,40 +666,21 @@ fn deploy_with_and_without_init() {
         let code = w.vm.prepare(wasm).expect("valid");
         for gas_limit in [1_000, 60_000, 70_000, 80_000, 1_000_000] {
             let state: Arc<MemoryState> = Arc::new(w.state.clone());
-            let args = (
-                CALLER,
-                &code,
-                &b"salt"[..],
-                Vec::new(),
-                U256::zero(),
+            let request = DeployRequest {
+                deployer: CALLER,
+                code: code.clone(),
+                salt: b"salt".to_vec(),
+                init_input: Vec::new(),
+                value: U256::zero(),
                 gas_limit,
-            );
+            };
             let (address, plain) =
-                w.vm.deploy(
-                    state.clone(),
-                    BlockContext::default(),
-                    args.0,
-                    args.1,
-                    args.2,
-                    args.3.clone(),
-                    args.4,
-                    args.5,
-                )
-                .expect("no node fault");
+                w.vm.deploy(state.clone(), BlockContext::default(), request.clone())
+                    .expect("no node fault");
             let options = TraceOptions::default();
             let (traced_address, traced, trace) =
-                w.vm.deploy_traced(
-                    state,
-                    BlockContext::default(),
-                    args.0,
-                    args.1,
-                    args.2,
-                    args.3,
-                    args.4,
-                    args.5,
-                    &options,
-                )
-                .expect("no node fault");
+                w.vm.deploy_traced(state, BlockContext::default(), request, &options)
+                    .expect("no node fault");
             assert_eq!((traced_address, &traced), (address, &plain));
             check(&trace, &traced, &options);
             assert_eq!(trace.root.method, method);

@@ -1,4 +1,8 @@
-//! One WAT case per validation rule: each module breaks exactly one rule.
+//! One rejection case per rule: each module breaks exactly one rule. Validation's rules are
+//! checked against schedule v1 (`cases`); the one rule only `Vm::prepare` reports, after
+//! validation passed, needs a schedule the instrumenter cannot apply (`prepare_cases`).
+
+use std::collections::BTreeSet;
 
 use opmeter_vm::{Rule, Schedule, Vm};
 
@@ -208,8 +212,21 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Rule)> {
     ]
 }
 
+/// Modules that pass validation but that `Vm::prepare` rejects under the given schedule.
+fn prepare_cases() -> Vec<(&'static str, Vec<u8>, Schedule, Rule)> {
+    // wasm-instrument charges `call_per_local × locals` in u32: two locals at u32::MAX overflow.
+    let mut overflowing = Schedule::v1();
+    overflowing.instructions.call_per_local = u32::MAX;
+    vec![(
+        "instrumentation failed (locals cost overflows)",
+        wat::parse_str(with("(func (local i32 i32))")).unwrap(),
+        overflowing,
+        Rule::InstrumentationFailed,
+    )]
+}
+
 #[test]
-fn every_rule_has_a_case_and_each_case_breaks_exactly_its_rule() {
+fn each_validation_case_breaks_exactly_its_rule() {
     let vm = Vm::new(Schedule::v1());
     let mut rendered = String::new();
     for (name, wasm, expected) in cases() {
@@ -224,6 +241,35 @@ fn every_rule_has_a_case_and_each_case_breaks_exactly_its_rule() {
         }
     }
     expect_test::expect_file!["../snapshots/validation.txt"].assert_eq(&rendered);
+}
+
+#[test]
+fn each_prepare_case_passes_validation_and_breaks_exactly_its_rule() {
+    for (name, wasm, schedule, expected) in prepare_cases() {
+        let vm = Vm::new(schedule);
+        vm.validate(&wasm)
+            .unwrap_or_else(|report| panic!("case `{name}` must pass validation: {report}"));
+        let report = vm.prepare(&wasm).expect_err(name);
+        assert_eq!(report.rules(), vec![expected], "case `{name}`: {report:#?}");
+    }
+}
+
+#[test]
+fn every_rule_has_a_rejection_case() {
+    let covered: BTreeSet<Rule> = cases()
+        .into_iter()
+        .map(|(_, _, rule)| rule)
+        .chain(prepare_cases().into_iter().map(|(_, _, _, rule)| rule))
+        .collect();
+    let missing: Vec<Rule> = Rule::ALL
+        .iter()
+        .copied()
+        .filter(|rule| !covered.contains(rule))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "rules without a rejection case: {missing:?}"
+    );
 }
 
 #[test]
@@ -282,8 +328,9 @@ fn a_valid_module_is_accepted_with_its_code_hash() {
 }
 
 #[test]
-fn instrumentation_failure_is_reported_as_a_violation() {
-    // parity-wasm cannot parse what wasmparser already rejected: `prepare` never panics on it.
+fn prepare_validates_before_it_instruments() {
+    // parity-wasm cannot parse what wasmparser already rejected: `prepare` never panics on it
+    // and reports the validation rule, not an instrumentation failure.
     let vm = Vm::new(Schedule::v1());
     let report = vm.prepare(b"\0asm\x01\0\0\0\x01").unwrap_err();
     assert_eq!(report.rules(), vec![Rule::Malformed]);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context};
 use opmeter_vm::{
-    wasm_from_text_or_binary, Address, BlockContext, CallRequest, MemoryState, Schedule, Status,
-    Vm, U256,
+    wasm_from_text_or_binary, Address, BlockContext, CallRequest, DeployRequest, MemoryState,
+    Schedule, Status, Vm, U256,
 };
 
 use crate::render::{outcome_json, print_outcome, print_rejection};
@@ -111,16 +111,15 @@ pub(crate) fn exec(args: ExecArgs, json: bool) -> anyhow::Result<ExitCode> {
     let contract = match &args.init {
         Some(init) => {
             json_arg("--init", init)?;
-            let (address, outcome) = vm.deploy(
-                Arc::new(state.clone()),
-                block,
-                caller,
-                &prepared,
-                b"",
-                init.as_bytes().to_vec(),
-                U256::zero(),
-                args.gas_limit,
-            )?;
+            let request = DeployRequest {
+                deployer: caller,
+                code: prepared.clone(),
+                salt: Vec::new(),
+                init_input: init.as_bytes().to_vec(),
+                value: U256::zero(),
+                gas_limit: args.gas_limit,
+            };
+            let (address, outcome) = vm.deploy(Arc::new(state.clone()), block, request)?;
             if outcome.status != Status::Success {
                 eprintln!("init did not succeed:");
                 println!("{}", serde_json::to_string_pretty(&outcome_json(&outcome))?);

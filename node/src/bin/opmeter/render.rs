@@ -46,7 +46,7 @@ pub(crate) fn outcome_json(outcome: &Outcome) -> Value {
         "logs": outcome.logs,
         "scheduleHash": to_hex0x(&outcome.schedule_hash),
     });
-    if let Some(code) = outcome.trap_code {
+    if let Some(code) = outcome.trap_code() {
         object["trapCode"] = json!(code.code());
         object["trapName"] = json!(code.name());
     }
@@ -60,7 +60,7 @@ pub(crate) fn outcome_json(outcome: &Outcome) -> Value {
 
 /// An execution outcome as text.
 pub(crate) fn print_outcome(outcome: &Outcome) {
-    let status = match outcome.trap_code {
+    let status = match outcome.trap_code() {
         Some(code) => format!("trap {} ({})", code.code(), code.name()),
         None => outcome.status.as_str().to_string(),
     };
