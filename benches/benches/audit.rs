@@ -26,12 +26,12 @@ use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use opmeter_node::chain::{Chain, CheckedTx, Proposal};
-use opmeter_node::store::StateKey;
 use opmeter_ledger::block::ReceiptStatus;
 use opmeter_ledger::bundle::{verify_bundle, Bundle};
 use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::Wallet;
+use opmeter_node::chain::{Chain, CheckedTx, Proposal};
 use opmeter_vm::{Address, Schedule, Vm};
 use token_node::{drain, token_node, TokenNode};
 
@@ -202,7 +202,7 @@ fn audit(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 timed(iters, || {
                     let report = opmeter_node::audit::replay(chain, &last).unwrap().unwrap();
-                    assert!(report.matches);
+                    assert!(report.matches());
                     report
                 })
             })

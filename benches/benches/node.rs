@@ -11,8 +11,8 @@ mod token_node;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use opmeter_node::service::Node;
 use opmeter_ledger::tx::{SignedTransaction, Wallet};
+use opmeter_node::service::Node;
 use opmeter_vm::{Address, U256};
 use token_node::{drain, token_node, TokenNode};
 

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::tx::Wallet;
 use opmeter_node::api::NodeBackend;
 use opmeter_node::genesis::dev_key;
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_ledger::block::ReceiptStatus;
-use opmeter_ledger::tx::Wallet;
 use opmeter_rpc::client::{http, HttpClient, OpmeterApiClient};
 use opmeter_rpc::{CallArgs, RpcConfig};
 use opmeter_tests::contract;
@@ -94,7 +94,7 @@ fn run(bench: &Bench, total: u64, contract_call: bool) -> Duration {
                     for _ in 0..per_client {
                         if contract_call {
                             let result = client.contract_call(get(counter), None).await.unwrap();
-                            assert_eq!(result.output, "0x3431");
+                            assert_eq!(result.output.0, b"41");
                         } else {
                             client.chain_head().await.unwrap();
                         }
@@ -128,22 +128,25 @@ fn rpc_throughput(c: &mut Criterion) {
     // The same read without the server, on one thread: what execution alone costs.
     let mut direct = c.benchmark_group("rpc-direct");
     direct.throughput(Throughput::Elements(1));
-    direct.bench_function("Chain::read_state + Chain::query counter.get (no server)", |b| {
-        let call = opmeter_vm::CallRequest {
-            caller: Address([0; 32]),
-            contract: bench.counter,
-            method: "get".into(),
-            input: Vec::new(),
-            value: opmeter_vm::U256::zero(),
-            gas_limit: 100_000_000,
-        };
-        let chain = bench._node.chain();
-        // As the server does: one committed state (a snapshot of the head) per call.
-        b.iter(|| {
-            let state = chain.read_state(None).unwrap().unwrap();
-            chain.query(&state, call.clone()).unwrap()
-        })
-    });
+    direct.bench_function(
+        "Chain::read_state + Chain::query counter.get (no server)",
+        |b| {
+            let call = opmeter_vm::CallRequest {
+                caller: Address([0; 32]),
+                contract: bench.counter,
+                method: "get".into(),
+                input: Vec::new(),
+                value: opmeter_vm::U256::zero(),
+                gas_limit: 100_000_000,
+            };
+            let chain = bench._node.chain();
+            // As the server does: one committed state (a snapshot of the head) per call.
+            b.iter(|| {
+                let state = chain.read_state(None).unwrap().unwrap();
+                chain.query(&state, call.clone()).unwrap()
+            })
+        },
+    );
     direct.finish();
 }
 

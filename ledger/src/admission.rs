@@ -149,7 +149,9 @@ impl AdmissionError {
             AdmissionError::Malformed(_) => AdmissionCode::Malformed,
             AdmissionError::WrongChainId { .. } => AdmissionCode::WrongChainId,
             AdmissionError::BadSignature => AdmissionCode::BadSignature,
-            AdmissionError::GasLimitAboveBlockLimit { .. } => AdmissionCode::GasLimitAboveBlockLimit,
+            AdmissionError::GasLimitAboveBlockLimit { .. } => {
+                AdmissionCode::GasLimitAboveBlockLimit
+            }
             AdmissionError::GasLimitBelowIntrinsic { .. } => AdmissionCode::GasLimitBelowIntrinsic,
             AdmissionError::GasPriceTooLow { .. } => AdmissionCode::GasPriceTooLow,
             AdmissionError::NonceTooLow { .. } => AdmissionCode::NonceTooLow,
@@ -283,7 +285,8 @@ mod tests {
                     "mempoolFull",
                 ),
             ]
-        "#]].assert_debug_eq(&pinned);
+        "#]]
+        .assert_debug_eq(&pinned);
         for code in AdmissionCode::ALL {
             assert_eq!(AdmissionCode::from_code(code.code()), Some(*code));
             assert_eq!(AdmissionCode::from_name(code.name()), Some(*code));

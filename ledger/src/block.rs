@@ -204,7 +204,6 @@ pub fn intrinsic_gas(schedule: &Schedule, len_bytes: u32) -> u64 {
         .saturating_add(costs.tx_base)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,12 +246,16 @@ mod tests {
                     "invalidCode",
                 ),
             ]
-        "#]].assert_debug_eq(&pinned);
+        "#]]
+        .assert_debug_eq(&pinned);
         for status in ReceiptStatus::ALL {
             assert_eq!(ReceiptStatus::from_code(status.code()), Some(*status));
             assert_eq!(ReceiptStatus::from_name(status.name()), Some(*status));
             assert_eq!(borsh::to_vec(status).unwrap(), [status.code()]);
-            assert_eq!(borsh::from_slice::<ReceiptStatus>(&[status.code()]).unwrap(), *status);
+            assert_eq!(
+                borsh::from_slice::<ReceiptStatus>(&[status.code()]).unwrap(),
+                *status
+            );
         }
         assert!(borsh::from_slice::<ReceiptStatus>(&[ReceiptStatus::ALL.len() as u8]).is_err());
     }
@@ -281,9 +284,12 @@ mod tests {
             trap_code: Some(3),
             gas_used: 30_000,
             gas_limit: 100_000,
-            gas_breakdown: [("instructions".to_string(), 6_016), ("transaction".into(), 23_984)]
-                .into_iter()
-                .collect(),
+            gas_breakdown: [
+                ("instructions".to_string(), 6_016),
+                ("transaction".into(), 23_984),
+            ]
+            .into_iter()
+            .collect(),
             gas_price: U256::from(1_000u64),
             fee: U256::from(30_000_000u64),
             output: b"oops".to_vec(),

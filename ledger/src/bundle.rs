@@ -512,4 +512,3 @@ impl LedgerState for BundleState {
         Ok(())
     }
 }
-

@@ -123,7 +123,11 @@ pub fn compare_receipts(stored: &Receipt, replayed: &Receipt) -> Vec<FieldCheck>
             replayed.gas_price.to_string(),
         ),
         FieldCheck::new("fee", stored.fee.to_string(), replayed.fee.to_string()),
-        FieldCheck::new("output", to_hex0x(&stored.output), to_hex0x(&replayed.output)),
+        FieldCheck::new(
+            "output",
+            to_hex0x(&stored.output),
+            to_hex0x(&replayed.output),
+        ),
         FieldCheck::new(
             "events.length",
             stored.events.len().to_string(),

@@ -107,7 +107,9 @@ macro_rules! text_serde {
         }
 
         impl<'de> serde::Deserialize<'de> for $type {
-            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<$type, D::Error> {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> Result<$type, D::Error> {
                 struct Visitor;
                 impl serde::de::Visitor<'_> for Visitor {
                     type Value = $type;
@@ -301,7 +303,10 @@ mod tests {
         );
         assert_eq!(Hash32::from_hex(&"ab".repeat(32)).unwrap(), hash);
         assert_eq!("0x".parse::<HexBytes>().unwrap(), HexBytes(Vec::new()));
-        assert!(matches!("0xabc".parse::<HexBytes>(), Err(TextError::Hex(_))));
+        assert!(matches!(
+            "0xabc".parse::<HexBytes>(),
+            Err(TextError::Hex(_))
+        ));
         assert!(matches!("0xzz".parse::<HexBytes>(), Err(TextError::Hex(_))));
         for bad in ["", "-1", "+1", " 1", "1.0", "0x10"] {
             assert_eq!(DecU64::parse(bad), Err(TextError::NotDecimal), "{bad:?}");
@@ -318,7 +323,10 @@ mod tests {
         let max = DecU256(U256::MAX);
         let json = serde_json::to_string(&max).unwrap();
         assert_eq!(serde_json::from_str::<DecU256>(&json).unwrap(), max);
-        assert!(serde_json::from_str::<DecU64>("5").is_err(), "numbers are not accepted");
+        assert!(
+            serde_json::from_str::<DecU64>("5").is_err(),
+            "numbers are not accepted"
+        );
     }
 
     #[test]

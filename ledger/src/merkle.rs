@@ -105,7 +105,6 @@ pub fn verify_merkle_path(
     siblings.next().is_none() && Hash32(hash) == root
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,7 +119,11 @@ mod tests {
     fn the_root_is_built_as_documented() {
         let (a, b, c) = (leaf(1), leaf(2), leaf(3));
         assert_eq!(merkle_root([]), Hash32::default());
-        assert_eq!(merkle_root([a]), Hash32(merkle_leaf(&a)), "one leaf: its leaf hash");
+        assert_eq!(
+            merkle_root([a]),
+            Hash32(merkle_leaf(&a)),
+            "one leaf: its leaf hash"
+        );
         let ab = merkle_node(&merkle_leaf(&a), &merkle_leaf(&b));
         assert_eq!(merkle_root([a, b]), Hash32(ab));
         // Three leaves: the odd one is carried up unchanged, then paired.
@@ -147,7 +150,8 @@ mod tests {
                 "0x984c4da8184e43cf780941a26cfb519e42ab671cfd2ffd1cc8adc67d07616809",
                 "0x44858022bc1c142d554adccdf6c85b490d264f307a8f4960d0a78d823e2a250d",
             ]
-        "#]].assert_debug_eq(&roots);
+        "#]]
+        .assert_debug_eq(&roots);
     }
 
     #[test]

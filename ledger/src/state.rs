@@ -164,7 +164,11 @@ mod tests {
         assert_eq!(StateKey::decode(b"acct"), None, "too short");
         let mut trailing = StateKey::Account(Address([1; 32])).encode();
         trailing.push(0);
-        assert_eq!(StateKey::decode(&trailing), None, "an account key has no suffix");
+        assert_eq!(
+            StateKey::decode(&trailing),
+            None,
+            "an account key has no suffix"
+        );
         let mut other = StateKey::Account(Address([1; 32])).encode();
         other[..4].copy_from_slice(b"code");
         assert_eq!(StateKey::decode(&other), None, "unknown tag");

@@ -24,8 +24,8 @@
 use std::sync::Arc;
 
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, CodeHash, DeployRequest, Outcome, PreparedCode,
-    StateError, StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
+    Address, BlockContext, CallRequest, CodeHash, DeployRequest, Outcome, PreparedCode, StateError,
+    StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
 };
 
 use crate::block::{breakdown_with_intrinsic, Account, Receipt, ReceiptStatus};
@@ -189,7 +189,8 @@ pub fn execute_transaction<S: LedgerState + 'static>(
     pre_execution(state.as_ref(), input, validated)?;
     let payload = execute_payload(env, state, input)?;
     receipt.contract_address = payload.contract_address;
-    receipt.gas_breakdown = breakdown_with_intrinsic(payload.outcome.as_ref(), payload.intrinsic_gas);
+    receipt.gas_breakdown =
+        breakdown_with_intrinsic(payload.outcome.as_ref(), payload.intrinsic_gas);
     receipt.gas_used = payload.intrinsic_gas + payload.outcome.as_ref().map_or(0, |o| o.gas_used);
     receipt.status = payload.status;
     if let Some(outcome) = payload.outcome {

@@ -339,7 +339,11 @@ mod tests {
         wallet.gas_price = U256::from(1_000_000_007u64);
         let signed = [
             wallet.transfer(Address([0xaa; 32]), U256::exp10(21) + 1),
-            wallet.deploy(&[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0], r#"{"start":5}"#, b"salt"),
+            wallet.deploy(
+                &[0, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+                r#"{"start":5}"#,
+                b"salt",
+            ),
             wallet.call(Address([0xbb; 32]), "increment", r#"{"by":2}"#),
         ];
         let text: Vec<String> = signed

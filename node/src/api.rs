@@ -13,7 +13,7 @@ use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::{Payload, Transaction};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    KnownTx, ReceiptTrace, StorageProof,
+    KnownTx, ReceiptTrace, StorageProof, StoredCode,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256,
@@ -147,7 +147,7 @@ impl Backend for NodeBackend {
         })
     }
 
-    fn code(&self, target: CodeRef) -> Result<Option<(CodeHash, Arc<[u8]>)>, BackendError> {
+    fn code(&self, target: CodeRef) -> Result<Option<StoredCode>, BackendError> {
         let state = self.state(None)?;
         let code_hash = match target {
             CodeRef::Hash(hash) => CodeHash(hash.0),
@@ -159,10 +159,10 @@ impl Backend for NodeBackend {
                 _ => return Ok(None),
             },
         };
-        Ok(state
-            .view()
-            .code_bytes(&code_hash)?
-            .map(|code| (code_hash, Arc::from(code))))
+        Ok(state.view().code_bytes(&code_hash)?.map(|code| StoredCode {
+            code_hash,
+            wasm: Arc::from(code),
+        }))
     }
 
     fn validate_code(&self, code: &[u8]) -> Result<Result<(), ValidationReport>, BackendError> {

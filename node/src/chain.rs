@@ -17,7 +17,9 @@ use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::merkle::merkle_root;
 use opmeter_ledger::transition::{execute_transaction, Executed, TxEnv, TxInput};
 use opmeter_ledger::tx::{Payload, SignedTransaction, Transaction};
-use opmeter_vm::{Address, BlockContext, CallRequest, Outcome, Schedule, Trace, TraceOptions, Vm, U256};
+use opmeter_vm::{
+    Address, BlockContext, CallRequest, Outcome, Schedule, Trace, TraceOptions, Vm, U256,
+};
 use parking_lot::Mutex;
 use rayon::prelude::*;
 
@@ -821,12 +823,9 @@ impl Chain {
         call: CallRequest,
         options: &TraceOptions,
     ) -> Result<(Outcome, Trace), NodeError> {
-        Ok(self.vm.execute_traced(
-            Arc::new(state.view.clone()),
-            state.context(),
-            call,
-            options,
-        )?)
+        Ok(self
+            .vm
+            .execute_traced(Arc::new(state.view.clone()), state.context(), call, options)?)
     }
 
     /// Executes `payload` from `sender` as the next transaction after `state` would, with

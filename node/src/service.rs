@@ -120,9 +120,7 @@ impl Node {
         let persisted = self.chain.store().mempool_all()?;
         let mut dropped = Vec::new();
         for bytes in persisted {
-            let hash = SignedTransaction::decode(&bytes)
-                .map(|t| t.hash())
-                .ok();
+            let hash = SignedTransaction::decode(&bytes).map(|t| t.hash()).ok();
             let checked = self.chain.check_stateless(&bytes, false);
             match self.admit_all(vec![checked], false).remove(0) {
                 Ok(_) => {}

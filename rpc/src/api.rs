@@ -519,10 +519,10 @@ impl OpmeterApiServer for Api {
                 .into())
             }
         };
-        Ok(rpc(self.backend.code(target))?.map(|(code_hash, code)| CodeView {
-            code_hash: Hash32(code_hash.0),
-            size_bytes: u32::try_from(code.len()).unwrap_or(u32::MAX),
-            code: HexBytes::from(&code[..]),
+        Ok(rpc(self.backend.code(target))?.map(|stored| CodeView {
+            code_hash: Hash32(stored.code_hash.0),
+            size_bytes: u32::try_from(stored.wasm.len()).unwrap_or(u32::MAX),
+            code: HexBytes::from(&stored.wasm[..]),
         }))
     }
 
@@ -567,7 +567,8 @@ impl OpmeterApiServer for Api {
     }
 
     fn tx_get(&self, hash: Hash32) -> RpcResult<Option<TxView>> {
-        Ok(rpc(self.backend.transaction(hash))?.map(|known| TxView::new(&known.signed, known.location)))
+        Ok(rpc(self.backend.transaction(hash))?
+            .map(|known| TxView::new(&known.signed, known.location)))
     }
 
     fn tx_receipt(&self, hash: Hash32) -> RpcResult<Option<ReceiptView>> {
@@ -619,7 +620,12 @@ impl OpmeterApiServer for Api {
             executions,
             ..
         } = &estimate.value;
-        Ok(EstimateView::new(*gas_limit, receipt, *executions, estimate.height))
+        Ok(EstimateView::new(
+            *gas_limit,
+            receipt,
+            *executions,
+            estimate.height,
+        ))
     }
 
     fn contract_storage(

@@ -14,7 +14,9 @@ use opmeter_ledger::bundle::Bundle;
 use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::tx::{Payload, SignedTransaction};
-use opmeter_vm::{Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256};
+use opmeter_vm::{
+    Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256,
+};
 use tokio::sync::broadcast;
 
 /// A value read from the committed state of block `height`.
@@ -73,6 +75,15 @@ pub enum CodeRef {
     Hash(Hash32),
     /// The code of the contract at this address.
     Contract(Address),
+}
+
+/// Uploaded code, as stored (content-addressed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCode {
+    /// `blake3(wasm)`.
+    pub code_hash: CodeHash,
+    /// The original wasm, as uploaded.
+    pub wasm: Arc<[u8]>,
 }
 
 /// A transaction the node knows.
@@ -188,7 +199,7 @@ pub trait Backend: Send + Sync + 'static {
     ///
     /// # Errors
     /// Node faults.
-    fn code(&self, target: CodeRef) -> Result<Option<(CodeHash, Arc<[u8]>)>, BackendError>;
+    fn code(&self, target: CodeRef) -> Result<Option<StoredCode>, BackendError>;
 
     /// Checks `code` against every rule of deployment.
     ///

@@ -20,10 +20,10 @@ use serde_json::Value;
 
 pub use crate::api::OpmeterApiClient;
 use crate::types::*;
-use opmeter_ledger::encoding::HexBytes;
-use opmeter_ledger::tx::{Payload, Transaction};
 pub use jsonrpsee::http_client::HttpClient;
 pub use jsonrpsee::ws_client::WsClient;
+use opmeter_ledger::encoding::HexBytes;
+use opmeter_ledger::tx::{Payload, Transaction};
 
 /// What a client call can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -281,7 +281,10 @@ mod tests {
             .unwrap();
         // Just before the time it named: still refused; at it: admitted.
         let early = start + Duration::from_millis(retry - 1);
-        assert_eq!(limiter.reserve_at(ip, 600_000, early).unwrap_err().code, 2003);
+        assert_eq!(
+            limiter.reserve_at(ip, 600_000, early).unwrap_err().code,
+            2003
+        );
         limiter
             .reserve_at(ip, 600_000, start + Duration::from_millis(retry))
             .unwrap();

@@ -591,14 +591,20 @@ impl From<&Event> for EventView {
     fn from(event: &Event) -> EventView {
         EventView {
             contract: event.contract,
-            topics: event.topics.iter().map(|t| HexBytes::from(&t[..])).collect(),
+            topics: event
+                .topics
+                .iter()
+                .map(|t| HexBytes::from(&t[..]))
+                .collect(),
             data: HexBytes::from(&event.data[..]),
         }
     }
 }
 
 /// Gas by category as served.
-fn breakdown_view<'a>(entries: impl IntoIterator<Item = (&'a str, u64)>) -> BTreeMap<String, DecU64> {
+fn breakdown_view<'a>(
+    entries: impl IntoIterator<Item = (&'a str, u64)>,
+) -> BTreeMap<String, DecU64> {
     entries
         .into_iter()
         .map(|(key, gas)| (key.to_string(), DecU64(gas)))

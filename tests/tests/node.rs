@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 use expect_test::expect_file;
-use opmeter_node::genesis::{address_of, Genesis};
-use opmeter_node::service::{BlockMode, Node, NodeConfig};
 use opmeter_ledger::block::{Receipt, ReceiptStatus};
 use opmeter_ledger::tx::{SignedTransaction, Wallet};
+use opmeter_node::genesis::{address_of, Genesis};
+use opmeter_node::service::{BlockMode, Node, NodeConfig};
 use opmeter_tests::contract;
 use opmeter_vm::{Address, CallRequest, U256};
 
@@ -352,7 +352,11 @@ fn every_receipt_replays_field_by_field_and_its_bundle_verifies_offline() {
         assert_eq!(view.gas_used.0, receipt.gas_used);
         let mut by_category = BTreeMap::new();
         by_category.insert("transaction".to_string(), view.intrinsic_gas.0);
-        for (category, gas) in trace.as_ref().and_then(|t| t.breakdown()).unwrap_or_default() {
+        for (category, gas) in trace
+            .as_ref()
+            .and_then(|t| t.breakdown())
+            .unwrap_or_default()
+        {
             *by_category.entry(category.key().to_string()).or_insert(0) += gas;
         }
         by_category.retain(|_, gas: &mut u64| *gas > 0);

@@ -2,7 +2,6 @@
 //! must be identical and the trace must add up exactly (frame and function totals, and the tree
 //! summed by category equals the outcome's breakdown), whatever the status.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use opmeter_tests::{contract, Chain, ALICE, BOB};
@@ -13,55 +12,10 @@ use opmeter_vm::{
 
 const GAS: u64 = 50_000_000;
 
-fn add(out: &mut BTreeMap<GasCategory, u64>, category: GasCategory, gas: u64) {
-    *out.entry(category).or_insert(0) += gas;
-}
-
-fn frame_total(frame: &FrameTrace, out: &mut BTreeMap<GasCategory, u64>) -> u64 {
-    let sum: u64 = frame.entries.iter().map(|e| entry_total(e, out)).sum();
-    assert_eq!(sum, frame.gas_used, "frame {}", frame.method);
-    sum
-}
-
-fn entry_total(entry: &TraceEntry, out: &mut BTreeMap<GasCategory, u64>) -> u64 {
-    match entry {
-        TraceEntry::Charge { category, gas } => {
-            add(out, *category, *gas);
-            *gas
-        }
-        TraceEntry::Function(f) => {
-            add(out, GasCategory::Instructions, f.instructions_gas);
-            add(out, GasCategory::MemoryGrowth, f.memory_gas);
-            let children: u64 = f.children.iter().map(|e| entry_total(e, out)).sum();
-            assert_eq!(
-                f.gas,
-                f.instructions_gas + f.memory_gas + children,
-                "{}",
-                f.name
-            );
-            f.gas
-        }
-        TraceEntry::Host(h) => {
-            add(out, GasCategory::Host(h.function), h.gas);
-            add(out, GasCategory::StorageBytes, h.storage_bytes_gas);
-            let callees: u64 = h.callees.iter().map(|c| frame_total(c, out)).sum();
-            h.gas + h.storage_bytes_gas + callees
-        }
-        TraceEntry::Truncated { gas, breakdown } => {
-            assert_eq!(*gas, breakdown.values().sum::<u64>());
-            breakdown.iter().for_each(|(c, g)| add(out, *c, *g));
-            *gas
-        }
-    }
-}
-
 fn check(name: &str, trace: &Trace, outcome: &Outcome) {
-    assert_eq!(trace.root.gas_used, outcome.gas_used, "{name}");
-    assert_eq!(trace.root.status, outcome.status, "{name}");
-    let mut by_category = BTreeMap::new();
-    frame_total(&trace.root, &mut by_category);
-    by_category.retain(|_, gas| *gas > 0);
-    assert_eq!(by_category, outcome.gas_breakdown, "{name}");
+    trace
+        .verify(outcome)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
 }
 
 /// Runs a call untraced and traced (with and without the block profile) on the same state.

@@ -61,7 +61,9 @@ pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};
 pub use state::{MemoryState, StateError, StateView};
-pub use trace::{BlockStat, FrameTrace, FunctionTrace, HostTrace, Trace, TraceEntry, TraceOptions};
+pub use trace::{
+    BlockStat, FrameTrace, FunctionTrace, HostTrace, Trace, TraceEntry, TraceMismatch, TraceOptions,
+};
 pub use types::{
     Address, BlockContext, CallRequest, CodeHash, Event, Status, TrapCode, WriteSet, U256,
 };

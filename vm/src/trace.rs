@@ -73,41 +73,135 @@ pub struct Trace {
 
 impl Trace {
     /// The tree summed by gas category: equals the outcome's `gas_breakdown` (zero lines
-    /// omitted). `None` when a sum overflows (never for a trace the vm returned).
+    /// omitted). `None` when the tree does not add up (see [`Trace::verify`]).
     pub fn breakdown(&self) -> Option<BTreeMap<GasCategory, u64>> {
-        let mut out = BTreeMap::new();
-        add_frame(&self.root, &mut out)?;
-        out.retain(|_, gas| *gas > 0);
-        Some(out)
+        let mut sums = Sums::default();
+        sums.frame(&self.root).ok()?;
+        sums.by_category.retain(|_, gas| *gas > 0);
+        Some(sums.by_category)
+    }
+
+    /// Checks that the trace accounts for `outcome` exactly: every frame's gas is the sum of its
+    /// entries, every function's is its own instructions and memory growth plus its children, a
+    /// host call's is its own charges plus its callees, a truncated entry's is the sum of its
+    /// breakdown; the root's gas and status are the outcome's; and the tree summed by category
+    /// equals the outcome's breakdown. Returns the number of live nodes (entries and callee
+    /// frames, not the `truncated` folds): what `max_nodes` bounds.
+    ///
+    /// # Errors
+    /// [`TraceMismatch`] naming the first thing that does not add up.
+    pub fn verify(&self, outcome: &crate::Outcome) -> Result<u32, TraceMismatch> {
+        if self.root.gas_used != outcome.gas_used || self.root.status != outcome.status {
+            return Err(TraceMismatch(format!(
+                "the root used {} gas ({:?}), the outcome {} ({:?})",
+                self.root.gas_used, self.root.status, outcome.gas_used, outcome.status
+            )));
+        }
+        let mut sums = Sums::default();
+        sums.frame(&self.root)?;
+        sums.by_category.retain(|_, gas| *gas > 0);
+        if sums.by_category != outcome.gas_breakdown {
+            return Err(TraceMismatch(format!(
+                "the tree by category is {:?}, the outcome's breakdown {:?}",
+                sums.by_category, outcome.gas_breakdown
+            )));
+        }
+        Ok(sums.nodes)
     }
 }
 
-fn add(out: &mut BTreeMap<GasCategory, u64>, category: GasCategory, gas: u64) -> Option<()> {
-    let line = out.entry(category).or_insert(0);
-    *line = line.checked_add(gas)?;
-    Some(())
+/// Why a trace does not account for its outcome (a vm bug; the vm refuses such a trace).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the trace does not add up: {0}")]
+pub struct TraceMismatch(pub String);
+
+/// The tree walked once: totals checked node by node, gas summed by category, nodes counted.
+#[derive(Default)]
+struct Sums {
+    by_category: BTreeMap<GasCategory, u64>,
+    nodes: u32,
 }
 
-fn add_frame(frame: &FrameTrace, out: &mut BTreeMap<GasCategory, u64>) -> Option<()> {
-    frame.entries.iter().try_for_each(|e| add_entry(e, out))
-}
+impl Sums {
+    fn add(&mut self, category: GasCategory, gas: u64) -> Result<u64, TraceMismatch> {
+        let line = self.by_category.entry(category).or_insert(0);
+        *line = line
+            .checked_add(gas)
+            .ok_or_else(|| TraceMismatch(format!("{} overflows u64", category.key())))?;
+        Ok(gas)
+    }
 
-fn add_entry(entry: &TraceEntry, out: &mut BTreeMap<GasCategory, u64>) -> Option<()> {
-    match entry {
-        TraceEntry::Charge { category, gas } => add(out, *category, *gas),
-        TraceEntry::Function(f) => {
-            add(out, GasCategory::Instructions, f.instructions_gas)?;
-            add(out, GasCategory::MemoryGrowth, f.memory_gas)?;
-            f.children.iter().try_for_each(|e| add_entry(e, out))
+    fn total(parts: impl IntoIterator<Item = u64>) -> Result<u64, TraceMismatch> {
+        parts.into_iter().try_fold(0u64, |sum, gas| {
+            sum.checked_add(gas)
+                .ok_or_else(|| TraceMismatch("a total overflows u64".into()))
+        })
+    }
+
+    fn expect(what: &str, recorded: u64, summed: u64) -> Result<u64, TraceMismatch> {
+        if recorded == summed {
+            Ok(recorded)
+        } else {
+            Err(TraceMismatch(format!(
+                "{what} records {recorded} gas, its parts sum to {summed}"
+            )))
         }
-        TraceEntry::Host(h) => {
-            add(out, GasCategory::Host(h.function), h.gas)?;
-            add(out, GasCategory::StorageBytes, h.storage_bytes_gas)?;
-            h.callees.iter().try_for_each(|c| add_frame(c, out))
-        }
-        TraceEntry::Truncated { breakdown, .. } => breakdown
+    }
+
+    fn frame(&mut self, frame: &FrameTrace) -> Result<u64, TraceMismatch> {
+        let parts = frame
+            .entries
             .iter()
-            .try_for_each(|(category, gas)| add(out, *category, *gas)),
+            .map(|e| self.entry(e))
+            .collect::<Result<Vec<u64>, _>>()?;
+        let what = format!("frame {}.{}", frame.contract.to_hex(), frame.method);
+        Sums::expect(&what, frame.gas_used, Sums::total(parts)?)
+    }
+
+    fn entry(&mut self, entry: &TraceEntry) -> Result<u64, TraceMismatch> {
+        if !matches!(entry, TraceEntry::Truncated { .. }) {
+            self.nodes = self.nodes.saturating_add(1);
+        }
+        match entry {
+            TraceEntry::Charge { category, gas } => self.add(*category, *gas),
+            TraceEntry::Function(f) => {
+                let own = [
+                    self.add(GasCategory::Instructions, f.instructions_gas)?,
+                    self.add(GasCategory::MemoryGrowth, f.memory_gas)?,
+                ];
+                let children = f
+                    .children
+                    .iter()
+                    .map(|e| self.entry(e))
+                    .collect::<Result<Vec<u64>, _>>()?;
+                let summed = Sums::total(own.into_iter().chain(children))?;
+                Sums::expect(&format!("function {}", f.name), f.gas, summed)
+            }
+            TraceEntry::Host(h) => {
+                let own = [
+                    self.add(GasCategory::Host(h.function), h.gas)?,
+                    self.add(GasCategory::StorageBytes, h.storage_bytes_gas)?,
+                ];
+                let mut callees = Vec::with_capacity(h.callees.len());
+                for callee in &h.callees {
+                    self.nodes = self.nodes.saturating_add(1);
+                    callees.push(self.frame(callee)?);
+                }
+                let summed = Sums::total(own.into_iter().chain(callees))?;
+                Sums::expect(
+                    &format!("host {}", h.function.name()),
+                    entry.total_gas(),
+                    summed,
+                )
+            }
+            TraceEntry::Truncated { gas, breakdown } => {
+                let parts = breakdown
+                    .iter()
+                    .map(|(category, g)| self.add(*category, *g))
+                    .collect::<Result<Vec<u64>, _>>()?;
+                Sums::expect("a truncated entry", *gas, Sums::total(parts)?)
+            }
+        }
     }
 }
 

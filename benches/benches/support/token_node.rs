@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
+use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::tx::Wallet;
 use opmeter_node::genesis::{address_of, Genesis};
 use opmeter_node::mempool::MempoolConfig;
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_ledger::block::ReceiptStatus;
-use opmeter_ledger::tx::Wallet;
 use opmeter_tests::contract;
 use opmeter_vm::Address;
 

@@ -10,7 +10,14 @@ fn dependencies(package: &str) -> BTreeSet<String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["tree", "--offline", "--locked", "-p", package])
-        .args(["--edges", "normal,build", "--prefix", "none", "--format", "{p}"])
+        .args([
+            "--edges",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo tree runs");
@@ -24,7 +31,10 @@ fn dependencies(package: &str) -> BTreeSet<String> {
         .filter_map(|line| line.split_whitespace().next())
         .map(str::to_string)
         .collect();
-    assert!(names.contains(package), "{package} is in its own tree: {names:?}");
+    assert!(
+        names.contains(package),
+        "{package} is in its own tree: {names:?}"
+    );
     names
 }
 
@@ -75,6 +85,9 @@ fn the_checker_sees_what_the_rpc_crate_links() {
     // The same query finds the forbidden crates where they are: the check can fail.
     let names = dependencies("opmeter-rpc");
     for expected in ["tokio", "jsonrpsee", "schemars", "opmeter-ledger"] {
-        assert!(names.contains(expected), "{expected} missing from {names:?}");
+        assert!(
+            names.contains(expected),
+            "{expected} missing from {names:?}"
+        );
     }
 }

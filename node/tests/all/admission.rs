@@ -1,9 +1,10 @@
 //! Every admission refusal, with its stable code: nothing is stored, the node keeps serving.
 
-use opmeter_node::error::{AdmissionError, SubmitError};
+use opmeter_ledger::admission::{AdmissionCode, AdmissionError};
+use opmeter_ledger::tx::{Payload, SignedTransaction};
+use opmeter_node::error::SubmitError;
 use opmeter_node::mempool::MempoolConfig;
 use opmeter_node::service::Node;
-use opmeter_ledger::tx::{Payload, SignedTransaction};
 use opmeter_vm::{Address, Schedule, U256};
 
 use crate::support::{config, genesis, key, wallet, TestNode, CHAIN};
@@ -17,7 +18,8 @@ fn refused(test: &TestNode, bytes: &[u8], code: u16) -> AdmissionError {
         Err(SubmitError::Rejected(e)) => e,
         other => panic!("expected refusal {code}, got {other:?}"),
     };
-    assert_eq!(error.code(), code, "{error}");
+    assert_eq!(error.code().code(), code, "{error}");
+    assert_eq!(AdmissionCode::from_code(code), Some(error.code()));
     assert_eq!(
         test.node.mempool_len(),
         pending,

@@ -1,10 +1,10 @@
 //! Blocks, receipts, fees, state roots, proofs and restarts on real RocksDB.
 
 use jmt::RootHash;
-use opmeter_node::service::Node;
-use opmeter_ledger::state::StateKey;
 use opmeter_ledger::block::ReceiptStatus;
+use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::SignedTransaction;
+use opmeter_node::service::Node;
 use opmeter_vm::{Address, CallRequest, Schedule, U256};
 
 use crate::support::{config, genesis, wallet, TestNode, FEES, KV};
@@ -119,7 +119,9 @@ fn failed_calls_pay_their_fee_and_roll_back_their_writes() {
     let outcome = chain.query(&head, get.clone()).unwrap();
     assert_eq!(outcome.output, b"one");
     // Historical read: before the put, the slot did not exist (storage_read returns -1).
-    let old = chain.query(&chain.read_state(Some(1)).unwrap().unwrap(), get).unwrap();
+    let old = chain
+        .query(&chain.read_state(Some(1)).unwrap().unwrap(), get)
+        .unwrap();
     assert!(chain.read_state(Some(head.height() + 1)).unwrap().is_none());
     assert_ne!(old.output, b"one");
 }
@@ -300,7 +302,9 @@ fn known_answers_for_the_roots_and_hashes_of_a_fixed_chain() {
             .collect();
         let now_ms = 2_000 + 1_000 * i as u64;
         let proposal = chain.prepare_proposal(checked, now_ms);
-        let accepted = chain.process_proposal(&proposal, now_ms, &|_| false).unwrap();
+        let accepted = chain
+            .process_proposal(&proposal, now_ms, &|_| false)
+            .unwrap();
         let finalized = chain.finalize_block(&proposal, &accepted, vec![]).unwrap();
         chain.commit().unwrap();
         let h = &finalized.block.header;
@@ -315,5 +319,21 @@ fn known_answers_for_the_roots_and_hashes_of_a_fixed_chain() {
             h.receipts_root,
         ));
     }
-    expect_test::expect![[r#""#]].assert_eq(&lines.join("\n"));
+    expect_test::expect![[r##"
+        #1 hash 0xa14f9296dc0ca05fd45cffa50e3aa5cbf7302b961723827632e2a434d9533e3a gas 108432 ["success", "success"]
+          state 0xe770b191b9918be8cbe8076d4cb99a744e8ab6141e9ed37872142634e8945c6b
+          txs   0x38d883b51c971e63499d87ca4c87c059e201ac08851f491abcef3b576cce14c2
+          rcpts 0xfcfdcea934584213dcd2a4f4a0b44b3c75d0603d6ea862bfce703d97bc53d42b
+        #2 hash 0x807e206d0a872e9d5a25599d12dc890a45d8068cdd268d99127bec076b9d76e0 gas 94065 ["success", "trap", "success"]
+          state 0x577d884a1d3cfe0678a7054cfa4dd2afb5240124d89e6a802f1bd51b5d199335
+          txs   0x02cf15497f6df4a7ea0657660854fac2500bc68cb6ba751cdc59b3cc1eaaddeb
+          rcpts 0xb2db31e6207cc4abe8b170bf28fd18c69495b6c6972077e9c11fe84f383468d1
+        #3 hash 0x64df4f1d548722da22307eedfcb7124741bec64e5db303ee8786da23790ba094 gas 0 []
+          state 0x577d884a1d3cfe0678a7054cfa4dd2afb5240124d89e6a802f1bd51b5d199335
+          txs   0x0000000000000000000000000000000000000000000000000000000000000000
+          rcpts 0x0000000000000000000000000000000000000000000000000000000000000000
+        #4 hash 0x31566c0009238c0b91b1991e01e45268d967b800d2c9f4976d8226432a6ea6d4 gas 32396 ["success"]
+          state 0x8e34b60ada82ae8823b030ff682f931b54d9960d3c0b23e8d8b0264160f1b338
+          txs   0x0275dd73069dad7991410e93a820e3ab815a151e75fc4b809ec258da10db12f0
+          rcpts 0x9730b8be57b82dad45fefbcadc9284655ecad75b29d0b1d93ae96144d722cff4"##]].assert_eq(&lines.join("\n"));
 }

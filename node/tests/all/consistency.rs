@@ -112,7 +112,11 @@ fn read_only_calls_see_one_committed_state_while_blocks_commit() {
     });
     let seen = seen.into_inner();
     // The readers really ran across many commits (otherwise nothing was tested).
-    assert!(seen.len() >= 20, "reads landed on only {} heights: {seen:?}", seen.len());
+    assert!(
+        seen.len() >= 20,
+        "reads landed on only {} heights: {seen:?}",
+        seen.len()
+    );
 
     // Queries at the head through the other read paths report the state they read too.
     let head = test.node.head().header.height;

@@ -8,10 +8,10 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use opmeter_ledger::encoding::{Hash32, HexBytes};
+use opmeter_ledger::tx::Wallet;
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
 use opmeter_node::service::Node;
-use opmeter_ledger::encoding::Hash32;
-use opmeter_ledger::tx::Wallet;
 use opmeter_rpc::OpmeterApiClient;
 use opmeter_vm::{Address, U256};
 
@@ -32,7 +32,7 @@ async fn wait_for_receipts(client: &HttpClient, hashes: &BTreeSet<Hash32>) {
     let deadline = Instant::now() + Duration::from_secs(60);
     for hash in hashes {
         loop {
-            if client.tx_receipt(hash.to_hex()).await.unwrap().is_some() {
+            if client.tx_receipt(*hash).await.unwrap().is_some() {
                 break;
             }
             assert!(
@@ -76,10 +76,10 @@ async fn sigkill_while_committing_loses_no_acknowledged_transaction() {
         while started.elapsed() < kill_after {
             let tx = wallet.transfer(recipient, U256::from(1u64));
             let hash = client
-                .tx_send_raw(format!("0x{}", hex::encode(tx.encode())))
+                .tx_send_raw(HexBytes(tx.encode()))
                 .await
                 .expect("the node accepts a well-formed transaction");
-            assert_eq!(hash, tx.hash().to_hex());
+            assert_eq!(hash, tx.hash());
             acknowledged.insert(tx.hash());
         }
         child.kill().unwrap(); // SIGKILL

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::rpc_params;
-use opmeter_node::genesis::{address_of, dev_key};
+use opmeter_ledger::encoding::{DecU256, DecU64, Hash32, HexBytes};
 use opmeter_ledger::tx::Wallet;
+use opmeter_node::genesis::{address_of, dev_key};
 use opmeter_rpc::client::{http, ws, OpmeterApiClient};
 use opmeter_rpc::types::{CallArgs, EstimateArgs, EventFilter, EventNotice, HeaderView, TxRequest};
 use opmeter_vm::{Address, U256};
@@ -117,7 +118,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
 
     // Subscriptions before the send: events of this contract with the Incremented topic, heads.
     let ws_client = ws(&node.ws_url()).await.unwrap();
-    let topic = format!("0x{}", hex::encode(blake3::hash(b"Incremented").as_bytes()));
+    let topic = HexBytes(blake3::hash(b"Incremented").as_bytes().to_vec());
     let mut events = ws_client
         .subscribe_events(Some(EventFilter {
             contract: Some(contract_address),
@@ -143,13 +144,18 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     ));
     assert_eq!(sent["status"], "success", "{sent}");
     assert_eq!(sent["output"], format!("0x{}", hex::encode(b"7")));
-    let tx_hash = sent["txHash"].as_str().unwrap().to_string();
+    let tx_hash_text = sent["txHash"].as_str().unwrap().to_string();
+    let tx_hash: Hash32 = tx_hash_text.parse().unwrap();
     let height = sent["height"].as_u64().unwrap();
 
     // The receipt, as JSON and as the human table.
-    let receipt = json_of(&opmeter(&node.url, &keys, &["receipt", &tx_hash, "--json"]));
+    let receipt = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["receipt", &tx_hash_text, "--json"],
+    ));
     assert_eq!(receipt, sent);
-    let table = opmeter(&node.url, &keys, &["receipt", &tx_hash]);
+    let table = opmeter(&node.url, &keys, &["receipt", &tx_hash_text]);
     assert!(table.status.success());
     let table = String::from_utf8(table.stdout).unwrap();
     assert!(table.contains("gas breakdown"), "{table}");
@@ -188,10 +194,8 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     assert_eq!(notice.event.contract, contract_address);
     assert_eq!(notice.event.topics[0], topic);
     assert_eq!(
-        serde_json::from_str::<Value>(
-            &String::from_utf8(hex::decode(&notice.event.data[2..]).unwrap()).unwrap()
-        )
-        .unwrap(),
+        serde_json::from_str::<Value>(&String::from_utf8(notice.event.data.0.clone()).unwrap())
+            .unwrap(),
         json!({"by": 2, "count": 7})
     );
     let head: HeaderView = loop {
@@ -214,7 +218,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
 
     // The typed client: tx_get, blocks, code, storage proof, estimate verified at its limit.
     let client = http(&node.url).unwrap();
-    let tx = client.tx_get(tx_hash.clone()).await.unwrap().unwrap();
+    let tx = client.tx_get(tx_hash).await.unwrap().unwrap();
     assert_eq!(tx.state, "committed");
     assert_eq!(tx.height, Some(height));
     let block = client
@@ -228,7 +232,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         block.transaction_hashes.len()
     );
     let by_hash = client
-        .chain_get_block(opmeter_rpc::BlockId::Hash(block.header.hash.clone()), None)
+        .chain_get_block(opmeter_rpc::BlockId::Hash(block.header.hash.to_hex()), None)
         .await
         .unwrap()
         .unwrap();
@@ -244,12 +248,9 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(
-        hex::decode(&code.code[2..]).unwrap(),
-        std::fs::read(&wasm).unwrap()
-    );
+    assert_eq!(code.code.0, std::fs::read(&wasm).unwrap());
     let by_code_hash = client
-        .code_get(Some(code.code_hash.clone()), None)
+        .code_get(Some(code.code_hash), None)
         .await
         .unwrap()
         .unwrap();
@@ -257,25 +258,21 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     let validation = client.code_validate(code.code.clone()).await.unwrap();
     assert!(validation.valid);
     assert_eq!(validation.code_hash, code.code_hash);
-    let invalid = client.code_validate("0x0061736d".into()).await.unwrap();
+    let invalid = client
+        .code_validate(HexBytes(b"\0asm".to_vec()))
+        .await
+        .unwrap();
     assert!(!invalid.valid && !invalid.violations.is_empty());
 
     let storage = client
-        .contract_storage(
-            contract_address,
-            format!("0x{}", hex::encode(b"count")),
-            Some(height),
-        )
+        .contract_storage(contract_address, HexBytes(b"count".to_vec()), Some(height))
         .await
         .unwrap();
-    let value = hex::decode(&storage.value.clone().unwrap()[2..]).unwrap();
+    let value = storage.value.clone().unwrap().0;
     assert_eq!(value, 7u64.to_le_bytes());
     assert_eq!(storage.state_root, block.header.state_root);
-    let root: [u8; 32] = hex::decode(&storage.state_root[2..])
-        .unwrap()
-        .try_into()
-        .unwrap();
-    let proof = hex::decode(&storage.proof[2..]).unwrap();
+    let root = storage.state_root.0;
+    let proof = storage.proof.0.clone();
     opmeter_ledger::state::verify_storage(root, contract_address, b"count", Some(&value), &proof)
         .unwrap();
     assert!(opmeter_ledger::state::verify_storage(
@@ -302,7 +299,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         })
         .await
         .unwrap();
-    let limit: u64 = estimate.gas_limit.parse().unwrap();
+    let limit = estimate.gas_limit.0;
     assert_eq!(estimate.gas_used, estimate.gas_limit);
     let info = client.chain_info().await.unwrap();
     let mut wallet = Wallet::new(dev_key(), &info.chain_id);
@@ -311,7 +308,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         wallet.gas_limit = gas_limit;
         let tx = wallet.call(contract_address, "increment", r#"{"by":1}"#);
         let receipt = client
-            .tx_send_raw_and_wait(format!("0x{}", hex::encode(tx.encode())))
+            .tx_send_raw_and_wait(HexBytes(tx.encode()))
             .await
             .unwrap();
         assert_eq!(receipt.status, status, "at {gas_limit}");
@@ -469,7 +466,7 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
     let call = |gas: u64| CallArgs {
         contract: Address([1; 32]),
         method: "get".into(),
-        gas_limit: Some(gas.to_string()),
+        gas_limit: Some(DecU64(gas)),
         ..CallArgs::default()
     };
     assert_eq!(
@@ -499,7 +496,7 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
             from: Address([2; 32]),
             tx: TxRequest::Transfer {
                 to: Address([3; 32]),
-                amount: "0".into(),
+                amount: DecU256::default(),
             },
         })
         .await;
@@ -691,41 +688,35 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
         &["send", &contract, "put", r#""metered""#, "--json"],
     ));
     assert_eq!(sent["status"], "success", "{sent}");
-    let tx_hash = sent["txHash"].as_str().unwrap().to_string();
+    let tx_hash_text = sent["txHash"].as_str().unwrap().to_string();
+    let tx_hash: Hash32 = tx_hash_text.parse().unwrap();
     let client = http(&node.url).unwrap();
 
     // Replay: every field and the block's roots match.
-    let report = client.audit_replay(tx_hash.clone()).await.unwrap().unwrap();
+    let report = client.audit_replay(tx_hash).await.unwrap().unwrap();
     assert!(report.matches, "{:?}", report.first_difference);
     assert!(report.fields.iter().all(|f| f.matches));
     assert!(report
         .fields
         .iter()
         .any(|f| f.field == "gasBreakdown.storage_write"));
-    let unknown = format!("0x{}", "ab".repeat(32));
-    assert!(client
-        .audit_replay(unknown.clone())
-        .await
-        .unwrap()
-        .is_none());
+    let unknown = Hash32([0xab; 32]);
+    assert!(client.audit_replay(unknown).await.unwrap().is_none());
     assert!(client.audit_trace(unknown, None).await.unwrap().is_none());
 
     // Trace: intrinsic + tree = the receipt; the CLI renders the tree.
-    let trace = client
-        .audit_trace(tx_hash.clone(), None)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(trace.gas_used, sent["gasUsed"].as_str().unwrap());
+    let trace = client.audit_trace(tx_hash, None).await.unwrap().unwrap();
+    assert_eq!(
+        trace.gas_used.to_string(),
+        sent["gasUsed"].as_str().unwrap()
+    );
     let root = trace.root.as_ref().expect("the call ran code");
-    let intrinsic: u64 = trace.intrinsic_gas.parse().unwrap();
-    let tree: u64 = root.gas_used.parse().unwrap();
-    assert_eq!((intrinsic + tree).to_string(), trace.gas_used);
+    assert_eq!(trace.intrinsic_gas.0 + root.gas_used.0, trace.gas_used.0);
     assert_eq!(root.method, "put");
     let text = opmeter(
         &node.url,
         &keys,
-        &["receipt", &tx_hash, "--trace", "--blocks"],
+        &["receipt", &tx_hash_text, "--trace", "--blocks"],
     );
     assert!(text.status.success());
     let text = String::from_utf8(text.stdout).unwrap();
@@ -737,7 +728,7 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
     let both = json_of(&opmeter(
         &node.url,
         &keys,
-        &["receipt", &tx_hash, "--trace", "--json"],
+        &["receipt", &tx_hash_text, "--trace", "--json"],
     ));
     assert_eq!(both["trace"]["gasUsed"], both["receipt"]["gasUsed"]);
 
@@ -755,7 +746,7 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
         .await
         .unwrap();
     assert_eq!(traced.status, "success");
-    assert_eq!(traced.output, format!("0x{}", hex::encode(br#""metered""#)));
+    assert_eq!(traced.output.0, br#""metered""#);
     assert_eq!(traced.root.unwrap().gas_used, traced.gas_used);
 
     // The CLI audit saves the bundle; the node goes away; the bundle still verifies.
@@ -763,7 +754,7 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
     let audit = opmeter(
         &node.url,
         &keys,
-        &["audit", &tx_hash, "--bundle", bundle.to_str().unwrap()],
+        &["audit", &tx_hash_text, "--bundle", bundle.to_str().unwrap()],
     );
     let audit_text = String::from_utf8_lossy(&audit.stdout).to_string();
     assert!(

@@ -7,10 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
-use opmeter_node::genesis::{address_of, Genesis};
-use opmeter_node::service::{BlockMode, CommittedBlock, Node, NodeConfig};
-use opmeter_ledger::block::Receipt;
+use opmeter_ledger::block::{CommittedBlock, Receipt};
 use opmeter_ledger::tx::{SignedTransaction, Wallet};
+use opmeter_node::genesis::{address_of, Genesis};
+use opmeter_node::service::{BlockMode, Node, NodeConfig};
 use opmeter_vm::{Address, U256};
 
 pub(crate) const CHAIN: &str = "opmeter-test";

@@ -494,11 +494,9 @@ impl Vm {
             None => None,
             Some(tracer) => {
                 let trace = tracer.finish(outcome.status, outcome.gas_used)?;
-                if trace.breakdown().as_ref() != Some(&outcome.gas_breakdown) {
-                    return Err(VmError::GasAccounting(
-                        "the trace's breakdown differs from the outcome's".into(),
-                    ));
-                }
+                trace
+                    .verify(&outcome)
+                    .map_err(|e| VmError::GasAccounting(e.to_string()))?;
                 Some(trace)
             }
         };

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::world::World;
 use opmeter_vm::{
     Address, BlockContext, CallRequest, DeployRequest, GasCategory, HostFn, MemoryState, Metering,
     Outcome, Schedule, Status, TrapCode, Vm, VmConfig, U256,
@@ -41,37 +42,7 @@ fn module(body: &str) -> Vec<u8> {
     wat::parse_str(&text).unwrap_or_else(|e| panic!("bad test WAT: {e}\n{text}"))
 }
 
-struct World {
-    vm: Vm,
-    state: MemoryState,
-}
-
 impl World {
-    fn new() -> World {
-        World::with(Metering::Injected)
-    }
-
-    fn with(metering: Metering) -> World {
-        let vm = Vm::with_config(
-            Schedule::v1(),
-            VmConfig {
-                metering,
-                ..VmConfig::default()
-            },
-        );
-        World {
-            vm,
-            state: MemoryState::default(),
-        }
-    }
-
-    fn deploy(&mut self, address: Address, wasm: &[u8]) {
-        self.vm
-            .validate(wasm)
-            .unwrap_or_else(|r| panic!("test module rejected: {r}"));
-        self.state.put_contract(address, wasm);
-    }
-
     fn call_with(
         &self,
         contract: Address,

@@ -9,3 +9,4 @@ mod resource_bounds;
 mod schedule;
 mod trace;
 mod validation;
+mod world;

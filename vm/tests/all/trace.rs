@@ -2,13 +2,13 @@
 //! (identical outcomes; every total is the sum of its parts; the tree summed by category is the
 //! outcome's breakdown), plus pinned trees for small cases.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
+use crate::world::World;
 use opmeter_vm::{
     Address, BlockContext, CallRequest, DeployRequest, FrameTrace, GasCategory, HostFn,
-    MemoryState, Outcome, Schedule, Status, Trace, TraceEntry, TraceOptions, TrapCode, Vm, U256,
+    MemoryState, Outcome, Status, Trace, TraceEntry, TraceOptions, TrapCode, U256,
 };
 
 const CALLER: Address = Address([1; 32]);
@@ -33,26 +33,7 @@ fn address_data(address: Address) -> String {
     address.0.iter().map(|b| format!("\\{b:02x}")).collect()
 }
 
-struct World {
-    vm: Vm,
-    state: MemoryState,
-}
-
 impl World {
-    fn new() -> World {
-        World {
-            vm: Vm::new(Schedule::v1()),
-            state: MemoryState::default(),
-        }
-    }
-
-    fn deploy(&mut self, address: Address, wasm: &[u8]) {
-        self.vm
-            .validate(wasm)
-            .unwrap_or_else(|r| panic!("test module rejected: {r}"));
-        self.state.put_contract(address, wasm);
-    }
-
     /// Runs `method` untraced and traced, checks every invariant, returns the traced pair.
     fn run(
         &self,
@@ -88,82 +69,17 @@ impl World {
     }
 }
 
-/// Invariants 2 and 3, recomputed independently of the vm's own check.
+/// Invariants 2 and 3 (every total adds up; the tree by category is the outcome's breakdown),
+/// and the size bounds.
 fn check(trace: &Trace, outcome: &Outcome, options: &TraceOptions) {
-    assert_eq!(trace.root.gas_used, outcome.gas_used, "root gas");
-    assert_eq!(trace.root.status, outcome.status);
-    let mut by_category = BTreeMap::new();
-    let mut nodes = 0u32;
-    check_frame(&trace.root, &mut by_category, &mut nodes);
-    by_category.retain(|_, gas| *gas > 0);
-    assert_eq!(by_category, outcome.gas_breakdown, "breakdown of the tree");
+    let nodes = trace
+        .verify(outcome)
+        .unwrap_or_else(|e| panic!("{e}: {trace:#?}"));
     assert_eq!(trace.breakdown(), Some(outcome.gas_breakdown.clone()));
     assert!(nodes <= options.max_nodes, "{nodes} nodes");
     assert!(trace.blocks.len() <= options.max_blocks as usize);
     for block in &trace.blocks {
         assert_eq!(block.gas, block.cost_per_hit * block.hits);
-    }
-}
-
-fn add(out: &mut BTreeMap<GasCategory, u64>, category: GasCategory, gas: u64) {
-    *out.entry(category).or_insert(0) += gas;
-}
-
-fn check_frame(frame: &FrameTrace, out: &mut BTreeMap<GasCategory, u64>, nodes: &mut u32) -> u64 {
-    let sum: u64 = frame
-        .entries
-        .iter()
-        .map(|e| check_entry(e, out, nodes))
-        .sum();
-    assert_eq!(sum, frame.gas_used, "frame {} entries", frame.method);
-    frame.gas_used
-}
-
-fn check_entry(entry: &TraceEntry, out: &mut BTreeMap<GasCategory, u64>, nodes: &mut u32) -> u64 {
-    match entry {
-        TraceEntry::Charge { category, gas } => {
-            *nodes += 1;
-            add(out, *category, *gas);
-            *gas
-        }
-        TraceEntry::Function(f) => {
-            *nodes += 1;
-            assert!(f.calls > 0);
-            add(out, GasCategory::Instructions, f.instructions_gas);
-            add(out, GasCategory::MemoryGrowth, f.memory_gas);
-            let children: u64 = f.children.iter().map(|e| check_entry(e, out, nodes)).sum();
-            assert_eq!(
-                f.gas,
-                f.instructions_gas + f.memory_gas + children,
-                "{}",
-                f.name
-            );
-            f.gas
-        }
-        TraceEntry::Host(h) => {
-            *nodes += 1;
-            assert!(h.calls > 0);
-            add(out, GasCategory::Host(h.function), h.gas);
-            add(out, GasCategory::StorageBytes, h.storage_bytes_gas);
-            let callees: u64 = h
-                .callees
-                .iter()
-                .map(|c| {
-                    *nodes += 1;
-                    check_frame(c, out, nodes)
-                })
-                .sum();
-            let total = h.gas + h.storage_bytes_gas + callees;
-            assert_eq!(entry.total_gas(), total);
-            total
-        }
-        TraceEntry::Truncated { gas, breakdown } => {
-            assert_eq!(*gas, breakdown.values().sum::<u64>());
-            for (category, g) in breakdown {
-                add(out, *category, *g);
-            }
-            *gas
-        }
     }
 }
 

@@ -285,7 +285,12 @@ impl Session<'_> {
             .map_err(|e| self.explain(e))
     }
 
-    async fn send(&self, what: &str, payload: Payload, gas_limit: Option<u64>) -> anyhow::Result<ExitCode> {
+    async fn send(
+        &self,
+        what: &str,
+        payload: Payload,
+        gas_limit: Option<u64>,
+    ) -> anyhow::Result<ExitCode> {
         let signer = self.signer().await?;
         let receipt = with_spinner(self.opts, what, signer.send(payload, gas_limit))
             .await
@@ -335,7 +340,11 @@ pub(crate) async fn run(opts: &ClientOpts, command: ClientCommand) -> anyhow::Re
 }
 
 /// `opmeter account [WHO] [--height H]`.
-async fn account(s: &Session<'_>, who: Option<String>, height: Option<u64>) -> anyhow::Result<ExitCode> {
+async fn account(
+    s: &Session<'_>,
+    who: Option<String>,
+    height: Option<u64>,
+) -> anyhow::Result<ExitCode> {
     let address = resolve_address(s.opts, who.as_deref().unwrap_or(&s.opts.key))?;
     let account = s
         .client
@@ -376,8 +385,8 @@ async fn deploy(
     let code = opmeter_vm::wasm_from_text_or_binary(&bytes)
         .map_err(|x| anyhow!("{} is neither wasm nor WAT: {x}", file.display()))?;
     let args = parse_args("--init", init.as_deref())?;
-    let salt =
-        hex::decode(salt.trim_start_matches("0x")).map_err(|x| anyhow!("--salt is not hex: {x}"))?;
+    let salt = hex::decode(salt.trim_start_matches("0x"))
+        .map_err(|x| anyhow!("--salt is not hex: {x}"))?;
     let payload = Payload::Deploy {
         code,
         init_input: json_input(&args),
@@ -488,7 +497,12 @@ async fn fund(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCod
 }
 
 /// `opmeter receipt HASH [--trace [--blocks]]`.
-async fn receipt(s: &Session<'_>, text: &str, trace: bool, blocks: bool) -> anyhow::Result<ExitCode> {
+async fn receipt(
+    s: &Session<'_>,
+    text: &str,
+    trace: bool,
+    blocks: bool,
+) -> anyhow::Result<ExitCode> {
     let tx_hash = hash(text)?;
     let receipt = s
         .client
@@ -573,7 +587,9 @@ async fn block(s: &Session<'_>, id: Option<String>, txs: bool) -> anyhow::Result
         .chain_get_block(id, Some(txs))
         .await
         .map_err(|x| s.explain(x))?
-        .ok_or_else(|| anyhow!("no such block (above the head?); `opmeter block` shows the head"))?;
+        .ok_or_else(|| {
+            anyhow!("no such block (above the head?); `opmeter block` shows the head")
+        })?;
     if s.opts.json {
         print_json(&block)?;
     } else {

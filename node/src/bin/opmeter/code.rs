@@ -66,7 +66,8 @@ pub(crate) fn validate(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
     match vm.validate(&wasm) {
         Ok(code_hash) => {
             if json {
-                let out = serde_json::json!({"codeHash": code_hash.to_hex(), "sizeBytes": wasm.len()});
+                let out =
+                    serde_json::json!({"codeHash": code_hash.to_hex(), "sizeBytes": wasm.len()});
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
                 println!("{}", code_hash.to_hex());

@@ -155,4 +155,3 @@ pub(crate) fn resolve_address(opts: &ClientOpts, text: &str) -> anyhow::Result<A
     }
     Ok(address_of(&load_key(opts, text)?))
 }
-

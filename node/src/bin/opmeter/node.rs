@@ -102,7 +102,11 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let backend = Arc::new(NodeBackend::new(Arc::clone(&node)));
     let (addr, server) = runtime
-        .block_on(opmeter_rpc::serve(backend, &args.rpc_addr, rpc_config(&args)))
+        .block_on(opmeter_rpc::serve(
+            backend,
+            &args.rpc_addr,
+            rpc_config(&args),
+        ))
         .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
     println!("  rpc:        http://{addr} (ws://{addr})");
     let producer = node.start(config.mode);

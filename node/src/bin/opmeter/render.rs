@@ -3,7 +3,9 @@
 
 use opmeter_ledger::compare::FieldCheck;
 use opmeter_ledger::encoding::{to_hex0x, DecU64, HexBytes};
-use opmeter_rpc::types::{FrameTraceView, ReceiptView, ReplayReportView, TraceEntryView, TraceView};
+use opmeter_rpc::types::{
+    FrameTraceView, ReceiptView, ReplayReportView, TraceEntryView, TraceView,
+};
 use opmeter_vm::{Outcome, ValidationReport};
 use serde_json::{json, Map, Value};
 

@@ -87,7 +87,11 @@ pub(crate) fn validate_name(name: &str) -> Result<(), ScaffoldError> {
 /// `sdk_path` holds no `opmeter-sdk` manifest, [`ScaffoldError::AlreadyExists`] when
 /// `parent/name` exists (a file or a directory), [`ScaffoldError::Io`] when the file system
 /// refuses.
-pub(crate) fn scaffold(parent: &Path, name: &str, sdk_path: &Path) -> Result<PathBuf, ScaffoldError> {
+pub(crate) fn scaffold(
+    parent: &Path,
+    name: &str,
+    sdk_path: &Path,
+) -> Result<PathBuf, ScaffoldError> {
     validate_name(name)?;
     let sdk = find_sdk(sdk_path)?;
     let dir = parent.join(name);

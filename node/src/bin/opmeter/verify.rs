@@ -71,4 +71,3 @@ pub(crate) fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
         _ => ExitCode::from(1),
     })
 }
-
