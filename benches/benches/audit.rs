@@ -32,6 +32,7 @@ use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::Wallet;
 use opmeter_node::chain::{Chain, CheckedTx, Proposal};
+use opmeter_node::store::LatestState;
 use opmeter_vm::{Address, Schedule, Vm};
 use token_node::{drain, token_node, TokenNode};
 

@@ -21,6 +21,7 @@ use opmeter_vm::{Trace, TraceOptions};
 use crate::chain::Chain;
 use crate::error::NodeError;
 use crate::state::TxReads;
+use crate::store::LatestState;
 
 fn invariant(message: impl Into<String>) -> NodeError {
     NodeError::Invariant(message.into())

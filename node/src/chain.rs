@@ -26,7 +26,7 @@ use rayon::prelude::*;
 use crate::error::{NodeError, ProposalError};
 use crate::genesis::Genesis;
 use crate::state::{CommittedView, Overlay, Version};
-use crate::store::{BlockCommit, StateChanges, Store};
+use crate::store::{BlockCommit, LatestState, StateChanges, Store};
 
 /// How far ahead of a node's clock a proposed block's timestamp may be. Without a bound, one
 /// block stamped far in the future would freeze contract time (every later block must be later).

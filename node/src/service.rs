@@ -28,7 +28,7 @@ use crate::chain::{Chain, CheckedTx, Head};
 use crate::error::{NodeError, SubmitError};
 use crate::genesis::Genesis;
 use crate::mempool::{Mempool, MempoolConfig};
-use crate::store::Store;
+use crate::store::{LatestState, Store};
 
 /// When blocks are produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

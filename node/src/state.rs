@@ -12,7 +12,7 @@ use opmeter_ledger::transition::{LedgerState, TransitionError};
 use opmeter_vm::{Address, CodeHash, StateError, StateView, U256};
 use parking_lot::{Mutex, RwLock};
 
-use crate::store::{Snapshot, StateChanges, Store, StoreError};
+use crate::store::{LatestState, Snapshot, StateChanges, Store, StoreError};
 
 impl From<StoreError> for StateError {
     fn from(e: StoreError) -> StateError {

@@ -176,6 +176,42 @@ fn be_u64(what: &str, bytes: &[u8]) -> Result<u64, StoreError> {
     Ok(u64::from_be_bytes(array))
 }
 
+/// Reads of the latest committed state's flat column families: live from the [`Store`] (the
+/// block producer) or frozen in a [`Snapshot`] (every other reader).
+pub trait LatestState {
+    /// The raw value of `key` in column family `cf`.
+    ///
+    /// # Errors
+    /// On a store failure.
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// An account record.
+    ///
+    /// # Errors
+    /// On a store failure; [`StoreError::Corrupt`] when it does not decode.
+    fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
+        self.get(CF_ACCOUNTS, &address.0)?
+            .map(|bytes| decode("account", &bytes))
+            .transpose()
+    }
+
+    /// A storage slot.
+    ///
+    /// # Errors
+    /// On a store failure.
+    fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_STORAGE, &storage_key(contract, key))
+    }
+
+    /// Code by hash (content-addressed: the same in every state that has it).
+    ///
+    /// # Errors
+    /// On a store failure.
+    fn code(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_CODE, &code_hash.0)
+    }
+}
+
 type DbSnapshot<'db> = rocksdb::SnapshotWithThreadMode<'db, DB>;
 
 self_cell::self_cell!(
@@ -208,36 +244,12 @@ impl Snapshot {
     pub fn height(&self) -> u64 {
         self.height
     }
+}
 
+impl LatestState for Snapshot {
     fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let cf = self.cell.borrow_owner().cf(cf)?;
         Ok(self.cell.borrow_dependent().get_cf(cf, key)?)
-    }
-
-    /// An account record.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
-        self.get(CF_ACCOUNTS, &address.0)?
-            .map(|bytes| decode("account", &bytes))
-            .transpose()
-    }
-
-    /// A storage slot.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(CF_STORAGE, &storage_key(contract, key))
-    }
-
-    /// Code by hash.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn code(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(CF_CODE, &code_hash.0)
     }
 }
 
@@ -282,10 +294,6 @@ impl Store {
             .ok_or_else(|| StoreError::Corrupt(format!("missing column family {name}")))
     }
 
-    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.db.get_cf(self.cf(cf)?, key)?)
-    }
-
     /// The height of the last committed block, `None` before genesis.
     ///
     /// # Errors
@@ -306,32 +314,6 @@ impl Store {
                 String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(format!("genesis: {e}")))
             })
             .transpose()
-    }
-
-    /// The latest committed record of an account.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn account(&self, address: &Address) -> Result<Option<Account>, StoreError> {
-        self.get(CF_ACCOUNTS, &address.0)?
-            .map(|bytes| decode("account", &bytes))
-            .transpose()
-    }
-
-    /// The latest committed value of a storage slot.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(CF_STORAGE, &storage_key(contract, key))
-    }
-
-    /// Code by hash.
-    ///
-    /// # Errors
-    /// On a store failure.
-    pub fn code(&self, code_hash: &CodeHash) -> Result<Option<Vec<u8>>, StoreError> {
-        self.get(CF_CODE, &code_hash.0)
     }
 
     /// The value of a state key as of block `height` (`None` when absent then).
@@ -654,6 +636,12 @@ impl Store {
         options.set_sync(self.sync_writes);
         self.db.write_opt(batch, &options)?;
         Ok(())
+    }
+}
+
+impl LatestState for Store {
+    fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.db.get_cf(self.cf(cf)?, key)?)
     }
 }
 

@@ -5,6 +5,7 @@ use opmeter_ledger::block::ReceiptStatus;
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::SignedTransaction;
 use opmeter_node::service::Node;
+use opmeter_node::store::LatestState;
 use opmeter_vm::{Address, CallRequest, Schedule, U256};
 
 use crate::support::{config, genesis, wallet, TestNode, FEES, KV};

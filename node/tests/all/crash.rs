@@ -12,6 +12,7 @@ use opmeter_ledger::encoding::{Hash32, HexBytes};
 use opmeter_ledger::tx::Wallet;
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
 use opmeter_node::service::Node;
+use opmeter_node::store::LatestState;
 use opmeter_rpc::OpmeterApiClient;
 use opmeter_vm::{Address, U256};
 
