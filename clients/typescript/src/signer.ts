@@ -14,7 +14,7 @@
 import { toAmount, toHex, U64_MAX, type Amount, type BytesLike, type Hex } from './bytes.js';
 import type { OpmeterClient, WaitOptions } from './client.js';
 import type { JsonInput } from './codec.js';
-import { AdmissionError, ErrorCode, RpcError, TransportError, type AdmissionReason } from './errors.js';
+import { AdmissionError, ErrorCode, RateLimitedError, RpcError, TransportError, type AdmissionReason } from './errors.js';
 import { GAS_MARGIN_PERCENT, gasLimitWithMargin } from './gas.js';
 import { addressFromPublicKey, type TransactionKey } from './keys.js';
 import type { CallResultView, EstimateView, ReceiptView, TxRequest } from './schemas.js';
@@ -70,6 +70,11 @@ export interface PendingTransaction {
   wait(options?: WaitOptions): Promise<ReceiptView>;
 }
 
+/** Estimates retried after `retryAfterMs` when the node's read budget refuses them. */
+const ESTIMATE_ATTEMPTS_MAX = 8;
+/** The longest wait before retrying an estimate. */
+const ESTIMATE_RETRY_WAIT_MS_MAX = 10_000;
+
 /** Refusals that mean another sender used the account's nonces: re-read them and retry once. */
 const NONCE_RESYNC: readonly AdmissionReason[] = ['nonceTooLow', 'nonceTaken'];
 
@@ -84,6 +89,15 @@ function requestOf(payload: Payload): TxRequest {
   }
 }
 
+/**
+ * The node already has these exact bytes (pending or committed): the same transaction, sent
+ * before (a resend after a lost answer, or another client of the same key building the same
+ * one). Sending is idempotent: wait for it.
+ */
+function isAlreadyKnown(e: unknown): boolean {
+  return e instanceof AdmissionError && e.reason === 'alreadyKnown';
+}
+
 /** Sends an account's transactions through a client. */
 export class Signer {
   /** The account's address. */
@@ -92,6 +106,8 @@ export class Signer {
   private loading: Promise<void> | null = null;
   /** Reserved nonces whose transactions were refused: handed out again first. */
   private readonly released: bigint[] = [];
+  /** The last estimate queued: estimates run one at a time (see {@link Signer.estimate}). */
+  private estimates: Promise<unknown> = Promise.resolve();
 
   private constructor(
     /** The client it sends through. */
@@ -171,10 +187,29 @@ export class Signer {
   /**
    * The node's verified estimate for `payload` from this account.
    *
-   * @throws {@link ExecutionFailedError} when it fails at any gas limit.
+   * Estimates run one at a time per signer: the node reserves a whole estimate's worth of its
+   * per-client read budget (the cap times every execution it may need) for each, so concurrent
+   * estimates from one client refuse each other. When the budget refuses one anyway
+   * ({@link RateLimitedError}, e.g. other clients on the same address), it is retried after
+   * `retryAfterMs`, at most 8 times.
+   *
+   * @throws {@link ExecutionFailedError} when it fails at any gas limit;
+   *   {@link RateLimitedError} when the budget still refuses after the retries.
    */
   estimate(payload: Payload): Promise<EstimateView> {
-    return this.client.contractEstimateGas({ from: this.address, tx: requestOf(payload) });
+    const args = { from: this.address, tx: requestOf(payload) };
+    const run = this.estimates.then(async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await this.client.contractEstimateGas(args);
+        } catch (e) {
+          if (!(e instanceof RateLimitedError) || attempt >= ESTIMATE_ATTEMPTS_MAX) throw e;
+          await new Promise((resolve) => setTimeout(resolve, Math.min(e.retryAfterMs, ESTIMATE_RETRY_WAIT_MS_MAX)));
+        }
+      }
+    });
+    this.estimates = run.catch(() => undefined);
+    return run;
   }
 
   /** The gas limit a send uses: the estimate plus the margin, at most the block gas limit. */
@@ -255,7 +290,10 @@ export class Signer {
    */
   submit(payload: Payload, options: SendOptions = {}): Promise<PendingTransaction> {
     return this.dispatch(payload, options, async (signed) => {
-      const hash = await this.client.txSendRaw(signed.raw);
+      const hash = await this.client.txSendRaw(signed.raw).catch((e: unknown) => {
+        if (isAlreadyKnown(e)) return signed.hash;
+        throw e;
+      });
       return {
         hash,
         nonce: signed.signed.tx.nonce,
@@ -267,6 +305,7 @@ export class Signer {
   /**
    * Estimates, signs, sends (`tx_sendRawAndWait`) and returns the receipt. A receipt with a
    * failed status (revert, trap, out of gas) is returned, not thrown: check `receipt.status`.
+   * When the node already has the exact transaction (`alreadyKnown`), its receipt is awaited.
    *
    * @throws {@link AdmissionError} when refused; {@link ExecutionFailedError} when the estimate
    *   finds it fails at any limit; {@link TimeoutError} when it stays pending.
@@ -276,7 +315,7 @@ export class Signer {
       try {
         return await this.client.txSendRawAndWait(signed.raw);
       } catch (e) {
-        if (e instanceof RpcError && e.code === ErrorCode.receiptTimeout) {
+        if ((e instanceof RpcError && e.code === ErrorCode.receiptTimeout) || isAlreadyKnown(e)) {
           return this.client.waitForReceipt(signed.hash, this.waitOptions);
         }
         throw e;
