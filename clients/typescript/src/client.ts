@@ -131,10 +131,12 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
   }
 
   /**
-   * The next notification that satisfies `predicate`, skipping others; unsubscribes unless
-   * `keep`.
+   * The next notification that satisfies `predicate`, skipping others. Then unsubscribes, unless
+   * `keep` (a match found leaves the subscription open for more).
    *
-   * @throws {@link TimeoutError} when none arrives within `timeoutMs`.
+   * @throws {@link TimeoutError} when none arrives within `timeoutMs`, or the subscription ends
+   *   first; the subscription is closed then, whatever `keep` (a read in progress cannot be
+   *   taken back, so nothing more could be read from it reliably).
    */
   async find(predicate: (item: T) => boolean, options: { timeoutMs?: number; keep?: boolean } = {}): Promise<T> {
     const timeoutMs = options.timeoutMs ?? 60_000;
@@ -145,18 +147,23 @@ export class Subscription<T> implements AsyncIterableIterator<T> {
         timeoutMs,
       );
     });
+    const search = (async () => {
+      for (;;) {
+        const item = await this.next();
+        if (item.done) throw new TimeoutError(`subscription ${this.id} ended before a match`);
+        if (predicate(item.value)) return item.value;
+      }
+    })();
+    // Whichever loses the race settles later, unobserved.
+    search.catch(() => undefined);
+    let found = false;
     try {
-      const search = (async () => {
-        for (;;) {
-          const item = await this.next();
-          if (item.done) throw new TimeoutError(`subscription ${this.id} ended before a match`);
-          if (predicate(item.value)) return item.value;
-        }
-      })();
-      return await Promise.race([search, timeout]);
+      const item = await Promise.race([search, timeout]);
+      found = true;
+      return item;
     } finally {
       clearTimeout(timer);
-      if (!options.keep) await this.unsubscribe().catch(() => undefined);
+      if (!found || !options.keep) await this.unsubscribe().catch(() => undefined);
     }
   }
 

@@ -495,11 +495,14 @@ export class WebSocketTransport implements SubscriptionTransport {
     return { ok: true, subscription: created };
   }
 
+  /** Closes the socket: subscriptions end (normally), requests in flight fail. */
   async close(): Promise<void> {
     this.closed = true;
     const socket = this.socket;
     if (socket === null) return;
     const ws = await socket.catch(() => null);
+    for (const subscription of this.subscriptions.values()) subscription.end();
+    this.subscriptions.clear();
     this.onClose(new TransportError(`${this.url}: the transport is closed`));
     ws?.close(1000, 'closed by the client');
   }
