@@ -123,16 +123,14 @@ export function contractWasm(name: string): Promise<Uint8Array> {
   return wasm;
 }
 
-/** Builds `contracts/NAME` with `opmeter build`; returns the `.wasm` path it printed. */
+/** Builds `contracts/NAME` with `opmeter build --json`; returns the `.wasm` path it reports. */
 export async function buildContract(name: string): Promise<string> {
-  const { stdout } = await run(opmeterBinary(), ['build', path.join(REPO_DIR, 'contracts', name)], {
+  const { stdout } = await run(opmeterBinary(), ['build', '--json', path.join(REPO_DIR, 'contracts', name)], {
     maxBuffer: 16 * 1024 * 1024,
   });
-  const wasm = stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .find((token) => token.endsWith(`${name}.wasm`));
-  if (!wasm) throw new Error(`opmeter build printed no ${name}.wasm:\n${stdout}`);
+  const built = JSON.parse(stdout) as { package: string; path: string }[];
+  const wasm = built.find((b) => b.package === name)?.path;
+  if (!wasm) throw new Error(`opmeter build --json reported no ${name}:\n${stdout}`);
   return wasm;
 }
 
