@@ -50,4 +50,21 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+# 5. Node.js >= 20.19 with npm: the TypeScript client (clients/typescript) is built and tested with
+#    them. Debian's own nodejs is older on bookworm; a machine with the NodeSource source gets 20.
+node_ok() {
+  command -v node >/dev/null && command -v npm >/dev/null &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'
+}
+if ! node_ok && command -v apt-get >/dev/null; then
+  say "installing nodejs (and npm if it does not come with it)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs
+  command -v npm >/dev/null || as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm
+fi
+if ! node_ok; then
+  say "need Node.js >= 20.19 with npm for clients/typescript (found: $(node --version 2>/dev/null || echo none)); install it, then re-run."
+  exit 1
+fi
+
 say "ready"

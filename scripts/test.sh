@@ -20,3 +20,13 @@ cargo test --manifest-path contracts/Cargo.toml --workspace --locked
 step "workspace tests (builds every example contract from source)"
 cargo test --workspace --lib --bins --tests --locked
 cargo test --workspace --doc --locked
+
+step "TypeScript client (clients/typescript): npm ci, strict type-check, vectors, unit, end-to-end and headless Chromium tests, API docs"
+# `npm test` starts with `tsc --noEmit` (strict, sources and tests), then builds, bundles, generates
+# the API docs and runs the tests. The node binary is the one the workspace tests just built;
+# contracts come from `opmeter build` (the same cargo cache as above).
+(
+  cd clients/typescript
+  npm ci --no-audit --no-fund
+  OPMETER_BIN="$CARGO_TARGET_DIR/debug/opmeter" npm test
+)
