@@ -10,18 +10,13 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ed25519_dalek::SigningKey;
+use opmeter_ledger::encoding::to_hex0x as hex0x;
+use opmeter_ledger::state::{verify, ProofError, StateKey, StateProof};
+use opmeter_ledger::tx::{Payload, SignedTransaction, Wallet};
 use opmeter_node::genesis::{address_of, Genesis};
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
-use opmeter_node::store::{StateKey, StateProof};
-use opmeter_node::types::{Payload, SignedTransaction};
-use opmeter_node::wallet::Wallet;
-use opmeter_rpc::proof::{verify, ProofError};
 use opmeter_vm::{Address, CodeHash, U256};
 use serde_json::{json, Value};
-
-fn hex0x(bytes: &[u8]) -> String {
-    format!("0x{}", hex::encode(bytes))
-}
 
 fn vectors_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
