@@ -170,7 +170,7 @@ pub fn bundle(chain: &Chain, tx_hash: &Hash32) -> Result<Option<Bundle>, NodeErr
         let (value, proof) = store.prove(&key, parent_height)?;
         reads.push(BundleRead {
             key: to_hex0x(&key.encode()),
-            value: value.as_deref().map(hex0x),
+            value: value.as_deref().map(to_hex0x),
             proof: to_hex0x(&borsh::to_vec(&proof).map_err(|e| invariant(e.to_string()))?),
         });
     }
