@@ -213,12 +213,12 @@ impl Unexpected<'_> {
             Unexpected::Unsigned(value) => {
                 put(out, b"integer `");
                 write_u64(out, value);
-                put(out, &[b'`']);
+                put(out, b"`");
             }
             Unexpected::Signed(value) => {
                 put(out, b"integer `");
                 write_i64(out, value);
-                put(out, &[b'`']);
+                put(out, b"`");
             }
             Unexpected::Float(text) => {
                 put(out, b"floating point `");
@@ -227,12 +227,12 @@ impl Unexpected<'_> {
                 if !text.iter().any(|&b| matches!(b, b'.' | b'e' | b'E')) {
                     put(out, b".0");
                 }
-                put(out, &[b'`']);
+                put(out, b"`");
             }
             Unexpected::Str(text) => {
                 put(out, b"string \"");
                 write_debug_escaped(out, text);
-                put(out, &[b'"']);
+                put(out, b"\"");
             }
             Unexpected::Seq => put(out, b"sequence"),
             Unexpected::Map => put(out, b"map"),
@@ -259,7 +259,7 @@ fn write_debug_escaped(out: &mut Vec<u8>, text: &str) {
                     put(out, &[HEX_DIGITS[usize::from(byte >> 4)]]);
                 }
                 put(out, &[HEX_DIGITS[usize::from(byte & 0x0f)]]);
-                put(out, &[b'}']);
+                put(out, b"}");
             }
             _ => put(out, &[byte]),
         }
@@ -1119,14 +1119,14 @@ fn unknown_field(key: &str, fields: &[&str]) -> Error {
         [only] => {
             put(&mut text, b"`, expected `");
             put(&mut text, only.as_bytes());
-            put(&mut text, &[b'`']);
+            put(&mut text, b"`");
         }
         [first, second] => {
             put(&mut text, b"`, expected `");
             put(&mut text, first.as_bytes());
             put(&mut text, b"` or `");
             put(&mut text, second.as_bytes());
-            put(&mut text, &[b'`']);
+            put(&mut text, b"`");
         }
         _ => {
             put(&mut text, b"`, expected one of ");
@@ -1134,9 +1134,9 @@ fn unknown_field(key: &str, fields: &[&str]) -> Error {
                 if i > 0 {
                     put(&mut text, b", ");
                 }
-                put(&mut text, &[b'`']);
+                put(&mut text, b"`");
                 put(&mut text, name.as_bytes());
-                put(&mut text, &[b'`']);
+                put(&mut text, b"`");
             }
         }
     }
