@@ -29,7 +29,8 @@ for component in rustfmt clippy; do
   fi
 done
 
-# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, ccache, and chromium.
+# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, ccache, chromium and
+#    binaryen (wasm-opt).
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
 command -v clang >/dev/null || missing+=(clang)
@@ -39,6 +40,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v ccache >/dev/null || missing+=(ccache)
 # chromium: the gas report page's test renders the page in headless Chromium (it fails without).
 command -v chromium >/dev/null || missing+=(chromium)
+# binaryen: `opmeter build` (and so the test harness) optimises every contract with wasm-opt.
+command -v wasm-opt >/dev/null || missing+=(binaryen)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"

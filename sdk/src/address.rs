@@ -3,13 +3,10 @@
 use core::fmt;
 use core::str::FromStr;
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::ser::{Serialize, Serializer};
-
 /// A 32-byte address (account: `blake3(ed25519 public key)`; contract:
 /// `blake3(deployer ‖ code_hash ‖ salt)`).
 ///
-/// Text form (`Display`, `FromStr`, serde): `0x` followed by 64 lowercase hex digits; parsing also
+/// Text form (`Display`, `FromStr`, JSON): `0x` followed by 64 lowercase hex digits; parsing also
 /// accepts uppercase digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Address(pub [u8; 32]);
@@ -42,6 +39,22 @@ impl Address {
     pub fn is_zero(&self) -> bool {
         self.0 == [0; 32]
     }
+
+    /// The text form, `0x` + 64 lowercase hex digits, as bytes.
+    pub fn to_hex_bytes(&self) -> [u8; 66] {
+        let mut text = [b'0'; 66];
+        text[1] = b'x';
+        for (pair, byte) in text[2..].chunks_exact_mut(2).zip(self.0) {
+            pair[0] = crate::json::HEX_DIGITS[usize::from(byte >> 4)];
+            pair[1] = crate::json::HEX_DIGITS[usize::from(byte & 0x0f)];
+        }
+        text
+    }
+
+    /// Appends the text form to `out`.
+    pub(crate) fn write_hex(&self, out: &mut alloc::vec::Vec<u8>) {
+        out.extend_from_slice(&self.to_hex_bytes());
+    }
 }
 
 impl From<[u8; 32]> for Address {
@@ -64,14 +77,7 @@ impl AsRef<[u8]> for Address {
 
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut text = [0u8; 66];
-        text[0] = b'0';
-        text[1] = b'x';
-        for (i, byte) in self.0.iter().enumerate() {
-            text[2 + 2 * i] = HEX[usize::from(byte >> 4)];
-            text[3 + 2 * i] = HEX[usize::from(byte & 0x0f)];
-        }
+        let text = self.to_hex_bytes();
         // Only ASCII hex digits were written.
         f.write_str(core::str::from_utf8(&text).map_err(|_| fmt::Error)?)
     }
@@ -94,13 +100,20 @@ pub enum ParseAddressError {
     BadDigit,
 }
 
-impl fmt::Display for ParseAddressError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ParseAddressError {
+    /// The message (also the `Display` text).
+    pub fn text(self) -> &'static str {
+        match self {
             ParseAddressError::MissingPrefix => "address must start with 0x",
             ParseAddressError::BadLength => "address must have 64 hex digits after 0x",
             ParseAddressError::BadDigit => "address has a non-hex character",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ParseAddressError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
     }
 }
 
@@ -129,32 +142,6 @@ fn hex_value(digit: u8) -> Result<u8, ParseAddressError> {
         b'a'..=b'f' => Ok(digit - b'a' + 10),
         b'A'..=b'F' => Ok(digit - b'A' + 10),
         _ => Err(ParseAddressError::BadDigit),
-    }
-}
-
-impl Serialize for Address {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Address {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Address, D::Error> {
-        struct AddressVisitor;
-
-        impl Visitor<'_> for AddressVisitor {
-            type Value = Address;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a 0x-prefixed string of 64 hex digits")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Address, E> {
-                text.parse().map_err(E::custom)
-            }
-        }
-
-        deserializer.deserialize_str(AddressVisitor)
     }
 }
 
@@ -193,11 +180,19 @@ mod tests {
     }
 
     #[test]
-    fn serde_is_the_hex_string() {
+    fn json_is_the_hex_string() {
         let address = Address::repeat_byte(0xab);
-        let json = serde_json::to_string(&address).unwrap();
-        assert_eq!(json, alloc::format!("\"0x{}\"", "ab".repeat(32)));
-        assert_eq!(serde_json::from_str::<Address>(&json).unwrap(), address);
-        assert!(serde_json::from_str::<Address>("\"0x12\"").is_err());
+        let json = crate::json::to_vec(&address);
+        assert_eq!(
+            json,
+            alloc::format!("\"0x{}\"", "ab".repeat(32)).into_bytes()
+        );
+        assert_eq!(crate::json::from_slice::<Address>(&json).unwrap(), address);
+        assert_eq!(
+            crate::json::from_slice::<Address>(b"\"0x12\"")
+                .unwrap_err()
+                .to_string(),
+            "address must have 64 hex digits after 0x at line 1 column 6"
+        );
     }
 }

@@ -4,9 +4,11 @@
 //! needs to free: it hands out memory upwards from `__heap_base` and grows linear memory with
 //! `memory.grow` when it runs out. Freeing or growing the *last* allocation is done in place, which
 //! covers the common push-then-drop patterns; everything else is leaked until the call ends.
-//! When `memory.grow` fails the allocation returns null (Rust then aborts the call; the host's
-//! page limit usually traps with `MemoryLimit` first). Memory growth is metered per page, so a
-//! contract that allocates a lot pays for it.
+//! Growth past the host's page limit traps with `MemoryLimit` inside `memory.grow`; should
+//! `memory.grow` ever fail instead (or a size overflow), the allocation traps (`unreachable`)
+//! rather than returning null. So callers never see null, and the compiler drops Rust's
+//! allocation-failure path (whose message formatting would link `core::fmt`). Memory growth is
+//! metered per page, so a contract that allocates a lot pays for it.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -47,17 +49,16 @@ impl BumpAllocator {
         }
     }
 
-    /// Moves the bump pointer to `end`, growing memory as needed; `false` if memory cannot grow.
-    fn bump_to(&self, end: usize) -> bool {
+    /// Moves the bump pointer to `end`, growing memory as needed; traps if memory cannot grow.
+    fn bump_to(&self, end: usize) {
         let memory_end = core::arch::wasm32::memory_size(0) * PAGE_BYTES;
         if end > memory_end {
             let pages = (end - memory_end).div_ceil(PAGE_BYTES);
             if core::arch::wasm32::memory_grow(0, pages) == usize::MAX {
-                return false;
+                core::arch::wasm32::unreachable();
             }
         }
         self.next.set(end);
-        true
     }
 }
 
@@ -71,15 +72,15 @@ impl Default for BumpAllocator {
 // and the only block ever reused in place is the last one.
 unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(start) = self.next().checked_next_multiple_of(layout.align()) else {
-            return ptr::null_mut();
+        let Some(end) = self
+            .next()
+            .checked_next_multiple_of(layout.align())
+            .and_then(|start| Some((start, start.checked_add(layout.size())?)))
+        else {
+            core::arch::wasm32::unreachable()
         };
-        let Some(end) = start.checked_add(layout.size()) else {
-            return ptr::null_mut();
-        };
-        if !self.bump_to(end) {
-            return ptr::null_mut();
-        }
+        let (start, end) = end;
+        self.bump_to(end);
         self.untouched.set(self.untouched.get().max(end));
         start as *mut u8
     }
@@ -89,7 +90,7 @@ unsafe impl GlobalAlloc for BumpAllocator {
         // SAFETY: forwarded from the caller.
         let block = unsafe { self.alloc(layout) };
         // Fresh memory (never handed out, or just grown) is already zero: skip the memset.
-        if !block.is_null() && (block as usize) < untouched {
+        if (block as usize) < untouched {
             let dirty = (untouched - block as usize).min(layout.size());
             // SAFETY: the block is `layout.size()` bytes and `dirty` is at most that.
             unsafe { ptr::write_bytes(block, 0, dirty) };
@@ -108,11 +109,9 @@ unsafe impl GlobalAlloc for BumpAllocator {
         // The last block grows or shrinks in place.
         if block as usize + layout.size() == self.next() {
             let Some(end) = (block as usize).checked_add(new_size) else {
-                return ptr::null_mut();
+                core::arch::wasm32::unreachable()
             };
-            if !self.bump_to(end) {
-                return ptr::null_mut();
-            }
+            self.bump_to(end);
             self.untouched.set(self.untouched.get().max(end));
             return block;
         }
@@ -123,10 +122,8 @@ unsafe impl GlobalAlloc for BumpAllocator {
         let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         // SAFETY: forwarded from the caller.
         let new_block = unsafe { self.alloc(new_layout) };
-        if !new_block.is_null() {
-            // SAFETY: both blocks are live, disjoint and at least `layout.size()` bytes.
-            unsafe { ptr::copy_nonoverlapping(block, new_block, layout.size()) };
-        }
+        // SAFETY: both blocks are live, disjoint and at least `layout.size()` bytes.
+        unsafe { ptr::copy_nonoverlapping(block, new_block, layout.size()) };
         new_block
     }
 }

@@ -139,8 +139,9 @@ pub fn call(
     }
 }
 
-/// Calls `method` with `args` serialized as the JSON object of named parameters and decodes the
-/// JSON result: the sdk's calling convention. Use `()` as `R` for a method that returns nothing.
+/// Calls `method` with `args` encoded as the JSON object of named parameters (a struct with
+/// `#[derive(JsonEncode)]`) and decodes the JSON result: the sdk's calling convention. Use `()` as
+/// `R` for a method that returns nothing.
 ///
 /// # Errors
 ///
@@ -154,15 +155,18 @@ pub fn call_json<A, R>(
     gas_limit: u64,
 ) -> Result<R, CallError>
 where
-    A: serde::Serialize + ?Sized,
-    R: serde::de::DeserializeOwned,
+    A: crate::json::JsonEncode + ?Sized,
+    R: crate::json::JsonDecode,
 {
-    let input = serde_json::to_vec(args)
-        .unwrap_or_else(|error| revert(alloc::format!("cannot encode call arguments: {error}")));
+    let input = crate::json::to_vec(args);
     let output = call(address, method, &input, value, gas_limit)?;
     let text: &[u8] = if output.is_empty() { b"null" } else { &output };
-    Ok(serde_json::from_slice(text).unwrap_or_else(|error| {
-        revert(alloc::format!("cannot decode result of {method}: {error}"))
+    Ok(crate::json::from_slice(text).unwrap_or_else(|error| {
+        let mut message = Vec::from(&b"cannot decode result of "[..]);
+        message.extend_from_slice(method.as_bytes());
+        message.extend_from_slice(b": ");
+        error.write_to(&mut message);
+        revert(message)
     }))
 }
 
@@ -203,7 +207,11 @@ impl CallStatus {
             4 => Some(CallStatus::ContractNotFound),
             5 => Some(CallStatus::MethodNotFound),
             6 => Some(CallStatus::InsufficientBalance),
-            other => revert(alloc::format!("unknown call status {other}")),
+            other => {
+                let mut message = Vec::from(&b"unknown call status "[..]);
+                crate::json::write_i64(&mut message, i64::from(other));
+                revert(message)
+            }
         }
     }
 
@@ -237,7 +245,9 @@ pub struct CallError {
 impl CallError {
     /// The revert data as text (lossy UTF-8).
     pub fn message(&self) -> String {
-        String::from_utf8_lossy(&self.data).into_owned()
+        let mut text = Vec::new();
+        crate::storage::push_lossy(&mut text, &self.data);
+        String::from_utf8(text).unwrap_or_default()
     }
 }
 

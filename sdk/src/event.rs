@@ -6,8 +6,8 @@
 //! - topic 0 is `blake3(name)` where `name` is the struct's name (computed at compile time);
 //! - each field marked `#[topic]` (a [`Topic`] type: [`Address`], [`U256`], `[u8; 32]`) is the next
 //!   topic, in declaration order (at most 3: the host allows 4 topics);
-//! - the remaining fields are the data: a JSON object (`serde_json`) in declaration order, `{}` if
-//!   none. Their types must implement `serde::Serialize`.
+//! - the remaining fields are the data: a JSON object in declaration order, `{}` if none. Their
+//!   types must implement [`JsonEncode`](crate::json::JsonEncode).
 //!
 //! ```
 //! use opmeter_sdk::{Address, Event, U256};

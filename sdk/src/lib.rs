@@ -62,11 +62,18 @@
 //!   empty input means `{}`; unknown fields are rejected; `Option` parameters may be omitted. A bad
 //!   input reverts with `invalid arguments: …`;
 //! - calls the method, then writes its result as JSON to the output (nothing for `()`); a method
-//!   returning `Result<T, E>` with `E: Display` reverts with the error's text on `Err`;
+//!   returning `Result<T, E>` with `E: Display` reverts with the error's text on `Err` (a text
+//!   error — `&str`, `String` — without `core::fmt`);
 //! - `init` runs once at deployment; the sdk records that it ran and reverts a second `init` with
 //!   `already initialized`.
 //!
+//! Arguments and results use the sdk's own JSON codec ([`json`]): no serde, no floats, no
+//! `core::fmt`, so contracts stay small (code bytes cost gas).
+//!
 //! A panic reverts the call with the panic message as revert data (the sdk's `#[panic_handler]`).
+//! A message with formatted arguments (`panic!("{x}")`, `.expect(..)`, index out of bounds) is
+//! formatted only with the feature `panic-fmt`; otherwise it reverts with
+//! [`FORMATTED_PANIC_MESSAGE`], so that `core::fmt` stays out of the contract.
 //!
 //! # Building
 //!
@@ -91,6 +98,7 @@
 //! |---|---|---|
 //! | `bump-allocator` | yes | installs `bump::BumpAllocator` as the `#[global_allocator]` |
 //! | `panic-handler` | yes | installs a `#[panic_handler]` that reverts with the panic message |
+//! | `panic-fmt` | no | the panic handler also formats messages with arguments (links `core::fmt`, a few KB) |
 //!
 //! Turn them off to bring your own allocator or panic handler.
 
@@ -108,6 +116,7 @@ mod address;
 pub mod bump;
 pub mod env;
 pub mod event;
+pub mod json;
 #[cfg(not(target_arch = "wasm32"))]
 mod mock;
 pub mod storage;
@@ -126,6 +135,7 @@ pub mod __private;
 pub use address::{Address, ParseAddressError};
 pub use env::{CallError, CallStatus};
 pub use event::{Event, Topic};
+pub use json::{JsonDecode, JsonEncode};
 pub use storage::{Item, Json, Map};
 pub use u256::{ParseU256Error, U256TooLarge, U256};
 
@@ -141,11 +151,21 @@ pub use opmeter_sdk_macros::contract;
 /// See [`event`] for the encoding.
 pub use opmeter_sdk_macros::Event;
 
+/// Derives [`JsonEncode`] for a struct with named fields: an object of the fields in
+/// declaration order.
+pub use opmeter_sdk_macros::JsonEncode;
+
+/// Derives [`JsonDecode`] for a struct with named fields: an object (unknown fields rejected,
+/// `Option` fields may be absent) or an array of the fields in order.
+pub use opmeter_sdk_macros::JsonDecode;
+
 /// The usual imports of a contract.
 pub mod prelude {
     pub use crate::env;
     pub use crate::storage::{Item, Json, Map};
-    pub use crate::{contract, Address, CallError, CallStatus, Event, U256};
+    pub use crate::{
+        contract, Address, CallError, CallStatus, Event, JsonDecode, JsonEncode, U256,
+    };
     pub use alloc::string::{String, ToString};
     pub use alloc::vec::Vec;
     pub use alloc::{format, vec};
@@ -171,35 +191,55 @@ pub trait Contract {
 #[global_allocator]
 static ALLOCATOR: bump::BumpAllocator = bump::BumpAllocator::new();
 
-/// Reverts with the panic message (truncated to 1 KiB, without allocating: the panic may be an
-/// allocation failure).
+/// The revert data of a panic whose message has formatted arguments, unless the feature
+/// `panic-fmt` formats them.
+pub const FORMATTED_PANIC_MESSAGE: &str =
+    "panicked (message formatting is off: sdk feature `panic-fmt`)";
+
+/// Reverts with the panic message (truncated to 1 KiB). A message without arguments is reverted
+/// with as is; one with arguments is formatted with the feature `panic-fmt` (without allocating:
+/// the panic may be an allocation failure) and replaced by [`FORMATTED_PANIC_MESSAGE`] otherwise.
 #[cfg(all(target_arch = "wasm32", feature = "panic-handler"))]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    use core::fmt::Write;
-
-    struct Truncating {
-        buffer: [u8; 1024],
-        len: usize,
-    }
-
-    impl Write for Truncating {
-        fn write_str(&mut self, text: &str) -> core::fmt::Result {
-            let room = self.buffer.len() - self.len;
-            let mut take = text.len().min(room);
-            while !text.is_char_boundary(take) {
-                take -= 1;
-            }
-            self.buffer[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
-            self.len += take;
-            Ok(())
+    const LIMIT: usize = 1024;
+    let message = info.message();
+    if let Some(text) = message.as_str() {
+        let mut take = text.len().min(LIMIT);
+        while !text.is_char_boundary(take) {
+            take -= 1;
         }
+        env::revert(text.as_bytes().get(..take).unwrap_or_default())
     }
+    #[cfg(feature = "panic-fmt")]
+    {
+        use core::fmt::Write;
 
-    let mut message = Truncating {
-        buffer: [0; 1024],
-        len: 0,
-    };
-    let _ = write!(message, "{}", info.message());
-    env::revert(&message.buffer[..message.len])
+        struct Truncating {
+            buffer: [u8; LIMIT],
+            len: usize,
+        }
+
+        impl Write for Truncating {
+            fn write_str(&mut self, text: &str) -> core::fmt::Result {
+                let room = self.buffer.len() - self.len;
+                let mut take = text.len().min(room);
+                while !text.is_char_boundary(take) {
+                    take -= 1;
+                }
+                self.buffer[self.len..self.len + take].copy_from_slice(&text.as_bytes()[..take]);
+                self.len += take;
+                Ok(())
+            }
+        }
+
+        let mut formatted = Truncating {
+            buffer: [0; LIMIT],
+            len: 0,
+        };
+        let _ = write!(formatted, "{message}");
+        env::revert(&formatted.buffer[..formatted.len])
+    }
+    #[cfg(not(feature = "panic-fmt"))]
+    env::revert(FORMATTED_PANIC_MESSAGE)
 }

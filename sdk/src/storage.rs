@@ -9,7 +9,7 @@
 //! | `bool` | one byte, `0` or `1` |
 //! | [`Address`], [`U256`], `[u8; 32]` | their 32 bytes (`U256` little-endian) |
 //! | `Vec<u8>`, `String` (keys also `[u8]`, `str`) | the raw bytes (UTF-8 for strings) |
-//! | [`Json<T>`] (values only) | `serde_json` of `T`: deterministic for structs, enums and `BTreeMap` |
+//! | [`Json<T>`] (values only) | the JSON of `T` ([`crate::json`]) |
 //! | `(A, B)`, `(A, B, C)` (keys only) | each part but the last prefixed by its length (`u16`, big-endian) |
 //!
 //! The storage key of an [`Item`] is its name's bytes. A [`Map`] entry lives under
@@ -36,9 +36,7 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::marker::PhantomData;
 
-use serde::de::DeserializeOwned;
-use serde::Serialize;
-
+use crate::json::{JsonDecode, JsonEncode};
 use crate::{env, Address, U256};
 
 /// A type stored as a value, with a deterministic byte encoding.
@@ -205,20 +203,20 @@ impl<A: StorageKey, B: StorageKey, C: StorageKey> StorageKey for (A, B, C) {
     }
 }
 
-/// Stores any serde type as JSON (`serde_json`), e.g. `Item<Json<Config>>`.
+/// Stores any JSON type ([`crate::json`]) as its JSON, e.g. `Item<Json<Config>>` with
+/// `#[derive(JsonEncode, JsonDecode)] struct Config { … }`.
 ///
-/// Deterministic for structs (fields in declaration order), enums, sequences and `BTreeMap`.
+/// Deterministic: struct fields in declaration order, no whitespace.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Json<T>(pub T);
 
-impl<T: Serialize + DeserializeOwned> StorageCodec for Json<T> {
+impl<T: JsonEncode + JsonDecode> StorageCodec for Json<T> {
     fn encode(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.0)
-            .unwrap_or_else(|error| env::revert(alloc::format!("storage: cannot encode: {error}")))
+        crate::json::to_vec(&self.0)
     }
 
     fn decode(bytes: &[u8]) -> Option<Json<T>> {
-        serde_json::from_slice(bytes).ok().map(Json)
+        crate::json::from_slice(bytes).ok().map(Json)
     }
 }
 
@@ -227,19 +225,41 @@ fn read<T: StorageCodec>(key: &[u8]) -> Option<T> {
     let bytes = env::storage_read(key)?;
     match T::decode(&bytes) {
         Some(value) => Some(value),
-        None => env::revert(alloc::format!(
-            "storage: invalid value under key {}",
-            String::from_utf8_lossy(key)
-        )),
+        None => revert_about_key(b"storage: invalid value under key ", key),
     }
 }
 
 /// Reverts with "storage: no value under key …".
 fn missing(key: &[u8]) -> ! {
-    env::revert(alloc::format!(
-        "storage: no value under key {}",
-        String::from_utf8_lossy(key)
-    ))
+    revert_about_key(b"storage: no value under key ", key)
+}
+
+/// Reverts with `prefix` followed by `key` as (lossy) UTF-8.
+#[cold]
+fn revert_about_key(prefix: &[u8], key: &[u8]) -> ! {
+    let mut message = Vec::from(prefix);
+    push_lossy(&mut message, key);
+    env::revert(message)
+}
+
+/// Appends `bytes` as UTF-8, each invalid sequence replaced by U+FFFD (as
+/// `String::from_utf8_lossy`, without its machinery).
+pub(crate) fn push_lossy(out: &mut Vec<u8>, mut bytes: &[u8]) {
+    loop {
+        match core::str::from_utf8(bytes) {
+            Ok(text) => {
+                out.extend_from_slice(text.as_bytes());
+                return;
+            }
+            Err(error) => {
+                let valid = error.valid_up_to();
+                out.extend_from_slice(bytes.get(..valid).unwrap_or_default());
+                out.extend_from_slice("\u{fffd}".as_bytes());
+                let skip = error.error_len().unwrap_or(bytes.len());
+                bytes = bytes.get(valid + skip..).unwrap_or_default();
+            }
+        }
+    }
 }
 
 /// One value of type `T` under a fixed storage key.
@@ -427,6 +447,21 @@ mod tests {
             message.starts_with("storage: no value under key"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn lossy_keys_match_the_standard_library() {
+        for key in [
+            &b"plain"[..],
+            b"\xff\xfeab",
+            b"a\xe2\x82",
+            b"\xe2\x82\xac\xf0\x9f",
+            b"",
+        ] {
+            let mut ours = Vec::new();
+            push_lossy(&mut ours, key);
+            assert_eq!(ours, String::from_utf8_lossy(key).as_bytes(), "{key:?}");
+        }
     }
 
     #[test]

@@ -2,23 +2,21 @@
 //!
 //! Arithmetic goes through the metered host functions `u256_*` on wasm (so it costs a flat,
 //! schedule-defined amount of gas instead of many wasm instructions) and through
-//! `primitive-types` natively; both give the same results. Formatting and parsing are local.
+//! `primitive-types` natively; both give the same results. Formatting and parsing are local
+//! (and use no `core::fmt`).
 
 use core::cmp::Ordering;
 use core::fmt;
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Rem, RemAssign, Sub, SubAssign};
 use core::str::FromStr;
 
-use serde::de::{self, Deserialize, Deserializer, Visitor};
-use serde::ser::{Serialize, Serializer};
-
 /// An unsigned 256-bit integer stored as 32 little-endian bytes (the ABI encoding).
 ///
-/// Text form (`Display`, `FromStr`, serde): a decimal string such as `"1000"`. Deserializing also
+/// Text form (`Display`, `FromStr`, JSON): a decimal string such as `"1000"`. JSON decoding also
 /// accepts a `0x`-prefixed hex string and a non-negative JSON integer up to `u64::MAX`.
 ///
 /// The checked/overflowing operations call the host on wasm. The operators `+ - * / %` revert the
-/// call (by panicking) on overflow, underflow or division by zero.
+/// call on overflow, underflow or division by zero.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct U256([u8; 32]);
 
@@ -198,12 +196,85 @@ impl U256 {
         (U256::from_wide(value), flag)
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn wide(self) -> primitive_types::U256 {
         primitive_types::U256::from_little_endian(&self.0)
     }
 
+    #[cfg(not(target_arch = "wasm32"))]
     fn from_wide(value: primitive_types::U256) -> U256 {
         U256(value.to_little_endian())
+    }
+
+    /// The value as eight 32-bit limbs, least significant first.
+    fn limbs(self) -> [u32; 8] {
+        let mut limbs = [0u32; 8];
+        for (limb, bytes) in limbs.iter_mut().zip(self.0.chunks_exact(4)) {
+            *limb = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        }
+        limbs
+    }
+
+    fn from_limbs(limbs: [u32; 8]) -> U256 {
+        let mut bytes = [0u8; 32];
+        for (chunk, limb) in bytes.chunks_exact_mut(4).zip(limbs) {
+            chunk.copy_from_slice(&limb.to_le_bytes());
+        }
+        U256(bytes)
+    }
+
+    /// Appends the decimal digits (no `core::fmt`: nine digits per division by 10^9).
+    pub(crate) fn write_decimal(self, out: &mut alloc::vec::Vec<u8>) {
+        const BILLION: u64 = 1_000_000_000;
+        let mut limbs = self.limbs();
+        // 2^256 has 78 decimal digits.
+        let mut digits = [0u8; 81];
+        let mut start = digits.len();
+        let mut chunks = digits.rchunks_exact_mut(9);
+        for chunk in &mut chunks {
+            let mut remainder: u64 = 0;
+            for limb in limbs.iter_mut().rev() {
+                let current = (remainder << 32) | u64::from(*limb);
+                *limb = (current / BILLION) as u32;
+                remainder = current % BILLION;
+            }
+            let last = limbs.iter().all(|&limb| limb == 0);
+            for slot in chunk.iter_mut().rev() {
+                *slot = b'0' + (remainder % 10) as u8;
+                remainder /= 10;
+                start -= 1;
+                if last && remainder == 0 {
+                    break;
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        out.extend_from_slice(digits.get(start..).unwrap_or_default());
+    }
+
+    /// Parses decimal digits (all ASCII digits, at least one).
+    fn parse_decimal(digits: &[u8]) -> Result<U256, ParseU256Error> {
+        let mut limbs = [0u32; 8];
+        // Nine digits at a time: value = value * 10^chunk_len + chunk.
+        for chunk in digits.chunks(9) {
+            let mut scale: u64 = 1;
+            let mut carry: u64 = 0;
+            for &digit in chunk {
+                scale *= 10;
+                carry = carry * 10 + u64::from(digit - b'0');
+            }
+            for limb in limbs.iter_mut() {
+                let product = u64::from(*limb) * scale + carry;
+                *limb = product as u32;
+                carry = product >> 32;
+            }
+            if carry != 0 {
+                return Err(ParseU256Error::Overflow);
+            }
+        }
+        Ok(U256::from_limbs(limbs))
     }
 }
 
@@ -216,12 +287,13 @@ fn checked((value, flag): (U256, i32)) -> Option<U256> {
     (flag == 0).then_some(value)
 }
 
-/// Panics (and so reverts the call) with a message naming the failed operation.
-fn expect_ok((value, flag): (U256, i32), what: &str) -> U256 {
+/// Reverts the call with a message naming the failed operation (as a panic would, without
+/// formatting).
+fn expect_ok((value, flag): (U256, i32), overflow: &'static str, by_zero: &'static str) -> U256 {
     match flag {
         0 => value,
-        FLAG_DIV_BY_ZERO => panic!("U256 {what}: division by zero"),
-        _ => panic!("U256 {what}: overflow"),
+        FLAG_DIV_BY_ZERO => crate::env::revert(by_zero),
+        _ => crate::env::revert(overflow),
     }
 }
 
@@ -230,9 +302,13 @@ macro_rules! impl_operator {
         impl $trait for U256 {
             type Output = U256;
 
-            /// Reverts the call (panics) on overflow, underflow or division by zero.
+            /// Reverts the call on overflow, underflow or division by zero.
             fn $method(self, rhs: U256) -> U256 {
-                expect_ok(self.host($op, rhs), $what)
+                expect_ok(
+                    self.host($op, rhs),
+                    concat!("U256 ", $what, ": overflow"),
+                    concat!("U256 ", $what, ": division by zero"),
+                )
             }
         }
 
@@ -310,13 +386,19 @@ impl_try_into_unsigned!(u64, u128);
 
 impl fmt::Display for U256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.wide(), f)
+        let mut text = alloc::vec::Vec::new();
+        self.write_decimal(&mut text);
+        f.pad_integral(
+            true,
+            "",
+            core::str::from_utf8(&text).map_err(|_| fmt::Error)?,
+        )
     }
 }
 
 impl fmt::Debug for U256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.wide(), f)
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -329,12 +411,19 @@ pub enum ParseU256Error {
     Overflow,
 }
 
-impl fmt::Display for ParseU256Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl ParseU256Error {
+    /// The message (also the `Display` text).
+    pub fn text(self) -> &'static str {
+        match self {
             ParseU256Error::InvalidDigit => "invalid U256: expected decimal digits",
             ParseU256Error::Overflow => "invalid U256: value does not fit 256 bits",
-        })
+        }
+    }
+}
+
+impl fmt::Display for ParseU256Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
     }
 }
 
@@ -349,10 +438,7 @@ impl FromStr for U256 {
         if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseU256Error::InvalidDigit);
         }
-        // Every character is a digit, so the only possible failure is overflow.
-        primitive_types::U256::from_dec_str(text)
-            .map(U256::from_wide)
-            .map_err(|_| ParseU256Error::Overflow)
+        U256::parse_decimal(text.as_bytes())
     }
 }
 
@@ -376,36 +462,6 @@ fn parse_hex(hex: &str) -> Result<U256, ParseU256Error> {
         bytes[i / 2] |= nibble << (4 * (i % 2));
     }
     Ok(U256(bytes))
-}
-
-impl Serialize for U256 {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for U256 {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<U256, D::Error> {
-        struct U256Visitor;
-
-        impl Visitor<'_> for U256Visitor {
-            type Value = U256;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a decimal string (or 0x-prefixed hex string) of a 256-bit integer")
-            }
-
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<U256, E> {
-                text.parse().map_err(E::custom)
-            }
-
-            fn visit_u64<E: de::Error>(self, value: u64) -> Result<U256, E> {
-                Ok(U256::from(value))
-            }
-        }
-
-        deserializer.deserialize_any(U256Visitor)
-    }
 }
 
 #[cfg(test)]
@@ -448,28 +504,45 @@ mod tests {
     }
 
     #[test]
-    fn text_and_serde_are_decimal() {
+    fn decimal_text_matches_primitive_types() {
+        let mut value = primitive_types::U256::one();
+        for step in 0..300u32 {
+            let ours = U256::from_wide(value);
+            assert_eq!(ours.to_string(), value.to_string(), "step {step}");
+            assert_eq!(value.to_string().parse::<U256>(), Ok(ours), "step {step}");
+            value = value.overflowing_mul(primitive_types::U256::from(7u8)).0
+                + primitive_types::U256::from(step);
+        }
+        assert_eq!(U256::ZERO.to_string(), "0");
+        assert_eq!(
+            U256::MAX.to_string(),
+            primitive_types::U256::MAX.to_string()
+        );
+        assert_eq!(
+            alloc::format!("{}000", "0".repeat(100)).parse::<U256>(),
+            Ok(U256::ZERO)
+        );
+        assert_eq!(alloc::format!("{:>5}", U256::from(42u8)), "   42");
+    }
+
+    fn json<T: crate::json::JsonDecode>(text: &str) -> Result<T, alloc::string::String> {
+        crate::json::from_slice(text.as_bytes()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn text_and_json_are_decimal() {
         let value =
             u("115792089237316195423570985008687907853269984665640564039457584007913129639935");
         assert_eq!(value, U256::MAX);
         assert_eq!(U256::from(1234u16).to_string(), "1234");
-        assert_eq!(serde_json::to_string(&U256::from(10u8)).unwrap(), "\"10\"");
-        assert_eq!(
-            serde_json::from_str::<U256>("\"42\"").unwrap(),
-            U256::from(42u8)
-        );
-        assert_eq!(
-            serde_json::from_str::<U256>("42").unwrap(),
-            U256::from(42u8)
-        );
-        assert_eq!(
-            serde_json::from_str::<U256>("\"0x2a\"").unwrap(),
-            U256::from(42u8)
-        );
-        assert!(serde_json::from_str::<U256>("\"-1\"").is_err());
-        assert!(serde_json::from_str::<U256>("\"\"").is_err());
-        assert!(serde_json::from_str::<U256>("-1").is_err());
-        assert!(serde_json::from_str::<U256>("1.5").is_err());
+        assert_eq!(crate::json::to_vec(&U256::from(10u8)), b"\"10\"");
+        assert_eq!(json::<U256>("\"42\""), Ok(U256::from(42u8)));
+        assert_eq!(json::<U256>("42"), Ok(U256::from(42u8)));
+        assert_eq!(json::<U256>("\"0x2a\""), Ok(U256::from(42u8)));
+        assert!(json::<U256>("\"-1\"").is_err());
+        assert!(json::<U256>("\"\"").is_err());
+        assert!(json::<U256>("-1").is_err());
+        assert!(json::<U256>("1.5").is_err());
         assert_eq!(
             "115792089237316195423570985008687907853269984665640564039457584007913129639936"
                 .parse::<U256>(),

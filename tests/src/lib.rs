@@ -14,6 +14,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+pub use opmeter_sdk_build::{BuiltContract, FunctionNames};
 use opmeter_vm::{
     Address, BlockContext, CallRequest, DeployRequest, MemoryState, Outcome, Schedule, Status, Vm,
     U256,
@@ -33,12 +34,14 @@ pub fn contracts_dir() -> PathBuf {
         .join("contracts")
 }
 
-/// Every example contract, built from source for `wasm32v1-none`: package name → wasm bytes.
+/// Every example contract, built from source for `wasm32v1-none` exactly as `opmeter build`
+/// builds it (optimised, no custom sections): package name → (what the build reported, wasm
+/// bytes).
 ///
 /// # Panics
 /// When the build fails (the compiler output is on stderr).
-pub fn contracts() -> &'static BTreeMap<String, Vec<u8>> {
-    static BUILT: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
+pub fn built_contracts() -> &'static BTreeMap<String, (BuiltContract, Vec<u8>)> {
+    static BUILT: OnceLock<BTreeMap<String, (BuiltContract, Vec<u8>)>> = OnceLock::new();
     BUILT.get_or_init(|| {
         let built = opmeter_sdk_build::build_contracts(&contracts_dir())
             .unwrap_or_else(|e| panic!("building the example contracts failed: {e}"));
@@ -47,10 +50,37 @@ pub fn contracts() -> &'static BTreeMap<String, Vec<u8>> {
             .map(|b| {
                 let bytes = std::fs::read(&b.wasm_path)
                     .unwrap_or_else(|e| panic!("{}: {e}", b.wasm_path.display()));
-                (b.package, bytes)
+                (b.package.clone(), (b, bytes))
             })
             .collect()
     })
+}
+
+/// Every example contract: package name → wasm bytes (see [`built_contracts`]).
+///
+/// # Panics
+/// When the build fails (the compiler output is on stderr).
+pub fn contracts() -> &'static BTreeMap<String, Vec<u8>> {
+    static BYTES: OnceLock<BTreeMap<String, Vec<u8>>> = OnceLock::new();
+    BYTES.get_or_init(|| {
+        built_contracts()
+            .iter()
+            .map(|(name, (_, bytes))| (name.clone(), bytes.clone()))
+            .collect()
+    })
+}
+
+/// The function names `opmeter build` wrote beside a built contract (`NAME.names.json`).
+///
+/// # Panics
+/// When there is no such contract or its names file does not read.
+pub fn function_names(name: &str) -> FunctionNames {
+    let (built, _) = built_contracts()
+        .get(name)
+        .unwrap_or_else(|| panic!("no contract `{name}` in contracts/"));
+    let text = std::fs::read_to_string(&built.names_path)
+        .unwrap_or_else(|e| panic!("{}: {e}", built.names_path.display()));
+    FunctionNames::from_json(&text).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// One built contract by package name.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use opmeter_tests::{contract, contracts, json, Chain, ALICE, BOB, CAROL};
 use opmeter_vm::{
-    GasCategory, HostFn, Metering, Outcome, Schedule, Status, TrapCode, Vm, VmConfig,
+    CodeHash, GasCategory, HostFn, Metering, Outcome, Schedule, Status, TrapCode, Vm, VmConfig,
 };
 
 const GAS: u64 = 100_000_000;
@@ -437,4 +437,35 @@ fn a_contract_panic_becomes_a_revert_with_its_message() {
     assert_eq!(out.status, Status::Revert);
     assert_eq!(String::from_utf8_lossy(&out.output), "counter overflow");
     assert!(contract("counter").len() > 1000);
+}
+
+#[test]
+fn built_contracts_are_optimised_stripped_valid_and_named_beside() {
+    let vm = Vm::new(Schedule::v1());
+    for (name, (built, bytes)) in opmeter_tests::built_contracts() {
+        // What is deployed passes the vm's own validation (wasm-opt kept to MVP + mutable
+        // globals) and carries no custom section (no `name` section is billed).
+        vm.validate(bytes)
+            .unwrap_or_else(|report| panic!("{name}: {report}"));
+        assert_eq!(
+            &opmeter_sdk_build::strip_custom_sections(bytes).unwrap(),
+            bytes,
+            "{name} has custom sections"
+        );
+        assert_eq!(built.size_bytes, bytes.len() as u64);
+        assert!(
+            built.size_bytes < built.compiled_size_bytes,
+            "{name}: wasm-opt shrinks it"
+        );
+        let names = opmeter_tests::function_names(name);
+        assert_eq!(
+            names.code_hash,
+            CodeHash::of(bytes),
+            "{name}: names of this code"
+        );
+        assert!(
+            !names.functions.is_empty(),
+            "{name}: names kept beside the code"
+        );
+    }
 }

@@ -177,3 +177,60 @@ fn first_callee(entry: &TraceEntry) -> Option<&FrameTrace> {
         TraceEntry::Charge { .. } | TraceEntry::Truncated { .. } => None,
     }
 }
+
+/// Every function entry of a frame's tree (callee frames excluded).
+fn function_names_in(entries: &[TraceEntry], out: &mut Vec<String>) {
+    for entry in entries {
+        if let TraceEntry::Function(f) = entry {
+            out.push(f.name.clone());
+            function_names_in(&f.children, out);
+        }
+    }
+}
+
+#[test]
+fn deployed_code_has_no_names_and_the_side_table_names_its_functions() {
+    let mut chain = Chain::new();
+    let counter = deploy(&mut chain, "counter", r#"{"start": 5}"#);
+    let options = TraceOptions {
+        blocks: true,
+        ..TraceOptions::default()
+    };
+    let call = CallRequest {
+        caller: ALICE,
+        contract: counter,
+        method: "increment".into(),
+        input: br#"{"by": 2}"#.to_vec(),
+        value: U256::zero(),
+        gas_limit: GAS,
+    };
+    let (outcome, mut trace) = chain
+        .vm
+        .execute_traced(Arc::new(chain.state.clone()), chain.block, call, &options)
+        .expect("no node fault");
+    let mut unnamed = Vec::new();
+    function_names_in(&trace.root.entries, &mut unnamed);
+    assert!(!unnamed.is_empty());
+    assert!(
+        unnamed.iter().all(|name| name.starts_with("func[")),
+        "the deployed module carries no name section: {unnamed:?}"
+    );
+
+    let names = opmeter_tests::function_names("counter");
+    let code_hash = trace.root.code_hash.expect("a contract frame");
+    assert_eq!(
+        names.code_hash, code_hash,
+        "the names belong to the deployed code"
+    );
+    trace.name_functions(&code_hash, &names.functions);
+    let mut named = Vec::new();
+    function_names_in(&trace.root.entries, &mut named);
+    assert_eq!(named.len(), unnamed.len());
+    assert!(
+        named.iter().any(|name| name == "increment"),
+        "the export is named: {named:?}"
+    );
+    assert!(trace.blocks.iter().all(|b| !b.name.starts_with("func[")));
+    // Naming changes labels only: the trace still accounts for the outcome exactly.
+    check("increment", &trace, &outcome);
+}

@@ -261,12 +261,63 @@ impl TraceEntry {
     }
 }
 
+impl Trace {
+    /// Names the functions of `code_hash` from a side table: `opmeter build` strips the `name`
+    /// section from the code it deploys (code bytes are billed) and writes the names beside it
+    /// (`NAME.names.json`), so deployed code traces as `func[N]` until named here. Functions
+    /// without an entry in `names` keep their name. Only labels change: gas, structure and
+    /// totals are untouched.
+    pub fn name_functions(&mut self, code_hash: &CodeHash, names: &BTreeMap<u32, String>) {
+        name_frame(&mut self.root, code_hash, names);
+        for block in &mut self.blocks {
+            if block.code_hash == *code_hash {
+                if let Some(name) = names.get(&block.function) {
+                    block.name.clone_from(name);
+                }
+            }
+        }
+    }
+}
+
+fn name_frame(frame: &mut FrameTrace, code_hash: &CodeHash, names: &BTreeMap<u32, String>) {
+    let own = frame.code_hash == Some(*code_hash);
+    for entry in &mut frame.entries {
+        name_entry(entry, own, code_hash, names);
+    }
+}
+
+fn name_entry(
+    entry: &mut TraceEntry,
+    own: bool,
+    code_hash: &CodeHash,
+    names: &BTreeMap<u32, String>,
+) {
+    match entry {
+        TraceEntry::Function(function) => {
+            if own {
+                if let Some(name) = names.get(&function.index) {
+                    function.name.clone_from(name);
+                }
+            }
+            for child in &mut function.children {
+                name_entry(child, own, code_hash, names);
+            }
+        }
+        TraceEntry::Host(host) => {
+            for callee in &mut host.callees {
+                name_frame(callee, code_hash, names);
+            }
+        }
+        TraceEntry::Charge { .. } | TraceEntry::Truncated { .. } => {}
+    }
+}
+
 /// A wasm function in one calling context.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FunctionTrace {
     /// Function index in the original module.
     pub index: u32,
-    /// From the module's `name` section, else `func[N]`.
+    /// From the module's `name` section (or [`Trace::name_functions`]), else `func[N]`.
     pub name: String,
     /// Calls merged into this entry.
     pub calls: u64,

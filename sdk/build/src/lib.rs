@@ -11,13 +11,39 @@
 //!
 //! The flags are passed on the command line, so a contract crate needs no special profile:
 //! opt-level 3, LTO, one codegen unit, `panic = "abort"` and a 64 KiB shadow stack
-//! (`-zstack-size=65536`, so memory starts at 2 pages instead of 17). Size-optimised builds
+//! (`-zstack-size=65536`, so memory starts at 2 pages instead of 17). Size-optimised rustc builds
 //! cost up to 67 % more gas, so they are not offered.
+//!
+//! Then each module goes through binaryen's `wasm-opt` ([`WASM_OPT_FLAGS`]: its optimiser,
+//! restricted to the features the vm accepts) and loses its custom sections: the deployed
+//! `NAME.wasm` carries no `name` section (code bytes are billed), and the function names go
+//! beside it into `NAME.names.json` ([`FunctionNames`]) for gas traces.
+//!
+//! ```text
+//! cargo build ─▶ deps/NAME.wasm ─▶ wasm-opt ─▶ names out ─▶ NAME.wasm (no custom sections)
+//!                                                   └─────▶ NAME.names.json
+//! ```
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use opmeter_vm::CodeHash;
+
+/// The `wasm-opt` flags: binaryen's `-O3` (speed before size: size-optimising passes that
+/// cost gas are not used), within the feature set the vm validates (MVP + mutable globals: no
+/// sign extension, bulk memory, reference types or multi-value), keeping the function names
+/// (`-g`) so they can be written beside the code.
+pub const WASM_OPT_FLAGS: &[&str] = &["-O3", "--mvp-features", "--enable-mutable-globals", "-g"];
+
+/// The `wasm-opt` program: `$OPMETER_WASM_OPT` when set, else `wasm-opt` on the `PATH`
+/// (Debian's `binaryen` package; `scripts/setup.sh` installs it).
+pub fn wasm_opt_program() -> PathBuf {
+    match std::env::var_os("OPMETER_WASM_OPT") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from("wasm-opt"),
+    }
+}
 
 /// The only target whose output the instrumenter (parity-wasm) can parse.
 pub const CONTRACT_TARGET: &str = "wasm32v1-none";
@@ -27,12 +53,191 @@ pub const CONTRACT_TARGET: &str = "wasm32v1-none";
 pub struct BuiltContract {
     /// The crate (package) name.
     pub package: String,
-    /// Path of the `.wasm` file.
+    /// Path of the `.wasm` file to deploy: optimised, without custom sections.
     pub wasm_path: PathBuf,
     /// Its size in bytes.
     pub size_bytes: u64,
     /// `blake3` of its bytes.
     pub code_hash: CodeHash,
+    /// Path of its function names, `NAME.names.json` beside it ([`FunctionNames`]).
+    pub names_path: PathBuf,
+    /// Size of the compiler's output (before `wasm-opt` and stripping), for comparison.
+    pub compiled_size_bytes: u64,
+}
+
+/// The function names of a deployed module, kept beside it instead of in its `name` section
+/// (`NAME.names.json`): `{"codeHash": "0x…", "functions": {"12": "counter::Counter::get", …}}`,
+/// indices in the module's function index space (imports first), as the `name` section numbers
+/// them. A tracer given these names shows them; without them functions appear as `func[N]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FunctionNames {
+    /// The code the names belong to.
+    pub code_hash: CodeHash,
+    /// Function index → name.
+    pub functions: BTreeMap<u32, String>,
+}
+
+impl FunctionNames {
+    /// The `name` section's function names of `wasm` (empty when it has none).
+    pub fn of_module(wasm: &[u8]) -> FunctionNames {
+        let mut functions = BTreeMap::new();
+        for payload in wasmparser::Parser::new(0).parse_all(wasm).flatten() {
+            let wasmparser::Payload::CustomSection(reader) = payload else {
+                continue;
+            };
+            let wasmparser::KnownCustom::Name(names) = reader.as_known() else {
+                continue;
+            };
+            for name in names.into_iter().flatten() {
+                if let wasmparser::Name::Function(map) = name {
+                    functions.extend(
+                        map.into_iter()
+                            .flatten()
+                            .map(|n| (n.index, n.name.to_owned())),
+                    );
+                }
+            }
+        }
+        FunctionNames {
+            code_hash: CodeHash::of(wasm),
+            functions,
+        }
+    }
+
+    /// The JSON text of `NAME.names.json`.
+    pub fn to_json(&self) -> String {
+        let functions: serde_json::Map<String, serde_json::Value> = self
+            .functions
+            .iter()
+            .map(|(index, name)| (index.to_string(), serde_json::Value::from(name.as_str())))
+            .collect();
+        let value = serde_json::json!({
+            "codeHash": self.code_hash.to_hex(),
+            "functions": functions,
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+
+    /// Reads the JSON text of `NAME.names.json`.
+    ///
+    /// # Errors
+    /// [`BuildError::Names`] when it is not such a file.
+    pub fn from_json(text: &str) -> Result<FunctionNames, BuildError> {
+        let bad = |why: &str| BuildError::Names(why.to_string());
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(&e.to_string()))?;
+        let code_hash = value["codeHash"]
+            .as_str()
+            .and_then(|hex| CodeHash::from_hex(hex).ok())
+            .ok_or_else(|| bad("codeHash is not a 0x-prefixed 32-byte hex string"))?;
+        let mut functions = BTreeMap::new();
+        for (index, name) in value["functions"]
+            .as_object()
+            .ok_or_else(|| bad("functions is not an object"))?
+        {
+            let index = index
+                .parse()
+                .map_err(|_| bad("a function index is not a number"))?;
+            let name = name
+                .as_str()
+                .ok_or_else(|| bad("a function name is not a string"))?;
+            functions.insert(index, name.to_string());
+        }
+        Ok(FunctionNames {
+            code_hash,
+            functions,
+        })
+    }
+}
+
+/// `wasm` without its custom sections (`name`, `producers`, `target_features`, …): what is
+/// deployed. Other sections are copied byte for byte.
+///
+/// # Errors
+/// [`BuildError::Malformed`] when the section headers do not parse.
+pub fn strip_custom_sections(wasm: &[u8]) -> Result<Vec<u8>, BuildError> {
+    let malformed = || BuildError::Malformed("section headers do not parse".into());
+    let header = wasm.get(..8).ok_or_else(malformed)?;
+    let mut out = header.to_vec();
+    let mut at = 8;
+    while at < wasm.len() {
+        let id = wasm[at];
+        let (size, size_len) =
+            read_leb_u32(wasm.get(at + 1..).ok_or_else(malformed)?).ok_or_else(malformed)?;
+        let end = (at + 1 + size_len)
+            .checked_add(size as usize)
+            .filter(|&end| end <= wasm.len())
+            .ok_or_else(malformed)?;
+        if id != 0 {
+            out.extend_from_slice(&wasm[at..end]);
+        }
+        at = end;
+    }
+    Ok(out)
+}
+
+/// An unsigned LEB128 `u32` and its length in bytes.
+fn read_leb_u32(bytes: &[u8]) -> Option<(u32, usize)> {
+    let mut value: u32 = 0;
+    for (i, &byte) in bytes.iter().enumerate().take(5) {
+        value |= u32::from(byte & 0x7f).checked_shl(7 * i as u32)?;
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+/// Optimises the compiler's output (`wasm-opt`), then splits it into the deployed module (no
+/// custom sections) and its function names.
+///
+/// # Errors
+/// [`BuildError::WasmOpt`] when `wasm-opt` cannot run or fails.
+pub fn optimize(compiled: &[u8]) -> Result<(Vec<u8>, FunctionNames), BuildError> {
+    let dir = tempfile_dir()?;
+    let input = dir.join("in.wasm");
+    let output = dir.join("out.wasm");
+    let io = |e: std::io::Error| BuildError::WasmOpt(e.to_string());
+    std::fs::write(&input, compiled).map_err(io)?;
+    let program = wasm_opt_program();
+    let status = Command::new(&program)
+        .args(WASM_OPT_FLAGS)
+        .arg(&input)
+        .arg("-o")
+        .arg(&output)
+        .stderr(Stdio::inherit())
+        .status()
+        .map_err(|e| {
+            BuildError::WasmOpt(format!(
+                "cannot run {} ({e}): install binaryen (scripts/setup.sh) or set OPMETER_WASM_OPT",
+                program.display()
+            ))
+        })?;
+    if !status.success() {
+        return Err(BuildError::WasmOpt(format!(
+            "{} failed ({status})",
+            program.display()
+        )));
+    }
+    let optimized = std::fs::read(&output).map_err(io)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    let deployed = strip_custom_sections(&optimized)?;
+    let mut names = FunctionNames::of_module(&optimized);
+    names.code_hash = CodeHash::of(&deployed);
+    Ok((deployed, names))
+}
+
+/// A fresh scratch directory for one `wasm-opt` run.
+fn tempfile_dir() -> Result<PathBuf, BuildError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "opmeter-wasm-opt-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| BuildError::WasmOpt(e.to_string()))?;
+    Ok(dir)
 }
 
 /// Why a build failed.
@@ -53,6 +258,18 @@ pub enum BuildError {
     /// A built file could not be read.
     #[error("cannot read {0}: {1}")]
     Read(PathBuf, #[source] std::io::Error),
+    /// An output file could not be written.
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, #[source] std::io::Error),
+    /// `wasm-opt` could not run or failed.
+    #[error("wasm-opt: {0}")]
+    WasmOpt(String),
+    /// The compiler's output is not a well-formed module.
+    #[error("malformed module: {0}")]
+    Malformed(String),
+    /// A names file is not one.
+    #[error("not a names file: {0}")]
+    Names(String),
 }
 
 /// Where contract builds go: `$CARGO_TARGET_DIR/opmeter-contracts` when set (a separate
@@ -65,10 +282,47 @@ pub fn contracts_target_dir(manifest_dir: &Path) -> PathBuf {
     }
 }
 
-/// Builds the crate (or every member of the workspace) at `dir`.
+/// Turns cargo's artifact into the deployed module and its names, written beside it.
+///
+/// Cargo's own copy under `deps/` is the input (the file at `wasm_path` is a hard link to it
+/// that is replaced, never written through), so running the build again starts from the
+/// compiler's output, not from an already stripped module.
+fn finish_artifact(package: String, wasm_path: PathBuf) -> Result<BuiltContract, BuildError> {
+    let compiled_path = match (wasm_path.parent(), wasm_path.file_name()) {
+        (Some(dir), Some(file)) if dir.join("deps").join(file).is_file() => {
+            dir.join("deps").join(file)
+        }
+        _ => wasm_path.clone(),
+    };
+    let compiled =
+        std::fs::read(&compiled_path).map_err(|e| BuildError::Read(compiled_path.clone(), e))?;
+    let (deployed, names) = optimize(&compiled)?;
+    let names_path = wasm_path.with_extension("names.json");
+    replace_file(&wasm_path, &deployed)?;
+    replace_file(&names_path, names.to_json().as_bytes())?;
+    Ok(BuiltContract {
+        package,
+        wasm_path,
+        size_bytes: deployed.len() as u64,
+        code_hash: names.code_hash,
+        names_path,
+        compiled_size_bytes: compiled.len() as u64,
+    })
+}
+
+/// Writes `bytes` to a new file that then replaces `path` (so a hard link at `path` is
+/// replaced, not written through).
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    let temporary = path.with_extension("opmeter-tmp");
+    std::fs::write(&temporary, bytes).map_err(|e| BuildError::Write(temporary.clone(), e))?;
+    std::fs::rename(&temporary, path).map_err(|e| BuildError::Write(path.to_path_buf(), e))
+}
+
+/// Builds the crate (or every member of the workspace) at `dir`: cargo, then `wasm-opt` and
+/// the split into `NAME.wasm` and `NAME.names.json` (see the crate docs).
 ///
 /// # Errors
-/// [`BuildError`] when the manifest is missing, cargo fails or produces nothing.
+/// [`BuildError`] when the manifest is missing, cargo or `wasm-opt` fails or nothing is built.
 pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
     let manifest = dir.join("Cargo.toml");
     if !manifest.is_file() {
@@ -115,14 +369,7 @@ pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
                 continue;
             };
             let wasm_path = PathBuf::from(path);
-            let bytes =
-                std::fs::read(&wasm_path).map_err(|e| BuildError::Read(wasm_path.clone(), e))?;
-            built.push(BuiltContract {
-                package: package.clone(),
-                wasm_path,
-                size_bytes: bytes.len() as u64,
-                code_hash: CodeHash::of(&bytes),
-            });
+            built.push(finish_artifact(package.clone(), wasm_path)?);
         }
     }
     if built.is_empty() {

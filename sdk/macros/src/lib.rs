@@ -1,4 +1,5 @@
-//! Procedural macros of `opmeter-sdk`: `#[contract]` and `#[derive(Event)]`.
+//! Procedural macros of `opmeter-sdk`: `#[contract]`, `#[derive(Event)]` and
+//! `#[derive(JsonEncode, JsonDecode)]`.
 //!
 //! Use them through `opmeter_sdk` (`opmeter_sdk::contract`, `opmeter_sdk::Event`): the generated
 //! code names `::opmeter_sdk::…` paths.
@@ -42,6 +43,28 @@ pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
 pub fn derive_event(item: TokenStream) -> TokenStream {
     let input = parse_macro_input!(item as DeriveInput);
     match expand_event(&input) {
+        Ok(generated) => generated.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Derives `opmeter_sdk::JsonEncode` for a struct with named fields: an object of the fields in
+/// declaration order.
+#[proc_macro_derive(JsonEncode)]
+pub fn derive_json_encode(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    match expand_json_encode(&input) {
+        Ok(generated) => generated.into(),
+        Err(error) => error.to_compile_error().into(),
+    }
+}
+
+/// Derives `opmeter_sdk::JsonDecode` for a struct with named fields: an object (unknown fields
+/// rejected, `Option` fields may be absent) or an array of the fields in order.
+#[proc_macro_derive(JsonDecode)]
+pub fn derive_json_decode(item: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(item as DeriveInput);
+    match expand_json_decode(&input) {
         Ok(generated) => generated.into(),
         Err(error) => error.to_compile_error().into(),
     }
@@ -231,10 +254,16 @@ fn returns(output: &ReturnType) -> Returns<'_> {
 
 fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2 {
     let name = &method.function.sig.ident;
-    let fields = method.params.iter().map(|(ident, ty)| quote!(#ident: #ty));
     let idents: Vec<&syn::Ident> = method.params.iter().map(|(ident, _)| ident).collect();
     let init_guard = (export == "init").then(|| quote!(::opmeter_sdk::__private::begin_init();));
     let call = quote!(<#self_ty>::#name(#(#idents),*));
+    let revert = quote! {
+        {
+            #[allow(unused_imports)]
+            use ::opmeter_sdk::__private::{RevertWithDisplay as _, RevertWithText as _};
+            (&::opmeter_sdk::__private::ErrorText(&__opmeter_error)).revert_with()
+        }
+    };
     let finish = match returns(&method.function.sig.output) {
         Returns::Unit => quote!(#call;),
         Returns::Value => quote! {
@@ -244,9 +273,7 @@ fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2
         Returns::Result {
             ok_is_unit: true, ..
         } => quote! {
-            if let ::core::result::Result::Err(__opmeter_error) = #call {
-                ::opmeter_sdk::__private::revert_with(__opmeter_error);
-            }
+            if let ::core::result::Result::Err(__opmeter_error) = #call #revert
         },
         Returns::Result {
             ok_is_unit: false, ..
@@ -255,9 +282,7 @@ fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2
                 ::core::result::Result::Ok(__opmeter_value) => {
                     ::opmeter_sdk::__private::write_output(&__opmeter_value);
                 }
-                ::core::result::Result::Err(__opmeter_error) => {
-                    ::opmeter_sdk::__private::revert_with(__opmeter_error);
-                }
+                ::core::result::Result::Err(__opmeter_error) => #revert,
             }
         },
     };
@@ -268,19 +293,171 @@ fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2
             #finish
         };
     }
+    let fields: Vec<(String, &Type)> = method
+        .params
+        .iter()
+        .map(|(ident, ty)| (unraw(ident), *ty))
+        .collect();
+    let decode = decode_fields("__OpmeterArgs", &fields, |values| quote!((#(#values,)*)));
     quote! {
         #init_guard
-        #[derive(::opmeter_sdk::__private::serde::Deserialize)]
-        #[serde(crate = "::opmeter_sdk::__private::serde", deny_unknown_fields)]
-        struct __OpmeterArgs {
-            #(#fields,)*
-        }
         let __opmeter_input = ::opmeter_sdk::env::input();
-        let __OpmeterArgs { #(#idents),* } =
-            ::opmeter_sdk::__private::decode_args::<__OpmeterArgs>(&__opmeter_input);
+        let (#(#idents,)*) = ::opmeter_sdk::__private::decode_args(
+            &__opmeter_input,
+            |__opmeter_parser| #decode,
+        );
         ::core::mem::drop(__opmeter_input);
         #finish
     }
+}
+
+/// An identifier as JSON names it (without `r#`).
+fn unraw(ident: &syn::Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").unwrap_or(&name).to_string()
+}
+
+/// A block decoding the named `fields` of struct `struct_name` from `__opmeter_parser` into the
+/// value `build` makes of the field values (in order): `Result<_, json::Error>`.
+fn decode_fields(
+    struct_name: &str,
+    fields: &[(String, &Type)],
+    build: impl FnOnce(Vec<TokenStream2>) -> TokenStream2,
+) -> TokenStream2 {
+    let expected = format!("struct {struct_name}");
+    let expected_len = format!(
+        "struct {struct_name} with {} element{}",
+        fields.len(),
+        if fields.len() == 1 { "" } else { "s" }
+    );
+    let names: Vec<&String> = fields.iter().map(|(name, _)| name).collect();
+    let slots: Vec<syn::Ident> = (0..fields.len())
+        .map(|i| format_ident!("__opmeter_slot{}", i))
+        .collect();
+    let declarations = fields
+        .iter()
+        .zip(&slots)
+        .map(|((_, ty), slot)| quote!(let mut #slot: ::core::option::Option<#ty> = None;));
+    let arms = fields
+        .iter()
+        .zip(&slots)
+        .enumerate()
+        .map(|(i, ((name, _), slot))| {
+            if i + 1 == fields.len() {
+                quote!(_ => __opmeter_parser.field(&mut #slot, #name))
+            } else {
+                quote!(#i => __opmeter_parser.field(&mut #slot, #name))
+            }
+        });
+    let values = fields
+        .iter()
+        .zip(&slots)
+        .map(|((name, _), slot)| quote!(__opmeter_parser.take(#slot, #name)?))
+        .collect();
+    let value = build(values);
+    quote! {{
+        #(#declarations)*
+        __opmeter_parser.object(
+            #expected,
+            #expected_len,
+            &[#(#names),*],
+            |__opmeter_parser, __opmeter_index| match __opmeter_index { #(#arms,)* },
+        )?;
+        ::core::result::Result::Ok(#value)
+    }}
+}
+
+/// The named fields of a struct, or an error naming the derive.
+fn named_fields<'a>(input: &'a DeriveInput, derive: &str) -> syn::Result<Vec<&'a syn::Field>> {
+    if !input.generics.params.is_empty() {
+        return Err(Error::new(
+            input.generics.span(),
+            format!("#[derive({derive})] does not support generics"),
+        ));
+    }
+    let Data::Struct(data) = &input.data else {
+        return Err(Error::new(
+            input.ident.span(),
+            format!("#[derive({derive})] needs a struct with named fields"),
+        ));
+    };
+    match &data.fields {
+        Fields::Named(fields) => Ok(fields.named.iter().collect()),
+        Fields::Unit => Ok(Vec::new()),
+        Fields::Unnamed(fields) => Err(Error::new(
+            fields.span(),
+            format!("#[derive({derive})] needs named fields (they are the JSON keys)"),
+        )),
+    }
+}
+
+/// The statements appending `{"a":…,"b":…}` of `fields` (taken from `value.field`) to `out`.
+fn encode_object(fields: &[&syn::Ident], value: &TokenStream2) -> TokenStream2 {
+    if fields.is_empty() {
+        return quote!(__opmeter_out.extend_from_slice(b"{}"););
+    }
+    let parts = fields.iter().enumerate().map(|(i, ident)| {
+        let open = if i == 0 { "{" } else { "," };
+        let key = syn::LitByteStr::new(
+            format!("{open}\"{}\":", unraw(ident)).as_bytes(),
+            Span::call_site(),
+        );
+        quote!(::opmeter_sdk::__private::encode_field(__opmeter_out, #key, &#value.#ident);)
+    });
+    quote! {
+        #(#parts)*
+        __opmeter_out.push(b'}');
+    }
+}
+
+fn expand_json_encode(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    let fields = named_fields(input, "JsonEncode")?;
+    let idents: Vec<&syn::Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let body = encode_object(&idents, &quote!(self));
+    Ok(quote! {
+        impl ::opmeter_sdk::json::JsonEncode for #name {
+            fn encode_json(&self, __opmeter_out: &mut ::opmeter_sdk::__private::Vec<u8>) {
+                #body
+            }
+        }
+    })
+}
+
+fn expand_json_decode(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    let fields = named_fields(input, "JsonDecode")?;
+    let idents: Vec<&syn::Ident> = fields.iter().filter_map(|f| f.ident.as_ref()).collect();
+    let named: Vec<(String, &Type)> = fields
+        .iter()
+        .filter_map(|f| Some((unraw(f.ident.as_ref()?), &f.ty)))
+        .collect();
+    let decode = if named.is_empty() {
+        quote! {{
+            __opmeter_parser.object(
+                ::core::concat!("struct ", ::core::stringify!(#name)),
+                ::core::concat!("struct ", ::core::stringify!(#name), " with 0 elements"),
+                &[],
+                |_, _| ::core::result::Result::Ok(()),
+            )?;
+            ::core::result::Result::Ok(#name {})
+        }}
+    } else {
+        decode_fields(
+            &name.to_string(),
+            &named,
+            |values| quote!(#name { #(#idents: #values),* }),
+        )
+    };
+    Ok(quote! {
+        impl ::opmeter_sdk::json::JsonDecode for #name {
+            fn decode_json(
+                __opmeter_parser: &mut ::opmeter_sdk::json::Parser<'_>,
+            ) -> ::core::result::Result<#name, ::opmeter_sdk::json::Error> {
+                #decode
+            }
+        }
+    })
 }
 
 fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
@@ -314,7 +491,7 @@ fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
         if field.attrs.iter().any(|attr| attr.path().is_ident("topic")) {
             topics.push(ident);
         } else {
-            data_fields.push((ident, &field.ty));
+            data_fields.push(ident);
         }
     }
     if topics.len() > MAX_TOPIC_FIELDS {
@@ -329,25 +506,7 @@ fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let event_name = name.to_string();
     let hash = blake3::hash(event_name.as_bytes());
     let topic_bytes = hash.as_bytes().iter();
-    let data_body = if data_fields.is_empty() {
-        quote!(::opmeter_sdk::__private::Vec::from(&b"{}"[..]))
-    } else {
-        let fields = data_fields
-            .iter()
-            .map(|(ident, ty)| quote!(#ident: &'__opmeter #ty));
-        let values = data_fields
-            .iter()
-            .map(|(ident, _)| quote!(#ident: &self.#ident));
-        quote! {
-            #[derive(::opmeter_sdk::__private::serde::Serialize)]
-            #[serde(crate = "::opmeter_sdk::__private::serde")]
-            struct __OpmeterData<'__opmeter> {
-                #(#fields,)*
-            }
-            ::opmeter_sdk::__private::encode_event_data(&__OpmeterData { #(#values,)* })
-        }
-    };
-
+    let data_body = encode_object(&data_fields, &quote!(self));
     Ok(quote! {
         impl ::opmeter_sdk::Event for #name {
             const NAME: &'static str = #event_name;
@@ -361,7 +520,10 @@ fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
 
             fn data(&self) -> ::opmeter_sdk::__private::Vec<u8> {
+                let mut __opmeter_data = ::opmeter_sdk::__private::Vec::new();
+                let __opmeter_out = &mut __opmeter_data;
                 #data_body
+                __opmeter_data
             }
         }
     })
