@@ -237,20 +237,12 @@ impl From<&Payload> for TxRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddr(pub SocketAddr);
 
-/// The rate limiter's key for a client: its IPv4 address, or its IPv6 /64 (one host commonly
-/// holds a whole /64, so single IPv6 addresses would be free budgets).
+/// The rate limiter's key for a client ([`crate::server::client_key`]).
 fn client_ip(ext: &Extensions) -> IpAddr {
-    match ext.get::<ClientAddr>().map(|c| c.0.ip()) {
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
-            }
-        },
-        Some(v4) => v4,
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-    }
+    ext.get::<ClientAddr>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| {
+            crate::server::client_key(c.0.ip())
+        })
 }
 
 pub(crate) struct Api {

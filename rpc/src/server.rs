@@ -1,5 +1,7 @@
 //! The server: limits, the per-client budget of read-only execution, and the accept loop (HTTP
-//! and WebSocket on one port, plus the gas report page at `GET /`: [`crate::ui`]).
+//! and WebSocket on one port, plus the gas report page at `GET /`: [`crate::ui`]): sockets
+//! bounded in total and per client with a reserve for new clients, a header timeout, and
+//! request objects with an invalid `id` answered as JSON-RPC 2.0 says.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -7,7 +9,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonrpsee::server::{
-    serve_with_graceful_shutdown, stop_channel, BatchRequestConfig, ServerConfig, ServerHandle,
+    stop_channel, BatchRequestConfig, HttpBody, HttpRequest, HttpResponse, ServerConfig,
+    ServerHandle,
 };
 use parking_lot::Mutex;
 
@@ -29,6 +32,17 @@ pub struct RpcConfig {
     /// sessions plus HTTP requests in flight (beyond it: HTTP 429). Prevents socket and task
     /// exhaustion.
     pub max_connections: u32,
+    /// Most open sockets (WebSocket sessions included) of one client address (an IPv4 address or
+    /// an IPv6 /64). Stops one client from holding every socket of the server.
+    pub max_connections_per_client: u32,
+    /// Sockets kept for client addresses that hold none yet (at most half of
+    /// `max_connections`): once fewer are free, only a new client gets one. Stops many
+    /// addresses of one attacker, each under its cap, from filling the server.
+    pub connections_reserved: u32,
+    /// How long a socket may take to send a complete request header, from its connection or
+    /// from its previous response (an idle keep-alive socket is closed after it). Frees the
+    /// sockets of clients that connect and send nothing.
+    pub header_timeout: Duration,
     /// Most subscriptions per WebSocket connection. Bounds the fan-out work of one client.
     pub max_subscriptions_per_connection: u32,
     /// Most gas of one read-only call (`contract_call`), and the cap of `contract_estimateGas`.
@@ -50,6 +64,9 @@ impl Default for RpcConfig {
             max_response_body_bytes: 16 * 1024 * 1024,
             max_batch_len: 100,
             max_connections: 256,
+            max_connections_per_client: 32,
+            connections_reserved: 32,
+            header_timeout: Duration::from_secs(10),
             max_subscriptions_per_connection: 64,
             call_gas_max: 100_000_000,
             read_gas_per_second: 2_000_000_000,
@@ -179,6 +196,248 @@ pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcMo
     module
 }
 
+/// The key under which a client's sockets and budget are counted: its IPv4 address, or its
+/// IPv6 /64 (one host commonly holds a whole /64, so single IPv6 addresses would be free
+/// budgets).
+pub fn client_key(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+/// Why a new socket was closed at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SocketRefusal {
+    /// Every socket of the server is open.
+    #[error("every one of the server's sockets is open")]
+    Full,
+    /// This client holds `max_connections_per_client` sockets.
+    #[error("this client holds its maximum of sockets")]
+    ClientCap,
+    /// Only the reserve is left, and this client already holds a socket.
+    #[error("only the reserve for other clients is left")]
+    Reserved,
+}
+
+/// The open sockets, in total and per client key, and the rule that admits a new one.
+#[derive(Debug)]
+pub struct SocketTable {
+    max_total: u32,
+    max_per_client: u32,
+    reserved: u32,
+    open: Mutex<OpenSockets>,
+}
+
+#[derive(Debug, Default)]
+struct OpenSockets {
+    total: u32,
+    per_client: HashMap<IpAddr, u32>,
+}
+
+/// A socket admitted by a [`SocketTable`]; it counts until the last clone is dropped (the
+/// connection, and a WebSocket session's requests, each hold one).
+#[derive(Clone, Debug)]
+pub struct SocketHold(Arc<Held>);
+
+#[derive(Debug)]
+struct Held {
+    table: Arc<SocketTable>,
+    client: IpAddr,
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut open = self.table.open.lock();
+        open.total = open.total.saturating_sub(1);
+        if let Some(count) = open.per_client.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.per_client.remove(&self.client);
+            }
+        }
+    }
+}
+
+impl SocketHold {
+    /// The client key the socket counts under.
+    pub fn client(&self) -> IpAddr {
+        self.0.client
+    }
+}
+
+impl SocketTable {
+    /// A table of at most `max_total` sockets, `max_per_client` per client key, keeping
+    /// `reserved` (at most half of `max_total`) for clients that hold none.
+    pub fn new(max_total: u32, max_per_client: u32, reserved: u32) -> SocketTable {
+        SocketTable {
+            max_total,
+            max_per_client: max_per_client.max(1),
+            reserved: reserved.min(max_total / 2),
+            open: Mutex::new(OpenSockets::default()),
+        }
+    }
+
+    /// Admits a socket of `client` (any address; counted under [`client_key`]).
+    ///
+    /// # Errors
+    /// The [`SocketRefusal`] when the socket must be closed.
+    pub fn admit(self: &Arc<Self>, client: IpAddr) -> Result<SocketHold, SocketRefusal> {
+        let client = client_key(client);
+        let mut open = self.open.lock();
+        let held = open.per_client.get(&client).copied().unwrap_or(0);
+        let free = self.max_total.saturating_sub(open.total);
+        if free == 0 {
+            return Err(SocketRefusal::Full);
+        }
+        if held >= self.max_per_client {
+            return Err(SocketRefusal::ClientCap);
+        }
+        if held > 0 && free <= self.reserved {
+            return Err(SocketRefusal::Reserved);
+        }
+        open.total += 1;
+        *open.per_client.entry(client).or_insert(0) += 1;
+        Ok(SocketHold(Arc::new(Held {
+            table: Arc::clone(self),
+            client,
+        })))
+    }
+
+    /// Sockets open now.
+    pub fn open(&self) -> u32 {
+        self.open.lock().total
+    }
+}
+
+/// The JSON-RPC error object that stands in for a request object whose `id` is not a JSON-RPC
+/// id: jsonrpsee answers it `-32600` with `id: null` (without it, jsonrpsee reads such an object
+/// as a notification and answers nothing).
+const INVALID_REQUEST_OBJECT: &str = r#"{"jsonrpc":"2.0","id":null}"#;
+
+/// `body` with every request object whose `id` is present but neither a string, a
+/// non-negative integer nor `null` replaced by [`INVALID_REQUEST_OBJECT`]; `None` when there is
+/// none (or the body is not JSON: jsonrpsee answers that itself).
+pub fn replace_invalid_ids(body: &[u8]) -> Option<Vec<u8>> {
+    use serde_json::value::RawValue;
+    #[derive(serde::Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+    }
+    fn invalid(object: &str) -> bool {
+        match serde_json::from_str::<Probe<'_>>(object) {
+            Ok(Probe { id: Some(id) }) => {
+                serde_json::from_str::<jsonrpsee::types::Id<'_>>(id.get()).is_err()
+            }
+            _ => false,
+        }
+    }
+    let text = std::str::from_utf8(body).ok()?;
+    match text.trim_start().as_bytes().first()? {
+        b'{' => invalid(text).then(|| INVALID_REQUEST_OBJECT.as_bytes().to_vec()),
+        b'[' => {
+            let entries: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+            if !entries.iter().any(|e| invalid(e.get())) {
+                return None;
+            }
+            let fixed: Vec<&str> = entries
+                .iter()
+                .map(|e| {
+                    if invalid(e.get()) {
+                        INVALID_REQUEST_OBJECT
+                    } else {
+                        e.get()
+                    }
+                })
+                .collect();
+            Some(format!("[{}]", fixed.join(",")).into_bytes())
+        }
+        _ => None,
+    }
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Reads a JSON-RPC POST body (at most `max_body_bytes`) and hands the request to `service`,
+/// with invalid ids replaced ([`replace_invalid_ids`]). Other requests (WebSocket upgrades)
+/// pass through with their (empty) body.
+async fn json_rpc<S>(
+    request: HttpRequest<hyper::body::Incoming>,
+    max_body_bytes: u32,
+    mut service: S,
+) -> Result<HttpResponse, BoxError>
+where
+    S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse, Error = BoxError>,
+{
+    use http_body_util::BodyExt;
+    if request.method() != hyper::Method::POST {
+        return service.call(request.map(HttpBody::new)).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match http_body_util::Limited::new(body, max_body_bytes as usize)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return Ok(jsonrpsee::server::http::response::too_large(max_body_bytes));
+        }
+        Err(e) => return Err(e),
+    };
+    let body = match replace_invalid_ids(&bytes) {
+        Some(fixed) => HttpBody::from(fixed),
+        None => HttpBody::new(http_body_util::Full::new(bytes)),
+    };
+    service.call(HttpRequest::from_parts(parts, body)).await
+}
+
+/// Serves one socket as HTTP/1.1 (with upgrades to WebSocket) until it closes or `stopped`
+/// completes: a socket that sends no complete request header within `header_timeout` of its
+/// connection or of its last response is closed.
+async fn serve_socket<S>(
+    socket: tokio::net::TcpStream,
+    service: S,
+    header_timeout: Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) where
+    S: tower::Service<
+            HttpRequest<hyper::body::Incoming>,
+            Response = HttpResponse,
+            Error = BoxError,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(socket);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let conn = builder
+        .serve_connection(io, hyper_util::service::TowerToHyperService::new(service))
+        .with_upgrades();
+    tokio::pin!(conn, stopped);
+    let result = tokio::select! {
+        result = &mut conn => result,
+        _ = &mut stopped => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!("rpc connection closed: {e}");
+    }
+}
+
 /// Starts the server on `addr` (port 0 picks a free one); returns the bound address and a handle
 /// that stops it.
 ///
@@ -198,15 +457,18 @@ pub async fn serve(
         .max_connections(config.max_connections)
         .max_subscriptions_per_connection(config.max_subscriptions_per_connection)
         .build();
-    let max_connections = config.max_connections;
+    let sockets = Arc::new(SocketTable::new(
+        config.max_connections,
+        config.max_connections_per_client,
+        config.connections_reserved,
+    ));
+    let header_timeout = config.header_timeout;
+    let max_body_bytes = config.max_request_body_bytes;
     let methods = methods(backend, config.clone());
     let builder = jsonrpsee::server::Server::builder()
         .set_config(server_config)
         .to_service_builder();
     let (stop_handle, server_handle) = stop_channel();
-    // Open sockets are bounded too, not only requests in flight: an idle connection holds a
-    // permit until it closes, and one beyond the limit is closed at once.
-    let sockets = Arc::new(tokio::sync::Semaphore::new(max_connections as usize));
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -220,38 +482,43 @@ pub async fn serve(
                 },
                 _ = stop_handle.clone().shutdown() => break,
             };
-            let Ok(permit) = Arc::clone(&sockets).try_acquire_owned() else {
-                tracing::debug!("rpc connection limit reached; closing {remote}");
-                drop(socket);
-                continue;
+            // Open sockets are bounded in total and per client, not only requests in flight:
+            // an idle connection holds its place until it closes (at the latest after the
+            // header timeout), and one beyond a limit is closed at once.
+            let hold = match sockets.admit(remote.ip()) {
+                Ok(hold) => hold,
+                Err(refusal) => {
+                    tracing::debug!("rpc socket of {remote} closed: {refusal}");
+                    drop(socket);
+                    continue;
+                }
             };
             let _ = socket.set_nodelay(true);
             let builder = builder.clone();
             let methods = methods.clone();
             let stop = stop_handle.clone();
-            // The client's address reaches the methods (rate limiting) through the request's
-            // extensions.
-            // The service lives as long as the connection: so does its socket permit.
-            let permit = Arc::new(permit);
-            let service = tower::service_fn(
-                move |mut request: jsonrpsee::server::HttpRequest<hyper::body::Incoming>| {
-                    let _held = &permit;
+            let service =
+                tower::service_fn(move |mut request: HttpRequest<hyper::body::Incoming>| {
                     // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
-                    // the socket limit; everything else (POST, WebSocket) is JSON-RPC.
+                    // the socket limits; everything else (POST, WebSocket) is JSON-RPC.
                     let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
+                    // The client's address reaches the methods (rate limiting) through the
+                    // request's extensions; so does the socket's hold, which a WebSocket
+                    // session keeps for as long as it lasts.
                     request.extensions_mut().insert(ClientAddr(remote));
-                    let mut service = builder.clone().build(methods.clone(), stop.clone());
+                    request.extensions_mut().insert(hold.clone());
+                    let service = builder.clone().build(methods.clone(), stop.clone());
                     async move {
                         match page {
                             Some(page) => Ok(page),
-                            None => tower::Service::call(&mut service, request).await,
+                            None => json_rpc(request, max_body_bytes, service).await,
                         }
                     }
-                },
-            );
-            tokio::spawn(serve_with_graceful_shutdown(
+                });
+            tokio::spawn(serve_socket(
                 socket,
                 service,
+                header_timeout,
                 stop_handle.clone().shutdown(),
             ));
         }
@@ -304,6 +571,82 @@ mod tests {
             assert!(admitted <= 10, "the minimum charge is not applied");
         }
         assert_eq!(admitted, 10);
+    }
+
+    #[test]
+    fn sockets_are_capped_per_client_with_a_reserve_for_new_clients() {
+        let table = Arc::new(SocketTable::new(8, 3, 2));
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let mut held: Vec<SocketHold> = (0..3).map(|_| table.admit(a).unwrap()).collect();
+        assert_eq!(table.admit(a).unwrap_err(), SocketRefusal::ClientCap);
+        // Two more clients take their share until only the reserve (2) is left.
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        held.push(table.admit(b).unwrap());
+        held.push(table.admit(b).unwrap());
+        held.push(table.admit(b).unwrap());
+        assert_eq!(table.open(), 6);
+        assert_eq!(table.admit(b).unwrap_err(), SocketRefusal::ClientCap);
+        let c: IpAddr = "10.0.0.3".parse().unwrap();
+        // c holds none: the reserve is for it; then c holds one and the reserve is closed to it.
+        held.push(table.admit(c).unwrap());
+        assert_eq!(table.admit(c).unwrap_err(), SocketRefusal::Reserved);
+        let d: IpAddr = "10.0.0.4".parse().unwrap();
+        held.push(table.admit(d).unwrap());
+        assert_eq!(
+            table.admit("10.0.0.5".parse().unwrap()).unwrap_err(),
+            SocketRefusal::Full
+        );
+        // An IPv6 /64 is one client; an IPv4-mapped address is its IPv4 client.
+        assert_eq!(
+            table.admit("::ffff:10.0.0.1".parse().unwrap()).unwrap_err(),
+            SocketRefusal::Full
+        );
+        // Every hold released (clones included): everything is free again.
+        let clone = held[0].clone();
+        held.clear();
+        assert_eq!(table.open(), 1);
+        drop(clone);
+        assert_eq!(table.open(), 0);
+        let v6 = Arc::new(SocketTable::new(8, 1, 0));
+        let _one = v6.admit("2001:db8::1".parse().unwrap()).unwrap();
+        assert_eq!(
+            v6.admit("2001:db8::2".parse().unwrap()).unwrap_err(),
+            SocketRefusal::ClientCap
+        );
+        v6.admit("2001:db8:0:1::1".parse().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn request_objects_with_an_invalid_id_are_replaced() {
+        let fixed = |body: &str| {
+            replace_invalid_ids(body.as_bytes()).map(|b| String::from_utf8(b).unwrap())
+        };
+        // Valid ids (strings, non-negative integers, null), notifications, non-JSON: untouched.
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"m"}"#,
+            r#"{"jsonrpc":"2.0","id":"x\"y","method":"m"}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"m"}"#,
+            r#"{"jsonrpc":"2.0","method":"m"}"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","method":"n"}]"#,
+            "{not json",
+            "",
+            "42",
+        ] {
+            assert_eq!(fixed(body), None, "{body}");
+        }
+        for id in ["{}", "[1]", "true", "1.5", "-1"] {
+            let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"m","params":[]}}"#);
+            assert_eq!(
+                fixed(&body).as_deref(),
+                Some(INVALID_REQUEST_OBJECT),
+                "{id}"
+            );
+        }
+        assert_eq!(
+            fixed(r#" [{"jsonrpc":"2.0","id":1,"method":"m"}, {"id":{"a":1},"method":"m"}]"#)
+                .as_deref(),
+            Some(r#"[{"jsonrpc":"2.0","id":1,"method":"m"},{"jsonrpc":"2.0","id":null}]"#)
+        );
     }
 
     #[test]

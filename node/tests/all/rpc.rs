@@ -47,6 +47,34 @@ fn post(addr: &str, body: &[u8]) -> (u16, String) {
     (status, body)
 }
 
+/// One raw HTTP/1.1 POST of a JSON-RPC body from the local address `from`; the status (0 when the
+/// socket is closed unanswered) and the body, bounded by a 10 s read timeout.
+async fn post_from(from: &str, addr: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
+    read.await.expect("answered or closed within 10 s").ok();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
 fn rpc_error_code(addr: &str, body: &str) -> i64 {
     let (_, response) = post(addr, body.as_bytes());
     let value: Value =
@@ -425,6 +453,9 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
         "3",
         "--rpc-max-connections",
         "4",
+        // Every socket of this test comes from 127.0.0.1: no reserve for other clients.
+        "--rpc-connections-reserved",
+        "0",
         "--rpc-max-subscriptions",
         "2",
         "--rpc-call-gas-max",
@@ -517,8 +548,9 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
         .await;
     assert_eq!(call_code(third), -32006);
 
-    // WebSocket sessions: 4 (this one included). A fifth is refused with HTTP 429, and so is an
-    // HTTP request while they are all held.
+    // WebSocket sessions: 4 (this one included). Each holds its socket for as long as it lasts,
+    // so a fifth session is refused, and an HTTP request while they are all held finds every
+    // socket taken: closed unanswered.
     let mut held = Vec::new();
     for _ in 0..3 {
         held.push(ws(&node.ws_url()).await.unwrap());
@@ -526,7 +558,7 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
     let refused = ws(&node.ws_url()).await;
     assert!(refused.is_err(), "a fifth WebSocket session was accepted");
     let (status, _) = post(&addr, head.as_bytes());
-    assert_eq!(status, 429);
+    assert_eq!(status, 0, "a socket beyond the limit was served");
     drop(held);
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -549,6 +581,62 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_of_one_client_leave_other_clients_served_and_time_out() {
+    let node = Running::start(&[
+        "--rpc-max-connections",
+        "16",
+        "--rpc-max-connections-per-client",
+        "4",
+        "--rpc-connections-reserved",
+        "4",
+        "--rpc-header-timeout",
+        "2s",
+    ]);
+    let addr = node.addr();
+    let head = r#"{"jsonrpc":"2.0","id":1,"method":"chain_head","params":[]}"#;
+    // Served before anything else happens.
+    assert_eq!(post_from("127.0.0.1", &addr, head).await.0, 200);
+
+    // 127.0.0.1 opens 12 sockets and sends nothing: it keeps 4, the others are closed.
+    let idle: Vec<TcpStream> = (0..12)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    // Its next socket is closed unanswered: it holds its maximum.
+    let (status, _) = post_from("127.0.0.1", &addr, head).await;
+    assert_eq!(status, 0, "a socket beyond the per-client cap was served");
+    // Another client is served at once.
+    let (status, body) = post_from("127.0.0.2", &addr, head).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["result"]["height"],
+        0
+    );
+
+    // Sockets that send no header within 2 s are closed: every idle socket reads end of stream
+    // (or a reset), well within the 10 s bound.
+    for mut socket in idle {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut byte = [0u8; 1];
+        match socket.read(&mut byte) {
+            Ok(0) => {}
+            Ok(_) => panic!("an idle socket got data"),
+            Err(e) => assert!(
+                !matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "an idle socket was still open after 10 s"
+            ),
+        }
+    }
+    // Their places are free again.
+    let (status, body) = post_from("127.0.0.1", &addr, head).await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_malformed_input_gets_its_error_and_changes_nothing() {
     let node = Running::start(&[]);
     let addr = node.addr();
@@ -561,6 +649,27 @@ async fn every_malformed_input_gets_its_error_and_changes_nothing() {
     // Not JSON, not a request, no such method, wrong parameter types and counts.
     assert_eq!(rpc_error_code(&addr, "{not json"), -32700);
     assert_eq!(rpc_error_code(&addr, r#"{"id":1}"#), -32600);
+    // An id of the wrong type: -32600 with `id: null` (alone and inside a batch).
+    for id in ["{}", "[1]", "true", "1.5", r#"{"a":[1]}"#] {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":{id},"method":"chain_head","params":[]}}"#);
+        let (_, response) = post(&addr, body.as_bytes());
+        let value: Value =
+            serde_json::from_str(&response).unwrap_or_else(|e| panic!("{id}: {e}: {response}"));
+        assert_eq!(value["error"]["code"], -32600, "{id}: {value}");
+        assert_eq!(value["id"], Value::Null, "{id}: {value}");
+        assert_eq!(value["jsonrpc"], "2.0");
+    }
+    let batch = r#"[{"jsonrpc":"2.0","id":7,"method":"chain_head","params":[]},{"jsonrpc":"2.0","id":false,"method":"chain_head"}]"#;
+    let (_, response) = post(&addr, batch.as_bytes());
+    let value: Value = serde_json::from_str(&response).unwrap();
+    let answers = value.as_array().unwrap();
+    assert_eq!(answers.len(), 2, "{value}");
+    assert!(answers
+        .iter()
+        .any(|a| a["id"] == 7 && a["result"]["height"] == 0));
+    assert!(answers
+        .iter()
+        .any(|a| a["id"] == Value::Null && a["error"]["code"] == -32600));
     assert_eq!(
         rpc_error_code(&addr, &request("no_such_method", json!([]))),
         -32601

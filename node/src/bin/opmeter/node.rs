@@ -39,6 +39,16 @@ pub(crate) struct NodeArgs {
     /// Most open sockets, and most WebSocket sessions plus HTTP requests in flight.
     #[arg(long, default_value_t = RpcConfig::default().max_connections)]
     rpc_max_connections: u32,
+    /// Most open sockets (WebSocket sessions included) of one client address (IPv4, or IPv6 /64).
+    #[arg(long, default_value_t = RpcConfig::default().max_connections_per_client)]
+    rpc_max_connections_per_client: u32,
+    /// Sockets kept for clients that hold none yet (at most half of --rpc-max-connections).
+    #[arg(long, default_value_t = RpcConfig::default().connections_reserved)]
+    rpc_connections_reserved: u32,
+    /// How long a socket may take to send a request header, from its connection or its last
+    /// response (e.g. `500ms`, `10s`); idle sockets are closed after it.
+    #[arg(long, value_parser = parse_duration, default_value = "10s")]
+    rpc_header_timeout: Duration,
     /// Most subscriptions per WebSocket connection.
     #[arg(long, default_value_t = RpcConfig::default().max_subscriptions_per_connection)]
     rpc_max_subscriptions: u32,
@@ -72,7 +82,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         _ => return Err(format!("`{text}`: unit must be ms, s or m")),
     };
     if duration.is_zero() {
-        return Err("the block time must be positive".into());
+        return Err(format!("`{text}`: the duration must be positive"));
     }
     Ok(duration)
 }
@@ -163,6 +173,9 @@ fn rpc_config(args: &NodeArgs) -> RpcConfig {
         max_response_body_bytes: args.rpc_max_response_bytes,
         max_batch_len: args.rpc_max_batch,
         max_connections: args.rpc_max_connections,
+        max_connections_per_client: args.rpc_max_connections_per_client,
+        connections_reserved: args.rpc_connections_reserved,
+        header_timeout: args.rpc_header_timeout,
         max_subscriptions_per_connection: args.rpc_max_subscriptions,
         call_gas_max: args.rpc_call_gas_max,
         read_gas_per_second: args.rpc_read_gas_per_second,
