@@ -16,7 +16,8 @@ use opmeter_rpc::backend::{
     KnownTx, ReceiptTrace, StorageProof, StoredCode,
 };
 use opmeter_vm::{
-    Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256,
+    Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,
+    VmError, U256,
 };
 use parking_lot::Mutex;
 use tokio::sync::broadcast;
@@ -73,9 +74,13 @@ impl NodeBackend {
     }
 }
 
-/// A node fault, for the server (its message; never the client's fault).
+/// A node fault, for the server (its message; never the client's fault), or the interrupt of a
+/// read-only execution.
 fn fault(error: impl Into<NodeError>) -> BackendError {
-    BackendError::Fault(error.into().to_string())
+    match error.into() {
+        NodeError::Vm(VmError::Interrupted) => BackendError::Interrupted,
+        error => BackendError::Fault(error.to_string()),
+    }
 }
 
 fn submit_error(error: SubmitError) -> BackendError {
@@ -201,8 +206,9 @@ impl Backend for NodeBackend {
         &self,
         call: CallRequest,
         height: Option<u64>,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<Outcome>, BackendError> {
-        let state = self.state(height)?;
+        let state = self.state(height)?.with_interrupt(interrupt);
         let outcome = self.chain().query(&state, call).map_err(fault)?;
         Ok(AtHeight {
             value: outcome,
@@ -215,8 +221,9 @@ impl Backend for NodeBackend {
         call: CallRequest,
         height: Option<u64>,
         options: &TraceOptions,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<(Outcome, Trace)>, BackendError> {
-        let state = self.state(height)?;
+        let state = self.state(height)?.with_interrupt(interrupt);
         let traced = self
             .chain()
             .trace_query(&state, call, options)
@@ -232,9 +239,10 @@ impl Backend for NodeBackend {
         from: Address,
         payload: Payload,
         gas_cap: u64,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<Estimate>, BackendError> {
         let chain = self.chain();
-        let state = self.state(None)?;
+        let state = self.state(None)?.with_interrupt(interrupt);
         let cap = gas_cap.min(chain.genesis().block_gas_limit);
         match chain.estimate_gas(&state, from, &payload, cap) {
             Ok(estimate) => Ok(AtHeight {

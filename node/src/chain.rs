@@ -18,7 +18,7 @@ use opmeter_ledger::merkle::merkle_root;
 use opmeter_ledger::transition::{execute_transaction, Executed, TxEnv, TxInput};
 use opmeter_ledger::tx::{Payload, SignedTransaction, Transaction};
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, Outcome, Schedule, Trace, TraceOptions, Vm, U256,
+    Address, BlockContext, CallRequest, Interrupt, Outcome, Schedule, Trace, TraceOptions, Vm, U256,
 };
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -138,9 +138,19 @@ pub struct ReadState {
     view: CommittedView,
     height: u64,
     timestamp_ms: u64,
+    /// Stops the executions that read this state once set (a read-only time limit).
+    interrupt: Option<Interrupt>,
 }
 
 impl ReadState {
+    /// The same state, whose executions ([`Chain::query`], [`Chain::trace_query`],
+    /// [`Chain::simulate`], [`Chain::estimate_gas`]) stop once `interrupt` is set
+    /// ([`opmeter_vm::VmError::Interrupted`]).
+    pub fn with_interrupt(mut self, interrupt: Interrupt) -> ReadState {
+        self.interrupt = Some(interrupt);
+        self
+    }
+
     /// The block whose state this is.
     pub fn height(&self) -> u64 {
         self.height
@@ -681,8 +691,23 @@ impl Chain {
         simulated: bool,
         trace: Option<&TraceOptions>,
     ) -> Result<Executed, NodeError> {
+        self.execute_on(&self.vm, overlay, context, index, checked, simulated, trace)
+    }
+
+    /// [`Chain::execute_traced`] on `vm` (a read-only execution's interruptible vm).
+    #[allow(clippy::too_many_arguments)]
+    fn execute_on(
+        &self,
+        vm: &Vm,
+        overlay: &Arc<Overlay>,
+        context: BlockContext,
+        index: u32,
+        checked: &CheckedTx,
+        simulated: bool,
+        trace: Option<&TraceOptions>,
+    ) -> Result<Executed, NodeError> {
         let env = TxEnv {
-            vm: &self.vm,
+            vm,
             block: context,
             index,
             fee_collector: self.genesis.fee_collector,
@@ -799,6 +824,7 @@ impl Chain {
             view: CommittedView::new(Arc::clone(&self.store), version),
             height,
             timestamp_ms: header.timestamp_ms,
+            interrupt: None,
         }))
     }
 
@@ -809,8 +835,17 @@ impl Chain {
     /// Node faults only.
     pub fn query(&self, state: &ReadState, call: CallRequest) -> Result<Outcome, NodeError> {
         Ok(self
-            .vm
+            .read_vm(state)
             .execute(Arc::new(state.view.clone()), state.context(), call)?)
+    }
+
+    /// The vm a read-only execution against `state` runs on: interruptible when the state
+    /// carries an interrupt. Never used for blocks.
+    fn read_vm(&self, state: &ReadState) -> Vm {
+        match &state.interrupt {
+            Some(interrupt) => self.vm.with_interrupt(interrupt.clone()),
+            None => self.vm.clone(),
+        }
     }
 
     /// [`Chain::query`] with a gas trace of the execution.
@@ -823,9 +858,12 @@ impl Chain {
         call: CallRequest,
         options: &TraceOptions,
     ) -> Result<(Outcome, Trace), NodeError> {
-        Ok(self
-            .vm
-            .execute_traced(Arc::new(state.view.clone()), state.context(), call, options)?)
+        Ok(self.read_vm(state).execute_traced(
+            Arc::new(state.view.clone()),
+            state.context(),
+            call,
+            options,
+        )?)
     }
 
     /// Executes `payload` from `sender` as the next transaction after `state` would, with
@@ -865,7 +903,10 @@ impl Chain {
             signed,
         };
         let overlay = Arc::new(Overlay::new(base));
-        self.execute_tx(&overlay, state.context(), 0, &checked, true)
+        let vm = self.read_vm(state);
+        Ok(self
+            .execute_on(&vm, &overlay, state.context(), 0, &checked, true, None)?
+            .receipt)
     }
 
     /// The smallest gas limit (at most `gas_cap`) at which `payload` from `sender` succeeds

@@ -14,7 +14,7 @@ use opmeter_ledger::bundle::Bundle;
 use opmeter_ledger::encoding::{DecU256, Hash32, HexBytes};
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::Payload;
-use opmeter_vm::{Address, CallRequest, U256};
+use opmeter_vm::{Address, CallRequest, Interrupt, U256};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
@@ -323,21 +323,41 @@ impl Api {
         })
     }
 
-    /// Runs a read-only call in an execution slot, reserving its gas limit from the client's
-    /// budget and settling the gas it used (`f` returns the result and that gas).
+    /// Runs a read-only call in an execution slot under the time limit, reserving its gas
+    /// limit from the client's budget and settling the gas it used (`f` returns the result and
+    /// that gas; a stopped execution is charged its whole limit).
     fn metered<T>(
         &self,
         ext: &Extensions,
         request: CallRequest,
-        f: impl FnOnce(CallRequest) -> Result<(T, u64), BackendError>,
+        f: impl FnOnce(CallRequest, Interrupt) -> Result<(T, u64), BackendError>,
     ) -> Result<T, RpcError> {
         let ip = client_ip(ext);
         let gas_limit = request.gas_limit;
         self.limiter.reserve(ip, gas_limit)?;
-        let result = self.executions.run(|| f(request));
-        let used = result.as_ref().map_or(0, |(_, used)| *used);
+        let result = self.executions.run(|| {
+            let deadline = Deadline::start(self.config.call_time_max);
+            f(request, deadline.interrupt())
+        });
+        let used = match &result {
+            Ok((_, used)) => *used,
+            Err(BackendError::Interrupted) => gas_limit,
+            Err(_) => 0,
+        };
         self.limiter.settle(ip, gas_limit, used);
-        Ok(result?.0)
+        Ok(result.map_err(|e| self.read_error(e))?.0)
+    }
+
+    /// The error of a read-only execution: a stopped one names the time limit.
+    fn read_error(&self, error: BackendError) -> RpcError {
+        let stopped = matches!(error, BackendError::Interrupted);
+        let error = RpcError::from(error);
+        if stopped {
+            let limit_ms = u64::try_from(self.config.call_time_max.as_millis()).unwrap_or(u64::MAX);
+            error.with_data(serde_json::json!({ "timeLimitMs": limit_ms }))
+        } else {
+            error
+        }
     }
 
     /// Runs an audit (a re-execution whose cost is known only afterwards) in an execution slot:
@@ -357,6 +377,49 @@ impl Api {
         };
         self.limiter.settle(ip, 0, spent);
         Ok(result?.map(|(value, _)| value))
+    }
+}
+
+/// The wall-clock limit of one read-only request: an [`Interrupt`] that a timer on the async
+/// runtime sets when the limit passes (the vm never reads a clock). Dropping it cancels the
+/// timer.
+pub(crate) struct Deadline {
+    interrupt: Interrupt,
+    timer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Deadline {
+    /// Starts the timer of `limit` now (no timer outside a tokio runtime: the limit is then
+    /// not enforced, and a warning says so).
+    pub(crate) fn start(limit: std::time::Duration) -> Deadline {
+        let interrupt = Interrupt::new();
+        let timer = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let flag = interrupt.clone();
+                Some(runtime.spawn(async move {
+                    tokio::time::sleep(limit).await;
+                    flag.interrupt();
+                }))
+            }
+            Err(_) => {
+                tracing::warn!("read-only execution outside a tokio runtime: no time limit");
+                None
+            }
+        };
+        Deadline { interrupt, timer }
+    }
+
+    /// The interrupt the execution must carry.
+    pub(crate) fn interrupt(&self) -> Interrupt {
+        self.interrupt.clone()
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        if let Some(timer) = self.timer.take() {
+            timer.abort();
+        }
     }
 }
 
@@ -576,8 +639,8 @@ impl OpmeterApiServer for Api {
         height: Option<u64>,
     ) -> RpcResult<CallResultView> {
         let request = self.call_request(call)?;
-        Ok(self.metered(ext, request, |request| {
-            let run = self.backend.call(request, height)?;
+        Ok(self.metered(ext, request, |request, interrupt| {
+            let run = self.backend.call(request, height, interrupt)?;
             let used = run.value.gas_used;
             Ok((CallResultView::new(&run.value, run.height), used))
         })?)
@@ -596,16 +659,20 @@ impl OpmeterApiServer for Api {
         let executions = 3 + u64::from(64 - cap.leading_zeros());
         let reserved = cap.saturating_mul(executions);
         self.limiter.reserve(ip, reserved)?;
-        let result = self
-            .executions
-            .run(|| self.backend.estimate_gas(args.from, payload, cap));
+        let result = self.executions.run(|| {
+            let deadline = Deadline::start(self.config.call_time_max);
+            self.backend
+                .estimate_gas(args.from, payload, cap, deadline.interrupt())
+        });
         let spent = match &result {
             Ok(estimate) => estimate.value.gas_burned,
+            // A stopped estimate may have run every execution it reserved.
+            Err(BackendError::Interrupted) => reserved,
             // A failing estimate ran once, at the cap (or not at all).
             Err(_) => cap,
         };
         self.limiter.settle(ip, reserved, spent);
-        let estimate = rpc(result)?;
+        let estimate = result.map_err(|e| self.read_error(e))?;
         let Estimate {
             gas_limit,
             receipt,
@@ -694,8 +761,10 @@ impl OpmeterApiServer for Api {
     ) -> RpcResult<TraceView> {
         let options = options.unwrap_or_default().options();
         let request = self.call_request(call)?;
-        Ok(self.metered(ext, request, |request| {
-            let run = self.backend.trace_call(request, height, &options)?;
+        Ok(self.metered(ext, request, |request, interrupt| {
+            let run = self
+                .backend
+                .trace_call(request, height, &options, interrupt)?;
             let (outcome, trace) = &run.value;
             Ok((TraceView::of_call(outcome, trace), outcome.gas_used))
         })?)

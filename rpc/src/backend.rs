@@ -15,7 +15,7 @@ use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::tx::{Payload, SignedTransaction};
 use opmeter_vm::{
-    Address, CallRequest, CodeHash, Outcome, Trace, TraceOptions, ValidationReport, U256,
+    Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport, U256,
 };
 use tokio::sync::broadcast;
 
@@ -159,6 +159,9 @@ pub enum BackendError {
         /// The transaction.
         tx_hash: Hash32,
     },
+    /// A read-only execution was stopped by its interrupt (its time limit passed).
+    #[error("the execution was stopped: it ran past its time limit")]
+    Interrupted,
     /// The node failed; not the caller's fault.
     #[error("{0}")]
     Fault(String),
@@ -225,38 +228,44 @@ pub trait Backend: Send + Sync + 'static {
     /// Node faults.
     fn receipt(&self, tx_hash: Hash32) -> Result<Option<Receipt>, BackendError>;
 
-    /// Runs `call` read-only against the committed state of `height` (or the head).
+    /// Runs `call` read-only against the committed state of `height` (or the head); the
+    /// execution stops once `interrupt` is set.
     ///
     /// # Errors
-    /// [`BackendError::UnknownBlock`]; node faults (a failing call is an outcome, not an error).
+    /// [`BackendError::UnknownBlock`]; [`BackendError::Interrupted`]; node faults (a failing
+    /// call is an outcome, not an error).
     fn call(
         &self,
         call: CallRequest,
         height: Option<u64>,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<Outcome>, BackendError>;
 
     /// [`Backend::call`] with a gas trace of the execution.
     ///
     /// # Errors
-    /// [`BackendError::UnknownBlock`]; node faults.
+    /// [`BackendError::UnknownBlock`]; [`BackendError::Interrupted`]; node faults.
     fn trace_call(
         &self,
         call: CallRequest,
         height: Option<u64>,
         options: &TraceOptions,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<(Outcome, Trace)>, BackendError>;
 
     /// The smallest gas limit at which `payload` from `from` succeeds against the head, at most
     /// `gas_cap`, verified by executing at exactly that limit; every execution sees the same
-    /// committed state.
+    /// committed state. The executions stop once `interrupt` is set.
     ///
     /// # Errors
-    /// [`BackendError::ExecutionFailed`] when it fails even at `gas_cap`; node faults.
+    /// [`BackendError::ExecutionFailed`] when it fails even at `gas_cap`;
+    /// [`BackendError::Interrupted`]; node faults.
     fn estimate_gas(
         &self,
         from: Address,
         payload: Payload,
         gas_cap: u64,
+        interrupt: Interrupt,
     ) -> Result<AtHeight<Estimate>, BackendError>;
 
     /// A storage value with its proof against the state root of `height` (or the head).

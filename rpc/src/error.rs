@@ -83,6 +83,9 @@ error_codes! {
     DevOnly = 2005 => "devOnly",
     /// `2006`: the receipt did not arrive in time; the transaction is still pending.
     ReceiptTimeout = 2006 => "receiptTimeout",
+    /// `2007`: a read-only execution ran past the server's time limit and was stopped;
+    /// `data.timeLimitMs` is the limit.
+    ExecutionTimeout = 2007 => "executionTimeout",
 }
 
 impl ErrorCode {
@@ -185,6 +188,10 @@ impl From<BackendError> for RpcError {
             BackendError::ReceiptTimeout { .. } => {
                 RpcError::new(ErrorCode::ReceiptTimeout, error.to_string())
             }
+            BackendError::Interrupted => RpcError::new(
+                ErrorCode::ExecutionTimeout,
+                "the execution ran past this server's time limit and was stopped; lower its work or run it as a transaction",
+            ),
             BackendError::Fault(message) => RpcError::internal(message),
         }
     }
@@ -275,6 +282,10 @@ mod tests {
                 (
                     2006,
                     "receiptTimeout",
+                ),
+                (
+                    2007,
+                    "executionTimeout",
                 ),
             ]
         "#]]

@@ -59,6 +59,7 @@ const READ_ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidParams,
     ErrorCode::CallGasAboveMax,
     ErrorCode::RateLimited,
+    ErrorCode::ExecutionTimeout,
     ErrorCode::UnknownBlock,
     ErrorCode::Internal,
 ];
@@ -217,6 +218,7 @@ const METHODS: &[Method] = &[
             ErrorCode::InvalidParams,
             ErrorCode::ExecutionFailed,
             ErrorCode::RateLimited,
+            ErrorCode::ExecutionTimeout,
             ErrorCode::Internal,
         ],
         subscription: None,

@@ -48,6 +48,12 @@ pub struct RpcConfig {
     /// Most gas of one read-only call (`contract_call`), and the cap of `contract_estimateGas`.
     /// Read-only execution is free, so its cost per request must be bounded.
     pub call_gas_max: u64,
+    /// Wall-clock limit of one read-only request's execution (`contract_call`,
+    /// `contract_traceCall`, all executions of one `contract_estimateGas`, a gateway call),
+    /// counted from when it gets an execution slot; past it the execution is stopped
+    /// (`2007`). Gas bounds the work, this bounds the time a slow instruction mix or a loaded
+    /// machine can take a core. Never applies to transactions in blocks.
+    pub call_time_max: Duration,
     /// Read-only execution budget per client IP, refilled per second (gas). Stops a client from
     /// burning the node's CPU with free calls; 0 disables the limit.
     pub read_gas_per_second: u64,
@@ -69,6 +75,7 @@ impl Default for RpcConfig {
             header_timeout: Duration::from_secs(10),
             max_subscriptions_per_connection: 64,
             call_gas_max: 100_000_000,
+            call_time_max: Duration::from_secs(2),
             read_gas_per_second: 2_000_000_000,
             read_gas_burst: 4_000_000_000,
             receipt_wait: Duration::from_secs(30),

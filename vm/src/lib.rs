@@ -56,7 +56,10 @@ pub mod validate;
 pub use abi::{GasCategory, HostFn};
 #[doc(hidden)]
 pub use exec::{engine_config, store_limits};
-pub use exec::{CacheStats, DeployRequest, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
+pub use exec::{
+    CacheStats, DeployRequest, Interrupt, PreparedCode, Vm, VmConfig, INTERRUPT_FUEL_SLICE,
+    MAX_GAS_LIMIT,
+};
 pub use instrument::Metering;
 pub use outcome::{Outcome, VmError};
 pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};

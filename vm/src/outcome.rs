@@ -73,4 +73,9 @@ pub enum VmError {
     /// Gas accounting found an inconsistency (a bug).
     #[error("gas accounting invariant broken: {0}")]
     GasAccounting(String),
+    /// The execution's [`crate::Interrupt`] was set (a read-only execution's time limit
+    /// passed) and the execution was stopped. Only executions given an interrupt
+    /// ([`crate::Vm::with_interrupt`]) can end this way; block execution never is.
+    #[error("the execution was interrupted")]
+    Interrupted,
 }

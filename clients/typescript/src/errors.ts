@@ -87,6 +87,8 @@ export const ErrorCode = {
   devOnly: 2005,
   /** `tx_sendRawAndWait` / `dev_fund`: still pending after the wait. */
   receiptTimeout: 2006,
+  /** A read-only execution ran past the server's time limit and was stopped; `data.timeLimitMs`. */
+  executionTimeout: 2007,
 } as const;
 
 /** The name of a fixed error code. */

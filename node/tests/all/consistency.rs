@@ -8,7 +8,7 @@ use std::sync::Arc;
 use opmeter_ledger::block::ReceiptStatus;
 use opmeter_node::api::NodeBackend;
 use opmeter_rpc::backend::Backend;
-use opmeter_vm::{Address, CallRequest, U256};
+use opmeter_vm::{Address, CallRequest, Interrupt, U256};
 use parking_lot::Mutex;
 
 use crate::support::{wallet, TestNode};
@@ -95,7 +95,7 @@ fn read_only_calls_see_one_committed_state_while_blocks_commit() {
             scope.spawn(move || {
                 let mut calls = 0u64;
                 while !done.load(Ordering::SeqCst) {
-                    let read = backend.call(sum.clone(), None).unwrap();
+                    let read = backend.call(sum.clone(), None, Interrupt::new()).unwrap();
                     let (a, b) = pair_of(&read.value.output);
                     assert_eq!(
                         (a + b, b),
@@ -128,7 +128,9 @@ fn read_only_calls_see_one_committed_state_while_blocks_commit() {
         storage.value.value.unwrap(),
         expected_b(head).to_le_bytes().to_vec()
     );
-    let old = backend.call(sum.clone(), Some(first + 3)).unwrap();
+    let old = backend
+        .call(sum.clone(), Some(first + 3), Interrupt::new())
+        .unwrap();
     assert_eq!(old.height, first + 3);
     assert_eq!(pair_of(&old.value.output), (TOTAL - 3, 3));
 }

@@ -897,3 +897,131 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
     assert_eq!(bad.status.code(), Some(1), "{bad_text}");
     assert!(bad_text.contains("INVALID"), "{bad_text}");
 }
+
+/// CPU time (user + system, in clock ticks) the process `pid` has used so far.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which is in parentheses): utime is the 14th field overall,
+    // stime the 15th.
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_served() {
+    let node = Running::start(&[
+        "--rpc-call-time-max",
+        "300ms",
+        "--rpc-call-gas-max",
+        "1000000000000000",
+        "--rpc-read-gas-per-second",
+        "0",
+    ]);
+    let client = http(&node.url).unwrap();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let deploy = wallet.deploy(&wat::parse_str(crate::support::KV).unwrap(), "", b"spin");
+    let receipt = client
+        .tx_send_raw_and_wait(HexBytes(deploy.encode()))
+        .await
+        .unwrap();
+    let contract = receipt.contract_address.expect("deployed");
+    let call = |method: &str, gas: u64| CallArgs {
+        contract,
+        method: method.into(),
+        gas_limit: Some(DecU64(gas)),
+        ..CallArgs::default()
+    };
+    // The usual latency of a small call, before anything loops.
+    let mut usual = Duration::ZERO;
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let out = client
+            .contract_call(call("put", 1_000_000), None)
+            .await
+            .unwrap();
+        assert_eq!(out.status, "success");
+        usual = usual.max(start.elapsed());
+    }
+
+    // A loop with 10^15 gas (hours of work) is stopped after 300 ms with `2007`.
+    let looping = {
+        let client = http(&node.url).unwrap();
+        let spin = call("spin", 1_000_000_000_000_000);
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            let result = client.contract_call(spin, None).await;
+            (result, start.elapsed())
+        })
+    };
+    // Meanwhile another client is served within its usual latency (bounded generously: this
+    // machine is shared; a loop holding every core would take seconds).
+    let bound = usual * 4 + Duration::from_millis(500);
+    for _ in 0..10 {
+        let start = std::time::Instant::now();
+        let out = client
+            .contract_call(call("put", 1_000_000), None)
+            .await
+            .unwrap();
+        assert_eq!(out.status, "success");
+        client.chain_head().await.unwrap();
+        let took = start.elapsed();
+        assert!(
+            took < bound,
+            "a call took {took:?} while a loop ran (usual {usual:?})"
+        );
+    }
+    let (result, took) = looping.await.unwrap();
+    match result {
+        Err(jsonrpsee::core::client::Error::Call(object)) => {
+            assert_eq!(object.code(), 2007, "{object:?}");
+            let data: Value = serde_json::from_str(object.data().unwrap().get()).unwrap();
+            assert_eq!(data["timeLimitMs"], 300);
+        }
+        other => panic!("expected the time limit, got {other:?}"),
+    }
+    assert!(
+        took >= Duration::from_millis(300),
+        "stopped early: {took:?}"
+    );
+    assert!(took < Duration::from_secs(10), "not stopped: {took:?}");
+
+    // Traced calls and estimates are stopped the same way.
+    let traced = client
+        .contract_trace_call(call("spin", 1_000_000_000_000_000), None, None)
+        .await;
+    assert_eq!(call_code(traced), 2007);
+    let estimate = client
+        .contract_estimate_gas(EstimateArgs {
+            from: address_of(&dev_key()),
+            tx: TxRequest::Call {
+                contract,
+                method: "spin".into(),
+                args: None,
+                input: None,
+                value: None,
+            },
+        })
+        .await;
+    assert_eq!(call_code(estimate), 2007);
+
+    // Stopped, not abandoned: the node is idle once the answers are in (a loop left running
+    // would burn a whole core, 1 s of CPU per second).
+    let pid = node.child.id();
+    let before = cpu_ticks(pid);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let used = cpu_ticks(pid) - before;
+    assert!(
+        used < 50,
+        "the node used {used} ticks of CPU in 1 s while idle"
+    );
+
+    // Transactions are bounded by gas alone: the same loop in a block runs out of gas.
+    wallet.gas_limit = 50_000_000;
+    let spin = wallet.call(contract, "spin", "");
+    let receipt = client
+        .tx_send_raw_and_wait(HexBytes(spin.encode()))
+        .await
+        .unwrap();
+    assert_eq!(receipt.status, "outOfGas");
+}

@@ -62,21 +62,33 @@ pub fn store_limits(schedule: &Schedule) -> StoreLimitsBuilder {
 pub(super) struct Generation {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
+    /// Whether the engine counts fuel to look at an interrupt (never for
+    /// [`Metering::Fuel`], whose fuel is the gas).
+    pub(super) interruptible: bool,
 }
 
 impl Generation {
-    /// A new engine for `metering` with the host ABI linked.
-    fn new(schedule: &Schedule, metering: Metering) -> Generation {
-        let config = engine_config(schedule, metering);
+    /// A new engine for `metering` with the host ABI linked; `interruptible` also counts wasmi
+    /// fuel, only to pace the looks at an interrupt.
+    fn new(schedule: &Schedule, metering: Metering, interruptible: bool) -> Generation {
+        let interruptible = interruptible && metering != Metering::Fuel;
+        let mut config = engine_config(schedule, metering);
+        if interruptible {
+            config.consume_fuel(true);
+        }
         let engine = Engine::new(&config);
         let mut linker = Linker::new(&engine);
         define_host_functions(&mut linker);
-        Generation { engine, linker }
+        Generation {
+            engine,
+            linker,
+            interruptible,
+        }
     }
 
     /// The engine of one traced execution: injected metering, plus the tracer's hooks.
-    pub(super) fn traced(schedule: &Schedule) -> Result<Generation, VmError> {
-        let mut generation = Generation::new(schedule, Metering::Injected);
+    pub(super) fn traced(schedule: &Schedule, interruptible: bool) -> Result<Generation, VmError> {
+        let mut generation = Generation::new(schedule, Metering::Injected, interruptible);
         define_trace_functions(&mut generation.linker)?;
         Ok(generation)
     }
@@ -85,9 +97,14 @@ impl Generation {
 /// The mutable part of the vm: the current generation and both caches.
 struct Cache {
     generation: Arc<Generation>,
+    /// The interruptible engine of the same generation (read-only executions with an
+    /// interrupt), with its own module cache.
+    interruptible: Arc<Generation>,
     generations: u64,
+    /// Wasm compiled by both engines of the generation.
     compiled_bytes: u64,
     modules: LruCache<CodeHash, Module>,
+    interruptible_modules: LruCache<CodeHash, Module>,
     instrumented: LruCache<(CodeHash, u32), Arc<[u8]>>,
 }
 
@@ -102,12 +119,15 @@ pub(super) struct Shared {
 impl Shared {
     pub(super) fn new(schedule: Schedule, config: VmConfig) -> Shared {
         let schedule_hash = schedule.hash();
-        let generation = Arc::new(Generation::new(&schedule, config.metering));
+        let generation = Arc::new(Generation::new(&schedule, config.metering, false));
+        let interruptible = Arc::new(Generation::new(&schedule, config.metering, true));
         let cache = Cache {
             generation,
+            interruptible,
             generations: 1,
             compiled_bytes: 0,
             modules: LruCache::new(config.module_cache_capacity),
+            interruptible_modules: LruCache::new(config.module_cache_capacity),
             instrumented: LruCache::new(config.instrumented_cache_capacity),
         };
         Shared {
@@ -134,17 +154,25 @@ impl Shared {
         }
     }
 
-    /// The generation new executions use; rotates to a fresh engine (and drops the module
-    /// cache) once the current one compiled more than its code budget.
-    pub(super) fn current_generation(&self) -> Arc<Generation> {
+    /// The engine new executions use (the interruptible one when `interruptible`); rotates to
+    /// a fresh generation (and drops the module caches) once the current one compiled more
+    /// than its code budget.
+    pub(super) fn current_generation(&self, interruptible: bool) -> Arc<Generation> {
         let mut cache = self.lock();
         if cache.compiled_bytes > self.config.engine_code_budget_bytes {
-            cache.generation = Arc::new(Generation::new(&self.schedule, self.config.metering));
+            let metering = self.config.metering;
+            cache.generation = Arc::new(Generation::new(&self.schedule, metering, false));
+            cache.interruptible = Arc::new(Generation::new(&self.schedule, metering, true));
             cache.generations += 1;
             cache.compiled_bytes = 0;
             cache.modules.clear();
+            cache.interruptible_modules.clear();
         }
-        Arc::clone(&cache.generation)
+        if interruptible {
+            Arc::clone(&cache.interruptible)
+        } else {
+            Arc::clone(&cache.generation)
+        }
     }
 
     /// Caches prepared code's instrumented bytes.
@@ -188,13 +216,12 @@ impl Shared {
         code_hash: CodeHash,
         state: &dyn StateView,
     ) -> Result<Module, VmError> {
+        if let Some(module) = self
+            .lock()
+            .modules_of(generation)
+            .and_then(|m| m.get(&code_hash))
         {
-            let mut cache = self.lock();
-            if Arc::ptr_eq(&cache.generation, generation) {
-                if let Some(module) = cache.modules.get(&code_hash) {
-                    return Ok(module.clone());
-                }
-            }
+            return Ok(module.clone());
         }
         let corrupt = |reason: String| VmError::CorruptCode {
             code_hash: code_hash.to_hex(),
@@ -220,12 +247,28 @@ impl Shared {
         let module = Module::new(&generation.engine, &instrumented[..])
             .map_err(|e| corrupt(e.to_string()))?;
         let mut cache = self.lock();
-        if Arc::ptr_eq(&cache.generation, generation) {
-            cache.compiled_bytes = cache
-                .compiled_bytes
-                .saturating_add(instrumented.len() as u64);
-            cache.modules.put(code_hash, module.clone());
+        let compiled = instrumented.len() as u64;
+        if let Some(modules) = cache.modules_of(generation) {
+            modules.put(code_hash, module.clone());
+            cache.compiled_bytes = cache.compiled_bytes.saturating_add(compiled);
         }
         Ok(module)
+    }
+}
+
+impl Cache {
+    /// The module cache of `generation`; `None` for a generation rotated away (its modules are
+    /// compiled per execution and not kept).
+    fn modules_of(
+        &mut self,
+        generation: &Arc<Generation>,
+    ) -> Option<&mut LruCache<CodeHash, Module>> {
+        if Arc::ptr_eq(&self.generation, generation) {
+            Some(&mut self.modules)
+        } else if Arc::ptr_eq(&self.interruptible, generation) {
+            Some(&mut self.interruptible_modules)
+        } else {
+            None
+        }
     }
 }

@@ -16,6 +16,7 @@ use wasmi::{Global, Memory, Module, Store, StoreLimits, Val};
 use super::cache::{store_limits, Generation, Shared};
 use super::host::HostAbort;
 use super::meter::Meter;
+use super::{Interrupt, INTERRUPT_FUEL_SLICE};
 use crate::abi::{GAS_GLOBAL_EXPORT, GROW_GAS_GLOBAL_EXPORT, MEMORY_EXPORT};
 use crate::instrument::{instrument_traced, Metering};
 use crate::outcome::VmError;
@@ -33,6 +34,8 @@ pub(super) struct Exec {
     /// Every charge of the execution, and its tracer.
     pub(super) meter: Meter,
     pub(super) logs: Vec<String>,
+    /// Stops the execution when set (interruptible executions only).
+    pub(super) interrupt: Option<Interrupt>,
 }
 
 /// What a frame runs.
@@ -177,6 +180,10 @@ fn traced_module(exec: &mut Exec, code_hash: CodeHash) -> Result<Module, VmError
 }
 
 fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult), VmError> {
+    let interrupt = exec.interrupt.clone();
+    if interrupt.as_ref().is_some_and(Interrupt::is_interrupted) {
+        return Err(VmError::Interrupted);
+    }
     let checkpoint = exec.journal.checkpoint();
     let Some(code_hash) = exec.journal.state().contract_code(&args.contract)? else {
         return Ok((exec, FrameResult::trap(TrapCode::ContractNotFound, 0)));
@@ -254,6 +261,14 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
             .set_fuel(gas_after_instantiation)
             .map_err(|e| VmError::Engine(e.to_string()))?;
     }
+    // An interruptible engine counts fuel only to pace the looks at the interrupt: unbounded
+    // for instantiation (bounded by validation), then sliced for the call.
+    let interrupt = interrupt.filter(|_| generation.interruptible);
+    if interrupt.is_some() {
+        store
+            .set_fuel(u64::MAX)
+            .map_err(|e| VmError::Engine(e.to_string()))?;
+    }
 
     let instance = match generation.linker.instantiate_and_start(&mut store, &module) {
         Ok(instance) => instance,
@@ -290,7 +305,10 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
         let stop = Stop::Trap(TrapCode::MethodNotFound);
         return finish_frame(store, checkpoint, gas_limit, stop, grow_global);
     };
-    let result = entry.call(&mut store, ());
+    let result = match &interrupt {
+        None => entry.call(&mut store, ()),
+        Some(interrupt) => call_interruptible(&mut store, entry.func(), interrupt)?,
+    };
     let stop = match result {
         // Straight-line code after the last check point may have overdrawn the counter.
         Ok(()) if counter_negative(&store) => Stop::OutOfGas,
@@ -303,6 +321,40 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
         },
     };
     finish_frame(store, checkpoint, gas_limit, stop, grow_global)
+}
+
+/// Calls `func` (no parameters, no results) in slices of [`INTERRUPT_FUEL_SLICE`] fuel, looking at
+/// `interrupt` between slices: the engine's result, or [`VmError::Interrupted`] once it is set.
+fn call_interruptible(
+    store: &mut Store<HostState>,
+    func: &wasmi::Func,
+    interrupt: &Interrupt,
+) -> Result<Result<(), wasmi::Error>, VmError> {
+    let engine = |e: wasmi::Error| VmError::Engine(e.to_string());
+    store.set_fuel(INTERRUPT_FUEL_SLICE).map_err(engine)?;
+    let mut call = match func.call_resumable(&mut *store, &[], &mut []) {
+        Ok(call) => call,
+        Err(error) => return Ok(Err(error)),
+    };
+    loop {
+        call = match call {
+            wasmi::ResumableCall::Finished => return Ok(Ok(())),
+            // A host function's error (revert, trap, out of gas, fault): the call stops here,
+            // exactly as a plain call would.
+            wasmi::ResumableCall::HostTrap(trap) => return Ok(Err(trap.into_host_error())),
+            wasmi::ResumableCall::OutOfFuel(paused) => {
+                if interrupt.is_interrupted() {
+                    return Err(VmError::Interrupted);
+                }
+                let fuel = INTERRUPT_FUEL_SLICE.max(paused.required_fuel());
+                store.set_fuel(fuel).map_err(engine)?;
+                match paused.resume(&mut *store, &mut []) {
+                    Ok(call) => call,
+                    Err(error) => return Ok(Err(error)),
+                }
+            }
+        };
+    }
 }
 
 /// How a frame's code stopped.

@@ -44,6 +44,36 @@ use cache::{Generation, Shared};
 use frame::{run_frame, Exec, FrameArgs, FrameResult};
 use meter::{price, Meter};
 
+/// Fuel an interruptible execution runs between two looks at its [`Interrupt`] (wasmi fuel:
+/// about one unit per instruction, so a set interrupt stops the code within about a
+/// millisecond). Fuel only paces the looks; gas is still the injected counter.
+pub const INTERRUPT_FUEL_SLICE: u64 = 1_000_000;
+
+/// A flag that stops an execution from outside (another thread sets it; the running code looks
+/// at it every [`INTERRUPT_FUEL_SLICE`] units of fuel, and every frame before it starts). It is
+/// how a node holds read-only executions to a wall-clock limit without the vm reading a clock:
+/// the node sets the flag when the time has passed, the execution ends with
+/// [`VmError::Interrupted`]. Cheap to clone; clones share the flag.
+#[derive(Clone, Debug, Default)]
+pub struct Interrupt(Arc<std::sync::atomic::AtomicBool>);
+
+impl Interrupt {
+    /// A flag not set.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Sets the flag: every execution holding it stops at its next look.
+    pub fn interrupt(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the flag is set.
+    pub fn is_interrupted(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 /// The largest gas limit an execution runs with (larger requests are capped): the gas counter is
 /// an `i64` global and `u64::MAX` is the out-of-gas sentinel.
 pub const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
@@ -146,6 +176,8 @@ pub struct CacheStats {
 #[derive(Clone)]
 pub struct Vm {
     shared: Arc<Shared>,
+    /// Set by [`Vm::with_interrupt`]: executions of this handle can be stopped.
+    interrupt: Option<Interrupt>,
 }
 
 impl fmt::Debug for Vm {
@@ -167,6 +199,21 @@ impl Vm {
     pub fn with_config(schedule: Schedule, config: VmConfig) -> Vm {
         Vm {
             shared: Arc::new(Shared::new(schedule, config)),
+            interrupt: None,
+        }
+    }
+
+    /// A handle on the same vm (same caches) whose executions stop with
+    /// [`VmError::Interrupted`] once `interrupt` is set. They run on a second engine that
+    /// counts wasmi fuel only to look at the flag (its own module cache, compiled on first
+    /// use); outcomes, gas included, are identical to the plain handle's. For read-only
+    /// executions: a block must never be executed with an interrupt. With
+    /// [`Metering::Fuel`] (a benchmark comparator, whose gas is the fuel) the flag is only looked
+    /// at when a frame starts.
+    pub fn with_interrupt(&self, interrupt: Interrupt) -> Vm {
+        Vm {
+            shared: Arc::clone(&self.shared),
+            interrupt: Some(interrupt),
         }
     }
 
@@ -215,7 +262,7 @@ impl Vm {
     /// # Errors
     /// [`VmError::CorruptCode`] when the engine refuses the instrumented code.
     pub fn precompile(&self, code: &PreparedCode) -> Result<(), VmError> {
-        let generation = self.shared.current_generation();
+        let generation = self.shared.current_generation(false);
         self.shared.remember_instrumented(code);
         let view = DeployView {
             inner: Arc::new(crate::state::MemoryState::default()),
@@ -440,16 +487,18 @@ impl Vm {
         block: BlockContext,
         tracer: Option<Tracer>,
     ) -> Result<Exec, VmError> {
+        let interruptible = self.interrupt.is_some();
         let generation = match &tracer {
-            None => self.shared.current_generation(),
+            None => self.shared.current_generation(interruptible),
             Some(_) if self.shared.config.metering != Metering::Injected => {
                 return Err(VmError::Engine("gas traces need Metering::Injected".into()))
             }
-            Some(_) => Arc::new(Generation::traced(&self.shared.schedule)?),
+            Some(_) => Arc::new(Generation::traced(&self.shared.schedule, interruptible)?),
         };
         Ok(Exec {
             shared: Arc::clone(&self.shared),
             generation,
+            interrupt: self.interrupt.clone(),
             journal: Journal::new(state),
             block,
             meter: Meter::new(tracer),

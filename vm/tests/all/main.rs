@@ -5,6 +5,7 @@ mod conformance;
 mod conformance_findings;
 mod execution;
 mod fuzz_regressions;
+mod interrupt;
 mod resource_bounds;
 mod schedule;
 mod trace;

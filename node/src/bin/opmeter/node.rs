@@ -55,6 +55,11 @@ pub(crate) struct NodeArgs {
     /// Most gas of one read-only call (`contract_call`, and the cap of gas estimates).
     #[arg(long, default_value_t = RpcConfig::default().call_gas_max)]
     rpc_call_gas_max: u64,
+    /// Wall-clock limit of one read-only execution (`contract_call`, `contract_traceCall`, an
+    /// estimate's executions together), e.g. `500ms`, `2s`; past it the execution is stopped.
+    /// Never applies to transactions in blocks.
+    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    rpc_call_time_max: Duration,
     /// Read-only execution budget per client IP, in gas per second (0: unlimited).
     #[arg(long, default_value_t = RpcConfig::default().read_gas_per_second)]
     rpc_read_gas_per_second: u64,
@@ -178,6 +183,7 @@ fn rpc_config(args: &NodeArgs) -> RpcConfig {
         header_timeout: args.rpc_header_timeout,
         max_subscriptions_per_connection: args.rpc_max_subscriptions,
         call_gas_max: args.rpc_call_gas_max,
+        call_time_max: args.rpc_call_time_max,
         read_gas_per_second: args.rpc_read_gas_per_second,
         read_gas_burst: args.rpc_read_gas_burst,
         ..RpcConfig::default()
