@@ -42,6 +42,9 @@ command -v ccache >/dev/null || missing+=(ccache)
 command -v chromium >/dev/null || missing+=(chromium)
 # binaryen: `opmeter build` (and so the test harness) optimises every contract with wasm-opt.
 command -v wasm-opt >/dev/null || missing+=(binaryen)
+# python3 with venv: schemathesis (step 6) checks the HTTP gateway against its OpenAPI document.
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"
@@ -68,6 +71,16 @@ fi
 if ! node_ok; then
   say "need Node.js >= 20.19 with npm for clients/typescript (found: $(node --version 2>/dev/null || echo none)); install it, then re-run."
   exit 1
+fi
+
+# 6. schemathesis from PyPI, in a virtualenv under ~/.cache/opmeter (the gateway test,
+#    node/tests/all/gateway.rs, runs it against a running node; OPMETER_SCHEMATHESIS overrides).
+SCHEMATHESIS_VERSION=4.32.5
+venv="$HOME/.cache/opmeter/venv"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version ${SCHEMATHESIS_VERSION}\$"; then
+  say "installing schemathesis ${SCHEMATHESIS_VERSION} into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
 fi
 
 say "ready"

@@ -245,6 +245,7 @@ fn client_ip(ext: &Extensions) -> IpAddr {
         })
 }
 
+#[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) backend: Arc<dyn Backend>,
     pub(crate) config: RpcConfig,
@@ -301,7 +302,7 @@ pub(crate) fn notices(backend: &dyn Backend) -> broadcast::Sender<Arc<BlockNotic
 
 impl Api {
     /// A read-only call's request, its gas limit checked against `callGasMax`.
-    fn call_request(&self, call: CallArgs) -> Result<CallRequest, RpcError> {
+    pub(crate) fn call_request(&self, call: CallArgs) -> Result<CallRequest, RpcError> {
         let gas_limit = call.gas_limit.map_or(self.config.call_gas_max, |g| g.0);
         if gas_limit > self.config.call_gas_max {
             return Err(RpcError::new(
@@ -326,7 +327,7 @@ impl Api {
     /// Runs a read-only call in an execution slot under the time limit, reserving its gas
     /// limit from the client's budget and settling the gas it used (`f` returns the result and
     /// that gas; a stopped execution is charged its whole limit).
-    fn metered<T>(
+    pub(crate) fn metered<T>(
         &self,
         ext: &Extensions,
         request: CallRequest,

@@ -76,7 +76,8 @@ error_codes! {
     /// `2003`: this client used its read-only execution budget; `data.retryAfterMs` says when
     /// to retry.
     RateLimited = 2003 => "rateLimited",
-    /// `2004`: the transaction fails at any gas limit, so no estimate exists; `data` is the
+    /// `2004`: the execution failed: a transaction to estimate fails at any gas limit (so no
+    /// estimate exists), or a gateway call reverted, trapped or ran out of gas; `data` is the
     /// failing execution.
     ExecutionFailed = 2004 => "executionFailed",
     /// `2005`: a development-only method on a chain that is not in development mode.
@@ -86,6 +87,8 @@ error_codes! {
     /// `2007`: a read-only execution ran past the server's time limit and was stopped;
     /// `data.timeLimitMs` is the limit.
     ExecutionTimeout = 2007 => "executionTimeout",
+    /// `2008`: the HTTP gateway has no such route, transaction or name.
+    NotFound = 2008 => "notFound",
 }
 
 impl ErrorCode {
@@ -286,6 +289,10 @@ mod tests {
                 (
                     2007,
                     "executionTimeout",
+                ),
+                (
+                    2008,
+                    "notFound",
                 ),
             ]
         "#]]

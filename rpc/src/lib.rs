@@ -1,6 +1,7 @@
 //! Opmeter's JSON-RPC API: the methods, their wire types (views) and error codes, the server and
-//! its limits, the OpenRPC document, the typed client and the gas report page. The only crate
-//! that knows JSON-RPC.
+//! its limits, the OpenRPC document, the typed client, the gas report page, and the HTTP gateway
+//! (contracts as plain web services under `/v1/`, with its OpenAPI document). The only crate
+//! that knows JSON-RPC and HTTP.
 //!
 //! The node implements [`Backend`] in domain types (the ledger's blocks, receipts and
 //! transactions, vm outcomes, typed errors); this crate turns it into JSON-RPC 2.0 methods over
@@ -9,6 +10,7 @@
 //!
 //! ```text
 //! client ──HTTP/WS──▶ accept loop (limits, client address) ──▶ OpmeterApiServer ──▶ dyn Backend
+//!                                  └── /v1/ ──▶ gateway ──────────────┘
 //! ```
 //!
 //! ```
@@ -24,6 +26,8 @@ pub mod api;
 pub mod backend;
 pub mod client;
 pub mod error;
+pub mod gateway;
+pub mod openapi;
 pub mod openrpc;
 pub mod server;
 pub mod types;

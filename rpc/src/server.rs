@@ -185,6 +185,11 @@ impl RateLimiter {
 
 /// The methods over `backend` with `config`'s call limits, as registered by [`serve`].
 pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcModule<()> {
+    build(backend, config).0
+}
+
+/// The methods and the API state they share with the gateway (one budget, one set of slots).
+fn build(backend: Arc<dyn Backend>, config: RpcConfig) -> (jsonrpsee::RpcModule<()>, Api) {
     let limiter = Arc::new(RateLimiter::new(
         config.read_gas_per_second,
         config.read_gas_burst,
@@ -199,8 +204,8 @@ pub fn methods(backend: Arc<dyn Backend>, config: RpcConfig) -> jsonrpsee::RpcMo
         executions: Arc::new(crate::api::Slots::new(slots)),
     };
     // Cannot fail: a fresh module has no method names to clash with.
-    let _ = module.merge(api.into_rpc());
-    module
+    let _ = module.merge(api.clone().into_rpc());
+    (module, api)
 }
 
 /// The key under which a client's sockets and budget are counted: its IPv4 address, or its
@@ -471,7 +476,7 @@ pub async fn serve(
     ));
     let header_timeout = config.header_timeout;
     let max_body_bytes = config.max_request_body_bytes;
-    let methods = methods(backend, config.clone());
+    let (methods, api) = build(backend, config.clone());
     let builder = jsonrpsee::server::Server::builder()
         .set_config(server_config)
         .to_service_builder();
@@ -503,12 +508,14 @@ pub async fn serve(
             let _ = socket.set_nodelay(true);
             let builder = builder.clone();
             let methods = methods.clone();
+            let api = api.clone();
             let stop = stop_handle.clone();
             let service =
                 tower::service_fn(move |mut request: HttpRequest<hyper::body::Incoming>| {
                     // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
                     // the socket limits; everything else (POST, WebSocket) is JSON-RPC.
                     let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
+                    let gateway = crate::gateway::is_gateway_request(&request).then(|| api.clone());
                     // The client's address reaches the methods (rate limiting) through the
                     // request's extensions; so does the socket's hold, which a WebSocket
                     // session keeps for as long as it lasts.
@@ -516,9 +523,12 @@ pub async fn serve(
                     request.extensions_mut().insert(hold.clone());
                     let service = builder.clone().build(methods.clone(), stop.clone());
                     async move {
-                        match page {
-                            Some(page) => Ok(page),
-                            None => json_rpc(request, max_body_bytes, service).await,
+                        match (page, gateway) {
+                            (Some(page), _) => Ok(page),
+                            (None, Some(api)) => {
+                                Ok(crate::gateway::handle(api, request, remote).await)
+                            }
+                            (None, None) => json_rpc(request, max_body_bytes, service).await,
                         }
                     }
                 });

@@ -81,7 +81,7 @@ export const ErrorCode = {
   callGasAboveMax: 2002,
   /** The client's read-only budget is used up; `data.retryAfterMs`. */
   rateLimited: 2003,
-  /** `contract_estimateGas`: the transaction fails at any limit; `data` is that execution. */
+  /** `contract_estimateGas`: the transaction fails at any limit (or a gateway call failed); `data` is that execution. */
   executionFailed: 2004,
   /** `dev_fund` on a chain that is not a development chain. */
   devOnly: 2005,
@@ -89,6 +89,8 @@ export const ErrorCode = {
   receiptTimeout: 2006,
   /** A read-only execution ran past the server's time limit and was stopped; `data.timeLimitMs`. */
   executionTimeout: 2007,
+  /** HTTP gateway only: no such route, transaction or name. */
+  notFound: 2008,
 } as const;
 
 /** The name of a fixed error code. */

@@ -5,6 +5,7 @@ mod chain;
 mod cli;
 mod consistency;
 mod crash;
+mod gateway;
 mod rpc;
 mod scaffold;
 mod support;

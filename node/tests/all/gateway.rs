@@ -1,0 +1,433 @@
+//! The HTTP gateway end to end, over real sockets against a spawned `opmeter node`, with raw
+//! HTTP/1.1 requests as `curl` sends them: calls by address (GET with query arguments, POST with
+//! a JSON body), output as the body and gas, height, status and schedule in headers, log lines on
+//! request, transactions raw and hex (with and without waiting), every error as an HTTP status
+//! with the JSON-RPC code, the time limit and the per-client budget; then schemathesis checks the
+//! running gateway against its OpenAPI document.
+
+use std::path::Path;
+use std::process::Command;
+
+use opmeter_ledger::tx::Wallet;
+use opmeter_node::genesis::dev_key;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{Running, KV};
+
+/// An HTTP answer: status, headers (lowercase names, in order), body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{e}: {} {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The JSON-RPC code of an error answer.
+    fn code(&self) -> i64 {
+        self.json()["error"]["code"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no error code: {self:?}"))
+    }
+}
+
+/// One HTTP/1.1 request from local address `from` (`Connection: close`), answered within 30 s.
+async fn request(
+    from: &str,
+    addr: &str,
+    method: &str,
+    target: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Answer {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let mut head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .expect("answered within 30 s")
+    .unwrap();
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .map(|line| {
+            let (name, value) = line.split_once(':').unwrap();
+            (name.trim().to_ascii_lowercase(), value.trim().to_string())
+        })
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+async fn get(addr: &str, target: &str) -> Answer {
+    request("127.0.0.1", addr, "GET", target, &[], b"").await
+}
+
+/// Deploys `wat` with the development key through `POST /v1/tx?wait=true` (raw bytes); returns
+/// its address.
+async fn deploy(addr: &str, wallet: &mut Wallet, wat: &str, salt: &[u8]) -> String {
+    let tx = wallet.deploy(&wat::parse_str(wat).unwrap(), "", salt);
+    let answer = request(
+        "127.0.0.1",
+        addr,
+        "POST",
+        "/v1/tx?wait=true",
+        &[("Content-Type", "application/octet-stream")],
+        &tx.encode(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{:?}", answer);
+    let receipt = answer.json();
+    assert_eq!(receipt["status"], "success", "{receipt}");
+    receipt["contractAddress"].as_str().unwrap().to_string()
+}
+
+/// `hello` logs two lines (the second with a newline and a `%`) and outputs `"hi"`.
+const LOGGER: &str = r#"(module
+  (import "opmeter" "debug_log" (func $log (param i32 i32)))
+  (import "opmeter" "output_set" (func $out (param i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 0) "first line")
+  (data (i32.const 16) "100%\0adone")
+  (data (i32.const 32) "\22hi\22")
+  (func (export "hello")
+    (call $log (i32.const 0) (i32.const 10))
+    (call $log (i32.const 16) (i32.const 9))
+    (call $out (i32.const 32) (i32.const 4))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contracts_answer_plain_http_with_the_json_rpc_error_codes() {
+    let node = Running::start(&[
+        "--rpc-call-time-max",
+        "300ms",
+        "--rpc-call-gas-max",
+        "1000000000000000",
+        "--rpc-read-gas-per-second",
+        "1000000",
+        "--rpc-read-gas-burst",
+        "3000000000000000",
+    ]);
+    let addr = node.addr();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let kv = deploy(&addr, &mut wallet, KV, b"kv").await;
+    let logger = deploy(&addr, &mut wallet, LOGGER, b"logger").await;
+
+    // A transaction as 0x hex, not waited for: 202 with its hash; then GET /v1/tx/{hash}.
+    wallet.gas_limit = 1_000_000;
+    let put = wallet.call(
+        serde_json::from_value(Value::String(kv.clone())).unwrap(),
+        "put",
+        r#"{"a":[1,2]}"#,
+    );
+    let hex = format!("0x{}", hex::encode(put.encode()));
+    let sent = request(
+        "127.0.0.1",
+        &addr,
+        "POST",
+        "/v1/tx",
+        &[("Content-Type", "text/plain")],
+        hex.as_bytes(),
+    )
+    .await;
+    assert_eq!(sent.status, 202, "{sent:?}");
+    let hash = sent.json()["hash"].as_str().unwrap().to_string();
+    assert_eq!(hash, put.hash().to_string());
+    let mut committed = None;
+    for _ in 0..100 {
+        let answer = get(&addr, &format!("/v1/tx/{hash}")).await;
+        // The node may not find a transaction while its block commits (tx_get has the same
+        // window): only then is it 404.
+        if answer.status == 404 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            continue;
+        }
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let value = answer.json();
+        assert_eq!(value["transaction"]["hash"], hash.as_str());
+        if !value["receipt"].is_null() {
+            committed = Some(value);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let committed = committed.expect("committed within 5 s");
+    assert_eq!(committed["receipt"]["status"], "success");
+    let height = committed["receipt"]["height"].as_u64().unwrap();
+
+    // GET by address: the output is the body (JSON here), gas, height, status, schedule in
+    // headers.
+    let answer = get(&addr, &format!("/v1/c/{kv}/get")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, br#"{"a":[1,2]}"#);
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    assert_eq!(answer.header("opmeter-status"), Some("success"));
+    assert_eq!(
+        answer.header("opmeter-height"),
+        Some(height.to_string().as_str())
+    );
+    let gas: u64 = answer.header("opmeter-gas-used").unwrap().parse().unwrap();
+    assert!(gas > 0);
+    assert_eq!(answer.header("opmeter-gas-limit"), Some("1000000000000000"));
+    let schedule = answer.header("opmeter-schedule-hash").unwrap();
+    assert!(
+        schedule.starts_with("0x") && schedule.len() == 66,
+        "{schedule}"
+    );
+    // The same call over JSON-RPC costs the same gas.
+    let rpc = opmeter_rpc::client::http(&node.url).unwrap();
+    let over_rpc = opmeter_rpc::OpmeterApiClient::contract_call(
+        &rpc,
+        opmeter_rpc::CallArgs {
+            contract: serde_json::from_value(Value::String(kv.clone())).unwrap(),
+            method: "get".into(),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(over_rpc.gas_used.0, gas);
+    assert_eq!(answer.all("opmeter-log"), Vec::<&str>::new());
+
+    // Query arguments become a JSON object (`put` outputs nothing, but the read-only call runs
+    // with that input); a POST body is the input as is. Neither writes anything.
+    let answer = get(&addr, &format!("/v1/c/{kv}/put?x=1&name=bob&_gas=5000000")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.header("opmeter-gas-limit"), Some("5000000"));
+    let posted = request(
+        "127.0.0.1",
+        &addr,
+        "POST",
+        &format!("/v1/c/{kv}/put"),
+        &[("Content-Type", "application/json")],
+        br#"{"b": true}"#,
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{posted:?}");
+    assert_eq!(
+        get(&addr, &format!("/v1/c/{kv}/get")).await.body,
+        br#"{"a":[1,2]}"#
+    );
+
+    // Log lines on request (query or header), percent-encoded; JSON output `"hi"`.
+    for (target, headers) in [
+        (format!("/v1/c/{logger}/hello?_logs=true"), vec![]),
+        (
+            format!("/v1/c/{logger}/hello"),
+            vec![("opmeter-logs", "true")],
+        ),
+    ] {
+        let answer = request("127.0.0.1", &addr, "GET", &target, &headers, b"").await;
+        assert_eq!(answer.status, 200, "{answer:?}");
+        assert_eq!(answer.body, b"\"hi\"");
+        assert_eq!(
+            answer.all("opmeter-log"),
+            vec!["first line", "100%25%0Adone"]
+        );
+    }
+
+    // Errors: HTTP status + the JSON-RPC code.
+    let zero = format!("0x{}", "00".repeat(32));
+    let cases: Vec<(String, u16, i64)> = vec![
+        ("/v1/c/0x01/get".into(), 400, -32602),
+        (format!("/v1/c/{zero}/get"), 404, 2004),
+        (format!("/v1/c/{kv}/nothing"), 404, 2004),
+        (format!("/v1/c/{kv}/fail"), 422, 2004),
+        (format!("/v1/c/{kv}/get?_height=99999"), 404, 2001),
+        (format!("/v1/c/{kv}/get?_gas=2000000000000000"), 400, 2002),
+        (format!("/v1/c/{kv}/get?_gas=lots"), 400, -32602),
+        (format!("/v1/c/{kv}/get?_nope=1"), 400, -32602),
+        (format!("/v1/c/{kv}/get?a=1&a=2"), 400, -32602),
+        ("/v1/tx/0x12".into(), 400, -32602),
+        (format!("/v1/tx/0x{}", "ab".repeat(32)), 404, 2008),
+        ("/v1/nothing".into(), 404, 2008),
+    ];
+    for (target, status, code) in cases {
+        let answer = get(&addr, &target).await;
+        assert_eq!(
+            (answer.status, answer.code()),
+            (status, code),
+            "{target}: {answer:?}"
+        );
+    }
+    let failed = get(&addr, &format!("/v1/c/{kv}/fail")).await.json();
+    assert_eq!(failed["error"]["data"]["status"], "trap");
+    assert_eq!(failed["error"]["name"], "executionFailed");
+    let wrong = request("127.0.0.1", &addr, "DELETE", "/v1/tx", &[], b"").await;
+    assert_eq!((wrong.status, wrong.code()), (405, -32600));
+    assert_eq!(wrong.header("allow"), Some("POST"));
+    let garbage = request("127.0.0.1", &addr, "POST", "/v1/tx", &[], b"\x01\x02").await;
+    assert_eq!((garbage.status, garbage.code()), (400, 1002));
+    let not_json = request(
+        "127.0.0.1",
+        &addr,
+        "POST",
+        &format!("/v1/c/{kv}/get"),
+        &[],
+        b"{nope",
+    )
+    .await;
+    assert_eq!((not_json.status, not_json.code()), (400, -32700));
+    let replay = request("127.0.0.1", &addr, "POST", "/v1/tx", &[], hex.as_bytes()).await;
+    assert_eq!((replay.status, replay.code()), (409, 1012), "{replay:?}");
+
+    // The time limit: a loop is stopped (504, 2007) and the gateway serves on.
+    let looped = request(
+        "127.0.0.3",
+        &addr,
+        "GET",
+        &format!("/v1/c/{kv}/spin"),
+        &[],
+        b"",
+    )
+    .await;
+    assert_eq!((looped.status, looped.code()), (504, 2007), "{looped:?}");
+    assert_eq!(looped.json()["error"]["data"]["timeLimitMs"], 300);
+    assert_eq!(get(&addr, &format!("/v1/c/{kv}/get")).await.status, 200);
+
+    // The per-client budget (3·10¹⁵ burst, 10⁶ gas/s): 127.0.0.2 spends it on loops of 10¹⁵ gas
+    // (each stopped by the time limit and charged all of it) and gets 429 with Retry-After;
+    // 127.0.0.1 is unaffected.
+    let mut limited = None;
+    for _ in 0..6 {
+        let answer = request(
+            "127.0.0.2",
+            &addr,
+            "GET",
+            &format!("/v1/c/{kv}/spin"),
+            &[],
+            b"",
+        )
+        .await;
+        if answer.status == 429 {
+            limited = Some(answer);
+            break;
+        }
+        assert_eq!(answer.status, 504, "{answer:?}");
+    }
+    let limited = limited.expect("the budget ran out");
+    assert_eq!(limited.code(), 2003);
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert_eq!(get(&addr, &format!("/v1/c/{kv}/get")).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_document_is_served_and_the_spec_copy_is_current() {
+    let node = Running::start(&[]);
+    let served = get(&node.addr(), "/v1/openapi.json").await;
+    assert_eq!(served.status, 200);
+    let document = opmeter_rpc::openapi::document(opmeter_rpc::RpcConfig::default().call_gas_max);
+    assert_eq!(served.json(), document);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/openapi.json");
+    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        on_disk == text,
+        "specs/openapi.json is stale: run `UPDATE_EXPECT=1 cargo test -p opmeter-node --test all openapi`"
+    );
+}
+
+/// The schemathesis command: `$OPMETER_SCHEMATHESIS`, else the one `scripts/setup.sh` installs.
+fn schemathesis() -> std::path::PathBuf {
+    if let Some(path) = std::env::var_os("OPMETER_SCHEMATHESIS") {
+        return path.into();
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    Path::new(&home).join(".cache/opmeter/venv/bin/schemathesis")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_failure_against_the_running_gateway() {
+    let st = schemathesis();
+    assert!(
+        st.exists(),
+        "{} is missing: run scripts/setup.sh (it installs schemathesis from PyPI)",
+        st.display()
+    );
+    let node = Running::start(&["--rpc-read-gas-per-second", "0"]);
+    let addr = node.addr();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let kv = deploy(&addr, &mut wallet, KV, b"st").await;
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/schemathesis.toml");
+    let reports = tempfile::tempdir().unwrap();
+    let output = Command::new(&st)
+        .arg("--no-color")
+        .arg("--config-file")
+        .arg(&config)
+        .args(["run", &format!("http://{addr}/v1/openapi.json")])
+        .args(["--url", &format!("http://{addr}")])
+        .args(["--max-examples", "40", "--workers", "1", "--seed", "1"])
+        .arg("--report-dir")
+        .arg(reports.path())
+        .env("OPMETER_GATEWAY_CONTRACT", &kv)
+        .current_dir(reports.path())
+        .output()
+        .expect("run schemathesis");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // It really tested every operation.
+    assert!(stdout.contains("Tested: 4"), "{stdout}");
+}
