@@ -13,7 +13,7 @@ use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::{Payload, Transaction};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    KnownTx, ReceiptTrace, StorageProof, StoredCode,
+    KnownTx, QuotaState, ReceiptTrace, StorageProof, StoredCode,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,
@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use crate::chain::{Chain, EstimateError, ReadState};
 use crate::error::{NodeError, SubmitError};
 use crate::genesis::{address_of, dev_key};
+use crate::quota::{now_ms, QuotaConfig, Quotas};
 use crate::service::Node;
 use crate::store::StoreError;
 
@@ -37,15 +38,28 @@ pub struct NodeBackend {
     node: Arc<Node>,
     /// Serialises `dev_fund` (one nonce sequence for the development account).
     funding: Mutex<()>,
+    /// Daily read-only quotas per contract.
+    quotas: Arc<Quotas>,
 }
 
 impl NodeBackend {
-    /// Serves `node`.
+    /// Serves `node`, without quotas.
     pub fn new(node: Arc<Node>) -> NodeBackend {
+        NodeBackend::with_quotas(node, Quotas::in_memory(QuotaConfig::default()))
+    }
+
+    /// Serves `node` with daily read-only quotas per contract.
+    pub fn with_quotas(node: Arc<Node>, quotas: Arc<Quotas>) -> NodeBackend {
         NodeBackend {
             node,
             funding: Mutex::new(()),
+            quotas,
         }
+    }
+
+    /// The quotas (to save them when the node stops).
+    pub fn quotas(&self) -> &Arc<Quotas> {
+        &self.quotas
     }
 
     fn chain(&self) -> &Chain {
@@ -312,6 +326,36 @@ impl Backend for NodeBackend {
         Ok(crate::audit::trace(self.chain(), &tx_hash, options)
             .map_err(fault)?
             .map(|(receipt, trace, executed)| (ReceiptTrace { receipt, trace }, executed)))
+    }
+
+    fn quota_check(&self, contract: Address) -> Result<QuotaState, BackendError> {
+        match self.quotas.check(&contract, now_ms()) {
+            Ok(status) => Ok(QuotaState {
+                daily_gas: status.daily_gas,
+                used_gas: status.used_gas,
+            }),
+            Err(spent) => Err(BackendError::QuotaExhausted {
+                contract,
+                daily_gas: spent.daily_gas,
+                retry_after_ms: spent.retry_after_ms,
+            }),
+        }
+    }
+
+    fn quota_status(&self, contract: Address) -> QuotaState {
+        let status = self.quotas.status(&contract, now_ms());
+        QuotaState {
+            daily_gas: status.daily_gas,
+            used_gas: status.used_gas,
+        }
+    }
+
+    fn quota_charge(&self, contract: Address, gas: u64) -> QuotaState {
+        let status = self.quotas.charge(&contract, gas, now_ms());
+        QuotaState {
+            daily_gas: status.daily_gas,
+            used_gas: status.used_gas,
+        }
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {

@@ -30,6 +30,7 @@ pub mod chain;
 pub mod error;
 pub mod genesis;
 pub mod mempool;
+pub mod quota;
 pub mod service;
 pub mod state;
 pub mod store;

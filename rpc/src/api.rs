@@ -11,14 +11,16 @@ use jsonrpsee::proc_macros::rpc;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
 use opmeter_ledger::block::CommittedBlock;
 use opmeter_ledger::bundle::Bundle;
-use opmeter_ledger::encoding::{DecU256, Hash32, HexBytes};
+use opmeter_ledger::encoding::{DecU256, DecU64, Hash32, HexBytes};
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::Payload;
 use opmeter_vm::{Address, CallRequest, Interrupt, U256};
 use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
-use crate::backend::{AccountState, Backend, BackendError, BlockRef, CodeRef, Estimate};
+use crate::backend::{
+    AccountState, Backend, BackendError, BlockRef, CodeRef, Estimate, QuotaState,
+};
 use crate::error::{ErrorCode, RpcError};
 use crate::server::{RateLimiter, RpcConfig};
 use crate::types::*;
@@ -85,6 +87,11 @@ pub trait OpmeterApi {
     /// executing at exactly that limit. Rate limited per client.
     #[method(name = "contract_estimateGas", blocking, with_extensions)]
     fn contract_estimate_gas(&self, args: EstimateArgs) -> RpcResult<EstimateView>;
+
+    /// A contract's daily quota of read-only gas (rolling 24 h, over all callers): the budget,
+    /// what its read-only calls used and what is left.
+    #[method(name = "contract_quota", blocking)]
+    fn contract_quota(&self, contract: Address) -> RpcResult<QuotaView>;
 
     /// A contract's storage value with its Merkle proof against a block's state root.
     #[method(name = "contract_storage", blocking)]
@@ -324,17 +331,23 @@ impl Api {
         })
     }
 
-    /// Runs a read-only call in an execution slot under the time limit, reserving its gas
-    /// limit from the client's budget and settling the gas it used (`f` returns the result and
-    /// that gas; a stopped execution is charged its whole limit).
+    /// Runs a read-only call in an execution slot under the time limit, after checking the
+    /// contract's daily quota and reserving the gas limit from the client's budget; then
+    /// settles the gas it used with both (`f` returns the result and that gas; a stopped
+    /// execution is charged its whole limit). Returns the result and where the contract's quota
+    /// stands after it.
     pub(crate) fn metered<T>(
         &self,
         ext: &Extensions,
         request: CallRequest,
         f: impl FnOnce(CallRequest, Interrupt) -> Result<(T, u64), BackendError>,
-    ) -> Result<T, RpcError> {
+    ) -> Result<(T, QuotaState), RpcError> {
         let ip = client_ip(ext);
+        let contract = request.contract;
         let gas_limit = request.gas_limit;
+        self.backend
+            .quota_check(contract)
+            .map_err(|e| self.read_error(e))?;
         self.limiter.reserve(ip, gas_limit)?;
         let result = self.executions.run(|| {
             let deadline = Deadline::start(self.config.call_time_max);
@@ -346,7 +359,9 @@ impl Api {
             Err(_) => 0,
         };
         self.limiter.settle(ip, gas_limit, used);
-        Ok(result.map_err(|e| self.read_error(e))?.0)
+        let quota = self.backend.quota_charge(contract, used);
+        let (value, _) = result.map_err(|e| self.read_error(e))?;
+        Ok((value, quota))
     }
 
     /// The error of a read-only execution: a stopped one names the time limit.
@@ -640,11 +655,12 @@ impl OpmeterApiServer for Api {
         height: Option<u64>,
     ) -> RpcResult<CallResultView> {
         let request = self.call_request(call)?;
-        Ok(self.metered(ext, request, |request, interrupt| {
+        let (view, _) = self.metered(ext, request, |request, interrupt| {
             let run = self.backend.call(request, height, interrupt)?;
             let used = run.value.gas_used;
             Ok((CallResultView::new(&run.value, run.height), used))
-        })?)
+        })?;
+        Ok(view)
     }
 
     fn contract_estimate_gas(
@@ -686,6 +702,17 @@ impl OpmeterApiServer for Api {
             *executions,
             estimate.height,
         ))
+    }
+
+    fn contract_quota(&self, contract: Address) -> RpcResult<QuotaView> {
+        let quota = self.backend.quota_status(contract);
+        Ok(QuotaView {
+            contract,
+            daily_gas: quota.daily_gas.map(DecU64),
+            used_gas: DecU64(quota.used_gas),
+            remaining_gas: quota.remaining_gas().map(DecU64),
+            window_ms: crate::backend::QUOTA_WINDOW_MS,
+        })
     }
 
     fn contract_storage(
@@ -762,13 +789,14 @@ impl OpmeterApiServer for Api {
     ) -> RpcResult<TraceView> {
         let options = options.unwrap_or_default().options();
         let request = self.call_request(call)?;
-        Ok(self.metered(ext, request, |request, interrupt| {
+        let (view, _) = self.metered(ext, request, |request, interrupt| {
             let run = self
                 .backend
                 .trace_call(request, height, &options, interrupt)?;
             let (outcome, trace) = &run.value;
             Ok((TraceView::of_call(outcome, trace), outcome.gas_used))
-        })?)
+        })?;
+        Ok(view)
     }
 
     fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView> {

@@ -128,6 +128,31 @@ pub struct ReceiptTrace {
     pub trace: Option<Trace>,
 }
 
+/// Length of the quotas' rolling window.
+pub const QUOTA_WINDOW_MS: u64 = 24 * 3600 * 1000;
+
+/// Where a contract's daily quota of read-only gas stands (rolling 24 h window).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaState {
+    /// Its budget per 24 h; `None`: unlimited.
+    pub daily_gas: Option<u64>,
+    /// Gas its read-only calls used in the window.
+    pub used_gas: u64,
+}
+
+impl QuotaState {
+    /// No quota.
+    pub const UNLIMITED: QuotaState = QuotaState {
+        daily_gas: None,
+        used_gas: 0,
+    };
+
+    /// What is left; `None`: unlimited.
+    pub fn remaining_gas(&self) -> Option<u64> {
+        self.daily_gas.map(|d| d.saturating_sub(self.used_gas))
+    }
+}
+
 /// Why the backend could not answer. The server maps each to its stable error code.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -158,6 +183,16 @@ pub enum BackendError {
     ReceiptTimeout {
         /// The transaction.
         tx_hash: Hash32,
+    },
+    /// The contract spent its daily quota of read-only gas.
+    #[error("contract {contract} spent its daily read-only gas ({daily_gas}); retry in {retry_after_ms} ms")]
+    QuotaExhausted {
+        /// The contract.
+        contract: Address,
+        /// Its budget per 24 h.
+        daily_gas: u64,
+        /// When enough of its usage leaves the window.
+        retry_after_ms: u64,
     },
     /// A read-only execution was stopped by its interrupt (its time limit passed).
     #[error("the execution was stopped: it ran past its time limit")]
@@ -307,6 +342,29 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Committed blocks from now on.
     fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>>;
+
+    /// Whether `contract` may run a read-only call now (its daily quota). The default: no
+    /// quotas.
+    ///
+    /// # Errors
+    /// [`BackendError::QuotaExhausted`].
+    fn quota_check(&self, contract: Address) -> Result<QuotaState, BackendError> {
+        let _ = contract;
+        Ok(QuotaState::UNLIMITED)
+    }
+
+    /// Where `contract`'s daily quota stands now. The default: no quotas.
+    fn quota_status(&self, contract: Address) -> QuotaState {
+        let _ = contract;
+        QuotaState::UNLIMITED
+    }
+
+    /// Charges `gas` of read-only execution to `contract`'s daily quota; returns where it
+    /// stands. The default: no quotas.
+    fn quota_charge(&self, contract: Address, gas: u64) -> QuotaState {
+        let _ = (contract, gas);
+        QuotaState::UNLIMITED
+    }
 
     /// Development chains only: sends `amount` from the development account to `address` and
     /// waits for it to commit; returns the transfer's hash.

@@ -89,6 +89,9 @@ error_codes! {
     ExecutionTimeout = 2007 => "executionTimeout",
     /// `2008`: the HTTP gateway has no such route, transaction or name.
     NotFound = 2008 => "notFound",
+    /// `2009`: the contract spent its daily quota of read-only gas (rolling 24 h);
+    /// `data.retryAfterMs` says when to retry, `data.dailyGas` is the quota.
+    QuotaExhausted = 2009 => "quotaExhausted",
 }
 
 impl ErrorCode {
@@ -191,6 +194,15 @@ impl From<BackendError> for RpcError {
             BackendError::ReceiptTimeout { .. } => {
                 RpcError::new(ErrorCode::ReceiptTimeout, error.to_string())
             }
+            BackendError::QuotaExhausted {
+                contract,
+                daily_gas,
+                retry_after_ms,
+            } => RpcError::new(ErrorCode::QuotaExhausted, error.to_string()).with_data(json!({
+                "contract": contract,
+                "dailyGas": daily_gas.to_string(),
+                "retryAfterMs": retry_after_ms,
+            })),
             BackendError::Interrupted => RpcError::new(
                 ErrorCode::ExecutionTimeout,
                 "the execution ran past this server's time limit and was stopped; lower its work or run it as a transaction",
@@ -293,6 +305,10 @@ mod tests {
                 (
                     2008,
                     "notFound",
+                ),
+                (
+                    2009,
+                    "quotaExhausted",
                 ),
             ]
         "#]]

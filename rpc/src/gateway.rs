@@ -92,7 +92,9 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::NOT_FOUND
         }
         ErrorCode::Internal | ErrorCode::OversizedResponse => StatusCode::INTERNAL_SERVER_ERROR,
-        ErrorCode::TooManySubscriptions | ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::TooManySubscriptions | ErrorCode::RateLimited | ErrorCode::QuotaExhausted => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
         ErrorCode::OversizedRequest => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::ExecutionFailed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::DevOnly => StatusCode::FORBIDDEN,
@@ -138,7 +140,7 @@ impl Failure {
             error["data"] = data.clone();
         }
         let mut response = json_response(self.status, &json!({ "error": error }));
-        if code == ErrorCode::RateLimited.code() {
+        if code == ErrorCode::RateLimited.code() || code == ErrorCode::QuotaExhausted.code() {
             let retry_ms = self
                 .error
                 .data
@@ -473,7 +475,7 @@ async fn call(
         gas_limit: controls.gas_limit.map(DecU64),
     };
     let height = controls.height;
-    let run = tokio::task::spawn_blocking(move || {
+    let (run, quota) = tokio::task::spawn_blocking(move || {
         let mut ext = Extensions::new();
         ext.insert(ClientAddr(remote));
         let request = api.call_request(call)?;
@@ -485,11 +487,17 @@ async fn call(
     })
     .await
     .map_err(|e| Failure::from(RpcError::internal(e.to_string())))??;
+    let mut headers = call_headers(&run, logs);
+    if let (Some(daily), Some(remaining)) = (quota.daily_gas, quota.remaining_gas()) {
+        headers.push(header("opmeter-quota-daily", daily));
+        headers.push(header("opmeter-quota-remaining", remaining));
+    }
     if run.value.status != Status::Success {
-        return Err(failed_call(&run, logs));
+        let mut failure = failed_call(&run, logs);
+        failure.headers = headers;
+        return Err(failure);
     }
     let json = serde_json::from_slice::<serde::de::IgnoredAny>(&run.value.output).is_ok();
-    let headers = call_headers(&run, logs);
     let mut response = HttpResponse::new(HttpBody::from(run.value.output));
     response.headers_mut().insert(
         CONTENT_TYPE,

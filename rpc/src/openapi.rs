@@ -63,6 +63,8 @@ fn call_headers() -> Value {
         "opmeter-gas-limit": text("the call's gas limit (decimal)"),
         "opmeter-height": text("the block whose committed state the call read"),
         "opmeter-schedule-hash": text("0x hash of the gas schedule that priced the call"),
+        "opmeter-quota-daily": text("the contract's daily read-only gas (when it has a quota)"),
+        "opmeter-quota-remaining": text("what is left of it after this call (when it has a quota)"),
         "opmeter-log": text("one of the contract's debug log lines, percent-encoded (repeated; with _logs=true or an `opmeter-logs: true` header)"),
     })
 }
@@ -119,7 +121,7 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
             "400": error("malformed target, controls or arguments (-32602, -32700), or a gas limit above callGasMax (2002)"),
             "404": error("no such contract or method (2004 with the execution), or no such block (2001)"),
             "422": error("the call reverted, trapped or ran out of gas (2004, data is the execution)"),
-            "429": limited("the client's read-only budget is used up (2003)"),
+            "429": limited("the client's read-only budget (2003) or the contract's daily quota (2009) is used up"),
             "504": error("the call ran past the server's time limit and was stopped (2007)"),
         },
     });

@@ -59,6 +59,7 @@ const READ_ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidParams,
     ErrorCode::CallGasAboveMax,
     ErrorCode::RateLimited,
+    ErrorCode::QuotaExhausted,
     ErrorCode::ExecutionTimeout,
     ErrorCode::UnknownBlock,
     ErrorCode::Internal,
@@ -221,6 +222,14 @@ const METHODS: &[Method] = &[
             ErrorCode::ExecutionTimeout,
             ErrorCode::Internal,
         ],
+        subscription: None,
+    },
+    Method {
+        name: "contract_quota",
+        summary: "A contract's daily quota of read-only gas (rolling 24 h): the budget, what its read-only calls used, what is left.",
+        params: &[p("contract", s::<String>, "0x contract address")],
+        result: s::<QuotaView>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
         subscription: None,
     },
     Method {

@@ -547,6 +547,26 @@ pub struct FundView {
     pub tx_hash: Hash32,
 }
 
+/// A contract's daily quota of read-only gas (`contract_quota`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaView {
+    /// The contract.
+    #[schemars(with = "String")]
+    pub contract: Address,
+    /// Its read-only gas per rolling window (decimal string); `null`: unlimited.
+    #[schemars(with = "Option<String>")]
+    pub daily_gas: Option<DecU64>,
+    /// Gas its read-only calls used in the window (decimal string).
+    #[schemars(with = "String")]
+    pub used_gas: DecU64,
+    /// What is left (decimal string); `null`: unlimited.
+    #[schemars(with = "Option<String>")]
+    pub remaining_gas: Option<DecU64>,
+    /// Length of the rolling window in milliseconds (24 h).
+    pub window_ms: u64,
+}
+
 /// A committed block as the server announces it to subscriptions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlockNotice {

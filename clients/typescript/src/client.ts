@@ -44,6 +44,7 @@ import {
   type EventFilter,
   type EventNotice,
   type FundView,
+  type QuotaView,
   type HeaderView,
   type ReceiptView,
   type ReplayReport,
@@ -440,6 +441,11 @@ export class OpmeterClient {
    */
   contractStorage(contract: Hex, key: BytesLike, height?: number): Promise<StorageProofView> {
     return this.invoke(METHODS.contract_storage, [contract, key, height]);
+  }
+
+  /** `contract_quota`: a contract's daily quota of read-only gas: budget, used, left. */
+  contractQuota(contract: Hex): Promise<QuotaView> {
+    return this.invoke(METHODS.contract_quota, [contract]);
   }
 
   /** `contract_traceCall`: `contract_call` with the gas trace of the execution. */

@@ -91,6 +91,8 @@ export const ErrorCode = {
   executionTimeout: 2007,
   /** HTTP gateway only: no such route, transaction or name. */
   notFound: 2008,
+  /** The contract spent its daily read-only gas (rolling 24 h); `data.retryAfterMs`, `data.dailyGas`. */
+  quotaExhausted: 2009,
 } as const;
 
 /** The name of a fixed error code. */

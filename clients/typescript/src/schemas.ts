@@ -404,6 +404,20 @@ export interface EventNotice {
   eventIndex: number;
 }
 
+/** A contract's daily quota of read-only gas (`contract_quota`). */
+export interface QuotaView {
+  /** The contract. */
+  contract: Hex;
+  /** Its read-only gas per rolling window; `null`: unlimited. */
+  dailyGas: bigint | null;
+  /** Gas its read-only calls used in the window. */
+  usedGas: bigint;
+  /** What is left; `null`: unlimited. */
+  remainingGas: bigint | null;
+  /** Length of the rolling window in milliseconds (24 h). */
+  windowMs: number;
+}
+
 /** What `dev_fund` returns. */
 export interface FundView {
   /** The funded address. */
@@ -896,6 +910,17 @@ export const EventNoticeCodec: Codec<EventNotice> = named('EventNotice', () =>
     height: required(u64),
     txIndex: required(u32),
     eventIndex: required(u32),
+  }),
+);
+
+/** @internal */
+export const QuotaViewCodec: Codec<QuotaView> = named('QuotaView', () =>
+  object<QuotaView>({
+    contract: required(hex32),
+    dailyGas: defaulted(nullable(decimal), null),
+    usedGas: required(decimal),
+    remainingGas: defaulted(nullable(decimal), null),
+    windowMs: required(u64),
   }),
 );
 

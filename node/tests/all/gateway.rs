@@ -161,6 +161,9 @@ async fn contracts_answer_plain_http_with_the_json_rpc_error_codes() {
         "1000000",
         "--rpc-read-gas-burst",
         "3000000000000000",
+        // Stopped loops spend a contract's daily quota in full: none here.
+        "--quota-daily-gas",
+        "0",
     ]);
     let addr = node.addr();
     let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
@@ -430,4 +433,91 @@ async fn schemathesis_finds_no_failure_against_the_running_gateway() {
     );
     // It really tested every operation.
     assert!(stdout.contains("Tested: 4"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_restart_keeps_it() {
+    use opmeter_node::genesis::address_of;
+    use opmeter_rpc::client::{http, OpmeterApiClient};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let flags = [
+        "--quota-daily-gas",
+        "200000",
+        "--rpc-read-gas-per-second",
+        "0",
+    ];
+    let (child, url) = crate::support::spawn_node(&data, &flags);
+    let first = crate::support::Killed(child);
+    let addr = url.trim_start_matches("http://").to_string();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let a = deploy(&addr, &mut wallet, KV, b"a").await;
+    let b = deploy(&addr, &mut wallet, KV, b"b").await;
+    // The address is what the deployer, code and salt make it.
+    let code_hash = opmeter_vm::CodeHash::of(&wat::parse_str(KV).unwrap());
+    let expected = opmeter_vm::Address::for_contract(&address_of(&dev_key()), &code_hash, b"a");
+    assert_eq!(a, expected.to_string());
+
+    // 200,000 gas a day: two loops of 150,000 (out of gas, charged in full) spend it.
+    for _ in 0..2 {
+        let answer = get(&addr, &format!("/v1/c/{a}/spin?_gas=150000")).await;
+        assert_eq!(answer.status, 422, "{answer:?}");
+        assert_eq!(answer.header("opmeter-quota-daily"), Some("200000"));
+    }
+    let spent = get(&addr, &format!("/v1/c/{a}/get")).await;
+    assert_eq!((spent.status, spent.code()), (429, 2009), "{spent:?}");
+    let retry: u64 = spent.header("retry-after").unwrap().parse().unwrap();
+    // The first loop leaves the window 24 h after its 15-minute bucket ends.
+    assert!((23 * 3600..=24 * 3600 + 900).contains(&retry), "{retry}");
+    assert_eq!(spent.json()["error"]["data"]["dailyGas"], "200000");
+    // Another contract is unaffected, and says what it has left.
+    let other = get(&addr, &format!("/v1/c/{b}/get?_gas=1000000")).await;
+    assert_eq!(other.status, 422, "{other:?}"); // nothing stored: `get` traps, a result
+    let left: u64 = other
+        .header("opmeter-quota-remaining")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(left > 0 && left < 200_000, "{left}");
+    // Over JSON-RPC: the same refusal, and the quota itself.
+    let client = http(&url).unwrap();
+    let contract = |text: &str| -> opmeter_vm::Address {
+        serde_json::from_value(Value::String(text.to_string())).unwrap()
+    };
+    let refused = client
+        .contract_call(
+            opmeter_rpc::CallArgs {
+                contract: contract(&a),
+                method: "get".into(),
+                ..Default::default()
+            },
+            None,
+        )
+        .await;
+    match refused {
+        Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2009),
+        other => panic!("expected 2009, got {other:?}"),
+    }
+    let quota = client.contract_quota(contract(&a)).await.unwrap();
+    assert_eq!(quota.daily_gas.map(|g| g.0), Some(200_000));
+    assert_eq!(quota.used_gas.0, 300_000);
+    assert_eq!(quota.remaining_gas.map(|g| g.0), Some(0));
+    assert_eq!(quota.window_ms, 24 * 3600 * 1000);
+
+    // Usage is saved within a second; a restart on the same data keeps it.
+    let saved = data.join("quotas.json");
+    for _ in 0..100 {
+        if std::fs::read_to_string(&saved).is_ok_and(|t| t.contains(&a)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(std::fs::read_to_string(&saved).unwrap().contains(&a));
+    drop(first);
+    let (second, url) = crate::support::spawn_node(&data, &flags);
+    let _second = crate::support::Killed(second);
+    let addr = url.trim_start_matches("http://").to_string();
+    let still = get(&addr, &format!("/v1/c/{a}/get")).await;
+    assert_eq!((still.status, still.code()), (429, 2009), "{still:?}");
+    assert_eq!(get(&addr, &format!("/v1/c/{b}/put")).await.status, 200);
 }

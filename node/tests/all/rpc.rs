@@ -917,6 +917,9 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
         "1000000000000000",
         "--rpc-read-gas-per-second",
         "0",
+        // A stopped loop spends its contract's daily quota in full: none here.
+        "--quota-daily-gas",
+        "0",
     ]);
     let client = http(&node.url).unwrap();
     let mut wallet = Wallet::new(dev_key(), "opmeter-dev");

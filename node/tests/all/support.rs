@@ -177,6 +177,16 @@ impl Drop for Running {
     }
 }
 
+/// A child process killed when dropped.
+pub(crate) struct Killed(pub(crate) Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Runs the CLI against `url` with keys under `keys`.
 pub(crate) fn opmeter(url: &str, keys: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_opmeter"))

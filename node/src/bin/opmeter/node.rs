@@ -9,8 +9,10 @@ use anyhow::{anyhow, bail, Context};
 use opmeter_ledger::encoding::to_hex0x;
 use opmeter_node::api::NodeBackend;
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
+use opmeter_node::quota::{QuotaConfig, Quotas};
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
 use opmeter_rpc::RpcConfig;
+use opmeter_vm::Address;
 
 /// What `opmeter node` takes.
 #[derive(clap::Args)]
@@ -60,6 +62,12 @@ pub(crate) struct NodeArgs {
     /// Never applies to transactions in blocks.
     #[arg(long, value_parser = parse_duration, default_value = "2s")]
     rpc_call_time_max: Duration,
+    /// Daily read-only gas of every contract (rolling 24 h, over all callers; 0: unlimited).
+    #[arg(long, default_value_t = DEFAULT_QUOTA_DAILY_GAS)]
+    quota_daily_gas: u64,
+    /// A contract's own daily read-only gas, `0xADDRESS=GAS` (repeatable; GAS 0: unlimited).
+    #[arg(long = "quota", value_parser = parse_quota)]
+    quotas: Vec<(Address, u64)>,
     /// Read-only execution budget per client IP, in gas per second (0: unlimited).
     #[arg(long, default_value_t = RpcConfig::default().read_gas_per_second)]
     rpc_read_gas_per_second: u64,
@@ -70,6 +78,21 @@ pub(crate) struct NodeArgs {
     /// a killed process cannot).
     #[arg(long)]
     no_sync: bool,
+}
+
+/// Default daily read-only gas of a contract: 10¹³ gas, hours of one core's compute.
+const DEFAULT_QUOTA_DAILY_GAS: u64 = 10_000_000_000_000;
+
+fn parse_quota(text: &str) -> Result<(Address, u64), String> {
+    let (address, gas) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}`: expected 0xADDRESS=GAS"))?;
+    let address = Address::from_hex(address.trim_start_matches("0x"))
+        .map_err(|e| format!("`{address}`: not an address: {e}"))?;
+    let gas = gas
+        .parse()
+        .map_err(|_| format!("`{gas}`: the gas must be a decimal integer"))?;
+    Ok((address, gas))
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -115,7 +138,18 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let backend = Arc::new(NodeBackend::new(Arc::clone(&node)));
+    let quotas = Quotas::open(
+        &config.data_dir,
+        QuotaConfig {
+            daily_gas_default: args.quota_daily_gas,
+            overrides: args.quotas.iter().copied().collect(),
+        },
+    )
+    .context("opening the quota usage")?;
+    let backend = Arc::new(NodeBackend::with_quotas(
+        Arc::clone(&node),
+        Arc::clone(&quotas),
+    ));
     let (addr, server) = runtime
         .block_on(opmeter_rpc::serve(
             backend,
@@ -130,6 +164,9 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     }));
     eprintln!("stopping");
     node.stop();
+    if let Err(e) = quotas.save() {
+        eprintln!("warning: {e}");
+    }
     let _ = server.stop();
     if let Some(producer) = producer {
         match producer.join() {
