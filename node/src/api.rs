@@ -13,7 +13,7 @@ use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::{Payload, Transaction};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    KnownTx, QuotaState, ReceiptTrace, StorageProof, StoredCode,
+    KnownTx, NodeMetrics, QuotaState, ReceiptTrace, StorageProof, StoredCode,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,
@@ -339,6 +339,34 @@ impl Backend for NodeBackend {
                 daily_gas: spent.daily_gas,
                 retry_after_ms: spent.retry_after_ms,
             }),
+        }
+    }
+
+    fn node_metrics(&self) -> NodeMetrics {
+        let produced = self.node.produced();
+        let cache = self.chain().vm().cache_stats();
+        NodeMetrics {
+            head_height: self.node.head().header.height,
+            block_seconds: produced.seconds,
+            block_transactions: produced.transactions,
+            block_gas: produced.gas,
+            mempool_transactions: self.node.mempool_len() as u64,
+            cache_modules: cache.modules as u64,
+            cache_hits: cache.module_hits,
+            cache_misses: cache.module_misses,
+            column_families: self
+                .chain()
+                .store()
+                .sizes()
+                .into_iter()
+                .map(|(name, sst, memtable)| (name.to_string(), sst, memtable))
+                .collect(),
+            quotas: self
+                .quotas
+                .all(now_ms())
+                .into_iter()
+                .map(|(contract, status)| (contract, status.used_gas, status.daily_gas))
+                .collect(),
         }
     }
 

@@ -230,6 +230,26 @@ impl Quotas {
         }
     }
 
+    /// Every contract with a quota and some usage in the window at `now_ms`, in address order.
+    pub fn all(&self, now_ms: u64) -> Vec<(Address, QuotaStatus)> {
+        let current = now_ms / BUCKET_MS;
+        let mut usage = self.usage.lock();
+        usage
+            .iter_mut()
+            .filter_map(|(contract, buckets)| {
+                let daily_gas = self.config.daily_gas(contract)?;
+                let used_gas = Quotas::prune(buckets, current);
+                (used_gas > 0).then_some((
+                    *contract,
+                    QuotaStatus {
+                        daily_gas: Some(daily_gas),
+                        used_gas,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// Whether `contract` may run a read-only call at `now_ms`.
     ///
     /// # Errors

@@ -78,6 +78,19 @@ pub struct Node {
     producing: Mutex<()>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
     stopping: AtomicBool,
+    /// Blocks this node produced since it started (for the metrics page).
+    produced: Mutex<ProducedBlocks>,
+}
+
+/// Blocks a node produced since it started: how long each took, their transactions and gas.
+#[derive(Clone, Debug, Default)]
+pub struct ProducedBlocks {
+    /// Time from taking the candidates to the commit, per block.
+    pub seconds: opmeter_rpc::metrics::Histogram,
+    /// Transactions in them.
+    pub transactions: u64,
+    /// Gas they used.
+    pub gas: u64,
 }
 
 impl std::fmt::Debug for Node {
@@ -111,6 +124,7 @@ impl Node {
             producing: Mutex::new(()),
             blocks,
             stopping: AtomicBool::new(false),
+            produced: Mutex::new(ProducedBlocks::default()),
         });
         node.readmit_persisted()?;
         Ok(node)
@@ -154,6 +168,11 @@ impl Node {
         let mempool = self.mempool.lock();
         let committed = self.committed_nonce(address);
         mempool.next_nonce(address, committed)
+    }
+
+    /// Blocks this node produced since it started.
+    pub fn produced(&self) -> ProducedBlocks {
+        self.produced.lock().clone()
     }
 
     /// Pending transactions.
@@ -242,6 +261,7 @@ impl Node {
         allow_empty: bool,
     ) -> Result<Option<Arc<CommittedBlock>>, NodeError> {
         let _producing = self.producing.lock();
+        let started = std::time::Instant::now();
         let head = self.chain.head();
         let max = self.chain.genesis().block_tx_max as usize;
         let next_nonce = |address: &opmeter_vm::Address| self.committed_nonce(address);
@@ -281,6 +301,13 @@ impl Node {
             block: finalized.block,
             receipts: finalized.receipts,
         });
+        {
+            let header = &committed.block.header;
+            let mut produced = self.produced.lock();
+            produced.seconds.observe(started.elapsed());
+            produced.transactions += u64::from(header.tx_count);
+            produced.gas = produced.gas.saturating_add(header.gas_used);
+        }
         let _ = self.blocks.send(Arc::clone(&committed));
         tracing::info!(
             height = committed.block.header.height,

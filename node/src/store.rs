@@ -288,6 +288,28 @@ impl Store {
         Ok(Store { db, sync_writes })
     }
 
+    /// Bytes on disk (SST files) and in memory (memtables) of every column family, by name.
+    pub fn sizes(&self) -> Vec<(&'static str, u64, u64)> {
+        ALL_CFS
+            .iter()
+            .filter_map(|name| {
+                let cf = self.db.cf_handle(name)?;
+                let int = |property: &str| {
+                    self.db
+                        .property_int_value_cf(cf, property)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                };
+                Some((
+                    *name,
+                    int("rocksdb.total-sst-files-size"),
+                    int("rocksdb.cur-size-all-mem-tables"),
+                ))
+            })
+            .collect()
+    }
+
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily, StoreError> {
         self.db
             .cf_handle(name)

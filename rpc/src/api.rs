@@ -261,6 +261,8 @@ pub(crate) struct Api {
     pub(crate) executions: Arc<Slots>,
     /// Committed blocks as wire notices, converted once for every subscriber.
     pub(crate) notices: broadcast::Sender<Arc<BlockNotice>>,
+    /// What the server counts (`GET /metrics`).
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The notice of a committed block: its header and every event, in order.
@@ -345,20 +347,28 @@ impl Api {
         let ip = client_ip(ext);
         let contract = request.contract;
         let gas_limit = request.gas_limit;
-        self.backend
-            .quota_check(contract)
-            .map_err(|e| self.read_error(e))?;
-        self.limiter.reserve(ip, gas_limit)?;
+        if let Err(e) = self.backend.quota_check(contract) {
+            self.metrics.quota_refusal();
+            return Err(self.read_error(e));
+        }
+        if let Err(e) = self.limiter.reserve(ip, gas_limit) {
+            self.metrics.rate_limited();
+            return Err(e);
+        }
         let result = self.executions.run(|| {
             let deadline = Deadline::start(self.config.call_time_max);
             f(request, deadline.interrupt())
         });
         let used = match &result {
             Ok((_, used)) => *used,
-            Err(BackendError::Interrupted) => gas_limit,
+            Err(BackendError::Interrupted) => {
+                self.metrics.timeout();
+                gas_limit
+            }
             Err(_) => 0,
         };
         self.limiter.settle(ip, gas_limit, used);
+        self.metrics.read_gas(contract, used);
         let quota = self.backend.quota_charge(contract, used);
         let (value, _) = result.map_err(|e| self.read_error(e))?;
         Ok((value, quota))

@@ -128,6 +128,31 @@ pub struct ReceiptTrace {
     pub trace: Option<Trace>,
 }
 
+/// The node's state for the metrics page (`GET /metrics`).
+#[derive(Clone, Debug, Default)]
+pub struct NodeMetrics {
+    /// Height of the head.
+    pub head_height: u64,
+    /// Time to produce each block committed since the node started.
+    pub block_seconds: crate::metrics::Histogram,
+    /// Transactions in those blocks.
+    pub block_transactions: u64,
+    /// Gas those blocks used.
+    pub block_gas: u64,
+    /// Pending transactions.
+    pub mempool_transactions: u64,
+    /// Compiled modules in the vm's consensus module cache.
+    pub cache_modules: u64,
+    /// Module lookups answered by the vm's module caches.
+    pub cache_hits: u64,
+    /// Module lookups that compiled.
+    pub cache_misses: u64,
+    /// RocksDB column families: name, SST bytes, memtable bytes.
+    pub column_families: Vec<(String, u64, u64)>,
+    /// Contracts with a quota that used some of it: contract, used gas, daily gas.
+    pub quotas: Vec<(Address, u64, Option<u64>)>,
+}
+
 /// Length of the quotas' rolling window.
 pub const QUOTA_WINDOW_MS: u64 = 24 * 3600 * 1000;
 
@@ -352,6 +377,9 @@ pub trait Backend: Send + Sync + 'static {
         let _ = contract;
         Ok(QuotaState::UNLIMITED)
     }
+
+    /// The node's state for the metrics page.
+    fn node_metrics(&self) -> NodeMetrics;
 
     /// Where `contract`'s daily quota stands now. The default: no quotas.
     fn quota_status(&self, contract: Address) -> QuotaState {

@@ -49,6 +49,18 @@ pub fn is_gateway_request<B>(request: &HttpRequest<B>) -> bool {
     path.starts_with(PREFIX) || path == "/v1"
 }
 
+/// The `route` label of a gateway path (bounded: one name per route).
+pub fn route_name(path: &str) -> &'static str {
+    let rest = path.strip_prefix(PREFIX).unwrap_or("");
+    match rest.split('/').collect::<Vec<_>>().as_slice() {
+        ["c", _, _] => "gateway_call",
+        ["tx"] => "gateway_tx",
+        ["tx", _] => "gateway_tx_get",
+        ["openapi.json"] => "gateway_openapi",
+        _ => "gateway_other",
+    }
+}
+
 /// An error answer: an HTTP status and the JSON-RPC error it carries.
 #[derive(Debug)]
 struct Failure {

@@ -27,6 +27,7 @@ pub mod backend;
 pub mod client;
 pub mod error;
 pub mod gateway;
+pub mod metrics;
 pub mod openapi;
 pub mod openrpc;
 pub mod server;

@@ -202,6 +202,7 @@ fn build(backend: Arc<dyn Backend>, config: RpcConfig) -> (jsonrpsee::RpcModule<
         config,
         limiter,
         executions: Arc::new(crate::api::Slots::new(slots)),
+        metrics: Arc::new(crate::metrics::Metrics::default()),
     };
     // Cannot fail: a fresh module has no method names to clash with.
     let _ = module.merge(api.clone().into_rpc());
@@ -377,6 +378,59 @@ pub fn replace_invalid_ids(body: &[u8]) -> Option<Vec<u8>> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// What an HTTP request is for (the `route` label of its metrics).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    /// `GET /metrics`.
+    Metrics,
+    /// A gateway route (`/v1/…`), by name.
+    Gateway(&'static str),
+    /// A WebSocket upgrade.
+    WebSocket,
+    /// Anything else: JSON-RPC over HTTP.
+    JsonRpc,
+}
+
+impl Route {
+    fn name(self) -> &'static str {
+        match self {
+            Route::Metrics => "metrics",
+            Route::Gateway(name) => name,
+            Route::WebSocket => "websocket",
+            Route::JsonRpc => "jsonrpc",
+        }
+    }
+}
+
+fn route_of<B>(request: &HttpRequest<B>) -> Route {
+    let path = request.uri().path();
+    if request.method() == hyper::Method::GET && path == "/metrics" {
+        Route::Metrics
+    } else if crate::gateway::is_gateway_request(request) {
+        Route::Gateway(crate::gateway::route_name(path))
+    } else if jsonrpsee::server::ws::is_upgrade_request(request) {
+        Route::WebSocket
+    } else {
+        Route::JsonRpc
+    }
+}
+
+/// The Prometheus page: the server's counters and the node's state.
+async fn metrics_page(api: Api) -> HttpResponse {
+    let page = tokio::task::spawn_blocking(move || {
+        let node = api.backend.node_metrics();
+        api.metrics.render(&node)
+    })
+    .await
+    .unwrap_or_else(|e| format!("# metrics unavailable: {e}\n"));
+    let mut response = HttpResponse::new(HttpBody::from(page));
+    response.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
 /// Reads a JSON-RPC POST body (at most `max_body_bytes`) and hands the request to `service`,
 /// with invalid ids replaced ([`replace_invalid_ids`]). Other requests (WebSocket upgrades)
 /// pass through with their (empty) body.
@@ -477,8 +531,17 @@ pub async fn serve(
     let header_timeout = config.header_timeout;
     let max_body_bytes = config.max_request_body_bytes;
     let (methods, api) = build(backend, config.clone());
+    let counted = Arc::clone(&api.metrics);
+    let rpc_middleware =
+        jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |service| {
+            crate::metrics::Counted {
+                service,
+                metrics: Arc::clone(&counted),
+            }
+        });
     let builder = jsonrpsee::server::Server::builder()
         .set_config(server_config)
+        .set_rpc_middleware(rpc_middleware)
         .to_service_builder();
     let (stop_handle, server_handle) = stop_channel();
     tokio::spawn(async move {
@@ -515,7 +578,8 @@ pub async fn serve(
                     // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
                     // the socket limits; everything else (POST, WebSocket) is JSON-RPC.
                     let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
-                    let gateway = crate::gateway::is_gateway_request(&request).then(|| api.clone());
+                    let route = route_of(&request);
+                    let api = api.clone();
                     // The client's address reaches the methods (rate limiting) through the
                     // request's extensions; so does the socket's hold, which a WebSocket
                     // session keeps for as long as it lasts.
@@ -523,13 +587,24 @@ pub async fn serve(
                     request.extensions_mut().insert(hold.clone());
                     let service = builder.clone().build(methods.clone(), stop.clone());
                     async move {
-                        match (page, gateway) {
+                        let started = Instant::now();
+                        let metrics = Arc::clone(&api.metrics);
+                        let is_page = page.is_some();
+                        let response = match (page, route) {
                             (Some(page), _) => Ok(page),
-                            (None, Some(api)) => {
+                            (None, Route::Metrics) => Ok(metrics_page(api).await),
+                            (None, Route::Gateway(_)) => {
                                 Ok(crate::gateway::handle(api, request, remote).await)
                             }
-                            (None, None) => json_rpc(request, max_body_bytes, service).await,
+                            (None, Route::JsonRpc | Route::WebSocket) => {
+                                json_rpc(request, max_body_bytes, service).await
+                            }
+                        };
+                        if let Ok(response) = &response {
+                            let name = if is_page { "ui" } else { route.name() };
+                            metrics.http(name, response.status().as_u16(), started.elapsed());
                         }
+                        response
                     }
                 });
             tokio::spawn(serve_socket(

@@ -521,3 +521,142 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
     assert_eq!((still.status, still.code()), (429, 2009), "{still:?}");
     assert_eq!(get(&addr, &format!("/v1/c/{b}/put")).await.status, 200);
 }
+
+/// The samples of a metrics page, parsed by a Prometheus parser.
+fn scrape(page: &[u8]) -> prometheus_parse::Scrape {
+    let text = String::from_utf8(page.to_vec()).unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string())))
+        .unwrap_or_else(|e| panic!("not a Prometheus page: {e}\n{text}"))
+}
+
+/// The value of the sample `metric` with exactly these labels (among its labels).
+fn sample(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let found = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no sample {metric} {labels:?}"));
+    match &found.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("{metric}: not a number: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_page_parses_and_counts_what_happened() {
+    use opmeter_rpc::client::{http, OpmeterApiClient};
+    let node = Running::start(&["--quota-daily-gas", "1000000000000"]);
+    let addr = node.addr();
+    let mut wallet = Wallet::new(dev_key(), "opmeter-dev");
+    let kv = deploy(&addr, &mut wallet, KV, b"metrics").await;
+    let contract: opmeter_vm::Address = serde_json::from_value(Value::String(kv.clone())).unwrap();
+    let client = http(&node.url).unwrap();
+    let mut gas = 0;
+    for _ in 0..3 {
+        let call = opmeter_rpc::CallArgs {
+            contract,
+            method: "put".into(),
+            ..Default::default()
+        };
+        gas += client.contract_call(call, None).await.unwrap().gas_used.0;
+    }
+    let head = client.chain_head().await.unwrap();
+    let unknown: Result<Value, _> = jsonrpsee::core::client::ClientT::request(
+        &client,
+        "no_such_method",
+        jsonrpsee::rpc_params![],
+    )
+    .await;
+    assert!(unknown.is_err());
+    for _ in 0..2 {
+        let answer = get(&addr, &format!("/v1/c/{kv}/put")).await;
+        assert_eq!(answer.status, 200);
+        gas += answer
+            .header("opmeter-gas-used")
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+    }
+    assert_eq!(get(&addr, &format!("/v1/c/{kv}/fail")).await.status, 422);
+
+    let page = get(&addr, "/metrics").await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    let metrics = scrape(&page.body);
+    let rpc = |method: &str, outcome: &str| {
+        sample(
+            &metrics,
+            "opmeter_rpc_requests_total",
+            &[("method", method), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(rpc("contract_call", "ok"), 3.0);
+    assert_eq!(rpc("chain_head", "ok"), 1.0);
+    assert_eq!(rpc("unknown", "-32601"), 1.0);
+    let http_count = |route: &str, status: &str| {
+        sample(
+            &metrics,
+            "opmeter_http_requests_total",
+            &[("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(http_count("gateway_call", "200"), 2.0);
+    assert_eq!(http_count("gateway_call", "422"), 1.0);
+    assert_eq!(http_count("gateway_tx", "200"), 1.0);
+    // Latency histograms, by method and by route.
+    let histogram = metrics
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "opmeter_rpc_request_duration_seconds"
+                && s.labels.get("method") == Some("contract_call")
+        })
+        .expect("a latency histogram of contract_call");
+    match &histogram.value {
+        prometheus_parse::Value::Histogram(buckets) => {
+            assert_eq!(buckets.last().unwrap().count, 3.0, "{buckets:?}");
+        }
+        other => panic!("not a histogram: {other:?}"),
+    }
+    // Gas by contract (the failing call's gas too), the quota it spent, the chain.
+    let read_gas = sample(&metrics, "opmeter_read_gas_total", &[("contract", &kv)]);
+    assert!(
+        read_gas > gas as f64,
+        "{read_gas} vs {gas} + the failing call"
+    );
+    assert_eq!(
+        sample(&metrics, "opmeter_quota_used_gas", &[("contract", &kv)]),
+        read_gas
+    );
+    assert_eq!(
+        sample(&metrics, "opmeter_quota_daily_gas", &[("contract", &kv)]),
+        1e12
+    );
+    assert_eq!(
+        sample(&metrics, "opmeter_head_height", &[]),
+        head.height as f64
+    );
+    assert!(sample(&metrics, "opmeter_blocks_total", &[]) >= 1.0);
+    assert!(sample(&metrics, "opmeter_block_transactions_total", &[]) >= 1.0);
+    assert_eq!(sample(&metrics, "opmeter_mempool_transactions", &[]), 0.0);
+    assert!(sample(&metrics, "opmeter_code_cache_hits_total", &[]) >= 1.0);
+    assert!(sample(&metrics, "opmeter_code_cache_misses_total", &[]) >= 1.0);
+    assert_eq!(sample(&metrics, "opmeter_read_timeouts_total", &[]), 0.0);
+    for cf in [
+        "accounts",
+        "storage",
+        "code",
+        "jmt_nodes",
+        "headers",
+        "mempool",
+    ] {
+        sample(&metrics, "opmeter_db_sst_bytes", &[("cf", cf)]);
+        sample(&metrics, "opmeter_db_memtable_bytes", &[("cf", cf)]);
+    }
+    assert!(sample(&metrics, "opmeter_db_memtable_bytes", &[("cf", "accounts")]) > 0.0);
+}

@@ -2,6 +2,7 @@
 //! frees compiled code, so the vm rotates to a new one after `engine_code_budget_bytes`), the
 //! instrumented-code cache and the per-generation module cache. Caches change speed, never gas.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
@@ -114,6 +115,8 @@ pub(super) struct Shared {
     pub(super) schedule_hash: [u8; 32],
     pub(super) config: VmConfig,
     cache: Mutex<Cache>,
+    module_hits: AtomicU64,
+    module_misses: AtomicU64,
 }
 
 impl Shared {
@@ -135,6 +138,8 @@ impl Shared {
             schedule_hash,
             config,
             cache: Mutex::new(cache),
+            module_hits: AtomicU64::new(0),
+            module_misses: AtomicU64::new(0),
         }
     }
 
@@ -151,6 +156,8 @@ impl Shared {
             instrumented: cache.instrumented.len(),
             generations: cache.generations,
             compiled_bytes: cache.compiled_bytes,
+            module_hits: self.module_hits.load(Ordering::Relaxed),
+            module_misses: self.module_misses.load(Ordering::Relaxed),
         }
     }
 
@@ -221,8 +228,10 @@ impl Shared {
             .modules_of(generation)
             .and_then(|m| m.get(&code_hash))
         {
+            self.module_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(module.clone());
         }
+        self.module_misses.fetch_add(1, Ordering::Relaxed);
         let corrupt = |reason: String| VmError::CorruptCode {
             code_hash: code_hash.to_hex(),
             reason,

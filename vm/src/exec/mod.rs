@@ -149,6 +149,10 @@ pub struct CacheStats {
     pub generations: u64,
     /// Wasm bytes compiled by the current engine.
     pub compiled_bytes: u64,
+    /// Module lookups answered from the module caches since the vm started.
+    pub module_hits: u64,
+    /// Module lookups that compiled since the vm started.
+    pub module_misses: u64,
 }
 
 /// A deterministic, gas-metered WebAssembly executor. Cheap to clone; share it across threads.
