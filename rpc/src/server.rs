@@ -13,6 +13,7 @@ use jsonrpsee::server::{
     ServerHandle,
 };
 use parking_lot::Mutex;
+use tracing::Instrument;
 
 use crate::api::{Api, ClientAddr, OpmeterApiServer};
 use crate::backend::Backend;
@@ -378,6 +379,9 @@ pub fn replace_invalid_ids(body: &[u8]) -> Option<Vec<u8>> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The response header carrying a request's id (the `id` of its log lines' `request` span).
+pub const REQUEST_ID_HEADER: &str = "opmeter-request-id";
+
 /// What an HTTP request is for (the `route` label of its metrics).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Route {
@@ -544,6 +548,7 @@ pub async fn serve(
         .set_rpc_middleware(rpc_middleware)
         .to_service_builder();
     let (stop_handle, server_handle) = stop_channel();
+    let request_ids = Arc::new(std::sync::atomic::AtomicU64::new(0));
     tokio::spawn(async move {
         loop {
             let (socket, remote) = tokio::select! {
@@ -572,14 +577,23 @@ pub async fn serve(
             let builder = builder.clone();
             let methods = methods.clone();
             let api = api.clone();
+            let request_ids = Arc::clone(&request_ids);
             let stop = stop_handle.clone();
-            let service =
-                tower::service_fn(move |mut request: HttpRequest<hyper::body::Incoming>| {
+            let service = tower::service_fn(
+                move |mut request: HttpRequest<hyper::body::Incoming>| {
                     // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
                     // the socket limits; everything else (POST, WebSocket) is JSON-RPC.
                     let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
                     let route = route_of(&request);
                     let api = api.clone();
+                    // Every request gets an id: in its log lines (a span) and in its answer.
+                    let id = request_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                    let span = tracing::info_span!(
+                        "request",
+                        id,
+                        route = route.name(),
+                        client = %remote
+                    );
                     // The client's address reaches the methods (rate limiting) through the
                     // request's extensions; so does the socket's hold, which a WebSocket
                     // session keeps for as long as it lasts.
@@ -590,6 +604,7 @@ pub async fn serve(
                         let started = Instant::now();
                         let metrics = Arc::clone(&api.metrics);
                         let is_page = page.is_some();
+                        tracing::debug!(method = %request.method(), path = request.uri().path(), "request");
                         let response = match (page, route) {
                             (Some(page), _) => Ok(page),
                             (None, Route::Metrics) => Ok(metrics_page(api).await),
@@ -600,13 +615,26 @@ pub async fn serve(
                                 json_rpc(request, max_body_bytes, service).await
                             }
                         };
-                        if let Ok(response) = &response {
+                        let mut response = response;
+                        if let Ok(response) = &mut response {
                             let name = if is_page { "ui" } else { route.name() };
-                            metrics.http(name, response.status().as_u16(), started.elapsed());
+                            let status = response.status().as_u16();
+                            metrics.http(name, status, started.elapsed());
+                            response.headers_mut().insert(
+                                REQUEST_ID_HEADER,
+                                hyper::header::HeaderValue::from(id),
+                            );
+                            tracing::debug!(
+                                status,
+                                micros = started.elapsed().as_micros() as u64,
+                                "answered"
+                            );
                         }
                         response
                     }
-                });
+                    .instrument(span)
+                },
+            );
             tokio::spawn(serve_socket(
                 socket,
                 service,

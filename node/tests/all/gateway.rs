@@ -660,3 +660,55 @@ async fn metrics_page_parses_and_counts_what_happened() {
     }
     assert!(sample(&metrics, "opmeter_db_memtable_bytes", &[("cf", "accounts")]) > 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_request_id_the_client_gets() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("node.log");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_opmeter"))
+        .args(["node", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--rpc-addr", "127.0.0.1:0", "--log-format", "json"])
+        .env("RUST_LOG", "opmeter_rpc=debug")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let url = loop {
+        let line = lines.next().expect("the node printed its address").unwrap();
+        if let Some(rest) = line.trim().strip_prefix("rpc:") {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let child = crate::support::Killed(child);
+    let addr = url.trim_start_matches("http://").to_string();
+    let answer = get(&addr, "/v1/nothing").await;
+    assert_eq!(answer.status, 404);
+    let id: u64 = answer
+        .header("opmeter-request-id")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let second = get(&addr, "/v1/openapi.json").await;
+    let next: u64 = second
+        .header("opmeter-request-id")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(next > id);
+    drop(child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let ours: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .filter(|v| v["span"]["id"] == id)
+        .collect();
+    assert!(
+        ours.iter().any(|v| v["fields"]["status"] == 404
+            && v["span"]["route"] == "gateway_other"
+            && v["level"] == "DEBUG"),
+        "no answered line for request {id}:\n{text}"
+    );
+}

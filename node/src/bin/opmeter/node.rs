@@ -74,10 +74,23 @@ pub(crate) struct NodeArgs {
     /// Burst of the read-only budget, in gas.
     #[arg(long, default_value_t = RpcConfig::default().read_gas_burst)]
     rpc_read_gas_burst: u64,
+    /// Log format on stderr: `text`, or `json` (one object per line; a request's lines carry
+    /// its `request` span with the id also returned in `opmeter-request-id`).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
     /// a killed process cannot).
     #[arg(long)]
     no_sync: bool,
+}
+
+/// How `opmeter node` writes its logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// Default daily read-only gas of a contract: 10¹³ gas, hours of one core's compute.
@@ -125,7 +138,7 @@ fn default_data_dir() -> PathBuf {
 /// Runs a node until Ctrl-C, or until its block producer stops on its own (a node fault: a
 /// node that acknowledges transactions but can no longer commit them must not keep running).
 pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
-    init_logging();
+    init_logging(args.log_format);
     let config = node_config(&args)?;
     let node = Node::open(&config).with_context(|| {
         format!(
@@ -178,14 +191,16 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init_logging() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_current_span(true).init(),
+    }
 }
 
 fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
