@@ -153,6 +153,7 @@ impl Shared {
         let cache = self.lock();
         CacheStats {
             modules: cache.modules.len(),
+            interruptible_modules: cache.interruptible_modules.len(),
             instrumented: cache.instrumented.len(),
             generations: cache.generations,
             compiled_bytes: cache.compiled_bytes,

@@ -143,6 +143,8 @@ impl DeployRequest {
 pub struct CacheStats {
     /// Compiled modules cached in the current engine generation.
     pub modules: usize,
+    /// Compiled modules cached for the generation's interruptible engine.
+    pub interruptible_modules: usize,
     /// Instrumented codes cached.
     pub instrumented: usize,
     /// Engine generations created so far (1 = never rotated).
