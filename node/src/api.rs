@@ -193,19 +193,27 @@ impl Backend for NodeBackend {
     }
 
     fn transaction(&self, tx_hash: Hash32) -> Result<Option<KnownTx>, BackendError> {
-        let head = self.node.head().header.height;
-        if let Some((height, index, signed)) = self.chain().store().transaction(&tx_hash)? {
-            if height <= head {
-                return Ok(Some(KnownTx {
-                    signed,
-                    location: Some((height, index)),
-                }));
-            }
+        // The pool first, then the head: the producer commits a block (store and head) before it
+        // removes the block's transactions from the pool, under the pool's lock, so a
+        // transaction missing from the pool here is in the store at or below the head read
+        // after. (Store first, then pool, had a window where a transaction being committed was
+        // in neither.)
+        if let Some(signed) = self.node.pending_tx(&tx_hash) {
+            return Ok(Some(KnownTx {
+                signed,
+                location: None,
+            }));
         }
-        Ok(self.node.pending_tx(&tx_hash).map(|signed| KnownTx {
-            signed,
-            location: None,
-        }))
+        let head = self.node.head().header.height;
+        Ok(self
+            .chain()
+            .store()
+            .transaction(&tx_hash)?
+            .filter(|(height, _, _)| *height <= head)
+            .map(|(height, index, signed)| KnownTx {
+                signed,
+                location: Some((height, index)),
+            }))
     }
 
     fn receipt(&self, tx_hash: Hash32) -> Result<Option<Receipt>, BackendError> {

@@ -134,3 +134,34 @@ fn read_only_calls_see_one_committed_state_while_blocks_commit() {
     assert_eq!(old.height, first + 3);
     assert_eq!(pair_of(&old.value.output), (TOTAL - 3, 3));
 }
+
+#[test]
+fn a_transaction_is_pending_or_committed_never_unknown_while_its_block_commits() {
+    let test = TestNode::new();
+    let backend = Arc::new(NodeBackend::new(Arc::clone(&test.node)));
+    let mut sender = wallet(1);
+    for round in 0..30 {
+        let tx = sender.transfer(Address([7; 32]), U256::one());
+        let hash = tx.hash();
+        test.node.submit(&tx.encode()).expect("admitted");
+        let done = Arc::new(AtomicBool::new(false));
+        let reader = {
+            let backend = Arc::clone(&backend);
+            let done = Arc::clone(&done);
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                loop {
+                    let known = backend.transaction(hash).unwrap();
+                    let known = known.unwrap_or_else(|| panic!("round {round}: unknown"));
+                    reads += 1;
+                    if known.location.is_some() && done.load(Ordering::SeqCst) {
+                        return reads;
+                    }
+                }
+            })
+        };
+        test.block();
+        done.store(true, Ordering::SeqCst);
+        assert!(reader.join().expect("never unknown") > 0);
+    }
+}
