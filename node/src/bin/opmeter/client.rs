@@ -112,6 +112,12 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 }
                 (2005, _) => "this chain is not a development chain",
                 (2006, _) => "the transaction is pending: check later with `opmeter receipt HASH`",
+                (2007, _) => {
+                    "the call ran past the node's time limit: lower its work, or send it as a transaction"
+                }
+                (2009, _) => {
+                    "the contract spent its daily read-only gas: retry after data.retryAfterMs, or send a transaction"
+                }
                 (-32602, _) => "check the arguments (`opmeter help`)",
                 _ => "",
             };
