@@ -5,7 +5,7 @@
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use opmeter_tests::{contract, Chain, ALICE};
 use opmeter_vm::instrument::{instrument, Metering};
-use opmeter_vm::{Schedule, Status, Vm};
+use opmeter_vm::{CallRequest, Interrupt, Schedule, Status, Vm, U256};
 
 fn phases(c: &mut Criterion) {
     let wasm = contract("counter");
@@ -50,6 +50,25 @@ fn phases(c: &mut Criterion) {
     });
     group.bench_function("counter.increment (instantiate + call)", |b| {
         b.iter(|| chain.query(ALICE, counter, "increment", r#"{"by": 1}"#, 1_000_000))
+    });
+    // As a node runs read-only calls: on the interruptible engine (fuel slices to look at the
+    // time limit's interrupt), which costs a little per instruction.
+    let interruptible = chain.vm.with_interrupt(Interrupt::new());
+    let state = std::sync::Arc::new(chain.state.clone());
+    let get = CallRequest {
+        caller: ALICE,
+        contract: counter,
+        method: "get".into(),
+        input: Vec::new(),
+        value: U256::zero(),
+        gas_limit: 1_000_000,
+    };
+    group.bench_function("counter.get (instantiate + call), interruptible", |b| {
+        b.iter(|| {
+            interruptible
+                .execute(state.clone(), chain.block, get.clone())
+                .unwrap()
+        })
     });
     group.finish();
 }
