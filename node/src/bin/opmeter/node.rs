@@ -171,6 +171,8 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         ))
         .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
     println!("  rpc:        http://{addr} (ws://{addr})");
+    println!("  gateway:    http://{addr}/v1/ (OpenAPI: /v1/openapi.json)");
+    println!("  metrics:    http://{addr}/metrics");
     let producer = node.start(config.mode);
     runtime.block_on(wait_for_stop(|| {
         producer.as_ref().is_some_and(|p| p.is_finished())
