@@ -658,3 +658,91 @@ fn state_at(w: &Witness, s: usize) -> &crate::isa::State {
 fn values_at(w: &Witness, s: usize) -> &crate::isa::StepValues {
     &w.trace.values[s]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prove::ProvableProgram;
+    use crate::statement::{program_words, Statement};
+    use ark_relations::gr1cs::ConstraintSystem;
+    use opmeter_vm::Schedule;
+
+    /// Synthesizes `profile`'s circuit with the witness of `method(args)` and checks it.
+    fn satisfied(wat: &str, method: &str, args: &[u64], profile: Profile) -> (bool, usize) {
+        let wasm = wat::parse_str(wat).expect("wat");
+        let program =
+            ProvableProgram::compile(&wasm, &Schedule::v1(), method).expect("compiles");
+        let trace = crate::isa::run(&program.program.code, args, profile.steps).expect("runs");
+        let last = trace.last().clone();
+        let statement = Statement {
+            profile,
+            schedule_hash: program.schedule_hash,
+            method: method.into(),
+            code_commitment: program.code_commitment(&profile),
+            args: args.to_vec(),
+            output: if program.program.result.is_some() { last.regs[0] as u64 } else { 0 },
+            gas_used: last.gas,
+        };
+        let witness = Witness {
+            public: statement.public_inputs(),
+            header: program.program.header(),
+            words: program_words(&program.program, &profile),
+            trace,
+        };
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        VmCircuit {
+            profile,
+            witness: Some(&witness),
+        }
+        .generate_constraints(cs.clone())
+        .expect("synthesizes");
+        let ok = cs.is_satisfied().expect("checks");
+        if !ok {
+            eprintln!("unsatisfied: {:?}", cs.which_is_unsatisfied());
+        }
+        (ok, cs.num_constraints())
+    }
+
+    const TINY: Profile = Profile {
+        name: "tiny",
+        steps: 40,
+        program_slots: 40,
+    };
+
+    #[test]
+    fn the_witness_of_every_operation_satisfies_the_circuit() {
+        let wat = r#"(module (memory (export "memory") 1) (func (export "run"))
+          (func (export "provable:f") (param i64 i64 i32) (result i64) (local i64)
+            (local.set 3 (i64.add (local.get 0) (local.get 1)))
+            (local.set 3 (i64.xor (local.get 3) (i64.mul (local.get 0) (i64.const 0x9E3779B97F4A7C15))))
+            (local.set 3 (i64.or (local.get 3) (i64.shr_u (local.get 3) (i64.const 7))))
+            (local.set 3 (i64.and (local.get 3) (i64.rotl (local.get 3) (local.get 1))))
+            (local.set 3 (i64.sub (local.get 3) (i64.shr_s (local.get 0) (i64.const 3))))
+            (local.set 3 (i64.add (local.get 3) (i64.extend_i32_s (local.get 2))))
+            (local.set 3 (i64.add (local.get 3) (i64.popcnt (local.get 3))))
+            (local.set 3 (i64.add (local.get 3) (i64.div_u (local.get 3) (i64.const 10))))
+            (local.set 3 (i64.add (local.get 3) (i64.extend_i32_u (i32.wrap_i64 (i64.shl (local.get 3) (local.get 1))))))
+            (if (i64.lt_s (local.get 0) (local.get 1)) (then (local.set 3 (i64.add (local.get 3) (i64.const 1)))))
+            (if (i32.eqz (local.get 2)) (then (local.set 3 (i64.const 0))))
+            (i64.add (local.get 3) (i64.extend_i32_u (i32.rotr (local.get 2) (i32.const 5))))))"#;
+        for args in [[3u64, 5, 7], [u64::MAX, 64, 0xffff_ffff], [1 << 63, 0, 1]] {
+            let (ok, constraints) = satisfied(wat, "f", &args, TINY);
+            assert!(ok, "{args:?}");
+            assert!(constraints > 0);
+        }
+    }
+
+    #[test]
+    fn constraints_per_step_are_as_documented() {
+        let count = |steps| {
+            crate::constraint_count(Profile {
+                name: "x",
+                steps,
+                program_slots: 40,
+            })
+            .expect("counts")
+        };
+        let per_step = count(3) - count(2);
+        assert_eq!(per_step, 2 * 40 + 454, "update specs/proofs.md");
+    }
+}
