@@ -29,7 +29,7 @@ for component in rustfmt clippy; do
   fi
 done
 
-# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, ccache, and chromium.
+# 4. System packages: a C toolchain, clang/libclang for rocksdb's bindgen, ccache, chromium, npm.
 missing=()
 command -v cc >/dev/null || missing+=(build-essential)
 command -v clang >/dev/null || missing+=(clang)
@@ -39,6 +39,8 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v ccache >/dev/null || missing+=(ccache)
 # chromium: the gas report page's test renders the page in headless Chromium (it fails without).
 command -v chromium >/dev/null || missing+=(chromium)
+# npm: installs snarkjs, which the prover's test uses to verify an exported proof independently.
+command -v npm >/dev/null || missing+=(npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   if command -v apt-get >/dev/null; then
     say "installing ${missing[*]}"
@@ -48,6 +50,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
     say "please install: ${missing[*]} (no apt-get here)"
     exit 1
   fi
+fi
+
+# 5. snarkjs for the prover's interoperability test, pinned by prover/package-lock.json.
+prover_dir="$(cd "$(dirname "$0")/../prover" && pwd)"
+if [ ! -x "${prover_dir}/node_modules/.bin/snarkjs" ]; then
+  say "installing snarkjs (npm ci in prover/)"
+  (cd "${prover_dir}" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 say "ready"

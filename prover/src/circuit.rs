@@ -38,8 +38,22 @@ fn constant(c: Fr) -> Lc {
     Lc::from((c, Variable::One))
 }
 
+/// `2^i` for `i ≤ 128` (a table: synthesis asks for them millions of times).
 fn pow2(i: u32) -> Fr {
-    Fr::from(2u64).pow([u64::from(i)])
+    static TABLE: std::sync::OnceLock<Vec<Fr>> = std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut out = Vec::with_capacity(129);
+        let mut x = Fr::one();
+        for _ in 0..=128 {
+            out.push(x);
+            x.double_in_place();
+        }
+        out
+    });
+    table
+        .get(i as usize)
+        .copied()
+        .unwrap_or_else(|| Fr::from(2u64).pow([u64::from(i)]))
 }
 
 /// Everything the prover knows (absent during setup).
@@ -105,7 +119,7 @@ impl Cs<'_> {
         let mut sum = Lc::zero();
         for i in 0..n {
             let b = self.bit(|w| (value(w) >> i) & 1 == 1)?;
-            sum = sum + (pow2(i), b);
+            sum += (pow2(i), b);
             bits.push(b);
         }
         Ok((bits, sum))
@@ -124,7 +138,7 @@ impl Cs<'_> {
         for k in 0..n {
             let b = self.bit(|w| index(w) == k)?;
             sum = sum + b;
-            weighted = weighted + (Fr::from(k as u64), b);
+            weighted += (Fr::from(k as u64), b);
             bits.push(b);
         }
         self.enforce(sum, constant(Fr::one()), constant(Fr::one()))?;
@@ -157,16 +171,20 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
         let mut public = Vec::with_capacity(6 + MAX_ARGS);
         for i in 0..6 + MAX_ARGS {
             let w = self.witness;
-            public.push(cs.new_input_variable(|| {
-                w.map(pw(i)).ok_or(SynthesisError::AssignmentMissing)
-            })?);
+            public.push(
+                cs.new_input_variable(|| w.map(pw(i)).ok_or(SynthesisError::AssignmentMissing))?,
+            );
         }
         let (profile_var, schedule_var, method_var, code_var) =
             (public[0], public[1], public[2], public[3]);
         let args = &public[4..4 + MAX_ARGS];
         let output_var = public[4 + MAX_ARGS];
         let gas_var = public[5 + MAX_ARGS];
-        c.enforce(lc(profile_var), constant(Fr::one()), constant(Fr::from(profile.id())))?;
+        c.enforce(
+            lc(profile_var),
+            constant(Fr::one()),
+            constant(Fr::from(profile.id())),
+        )?;
 
         // ---- Program: header and words, bound to `code`.
         let header = c.alloc(|w| Fr::from(w.header))?;
@@ -177,9 +195,8 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             words.push(c.alloc(|w| fr(w.words[j]))?);
         }
         {
-            let fp = |v: Variable, value: Option<Fr>| {
-                FpVar::Var(AllocatedFp::new(value, v, cs.clone()))
-            };
+            let fp =
+                |v: Variable, value: Option<Fr>| FpVar::Var(AllocatedFp::new(value, v, cs.clone()));
             let value = |f: &dyn Fn(&Witness) -> Fr| self.witness.map(f);
             let mut absorbed = vec![
                 FpVar::Constant(Fr::from(CODE_TAG)),
@@ -214,7 +231,7 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             c.enforce(sum, constant(Fr::one()), lc(*arg))?;
             let mut high = Lc::zero();
             for (k, b) in bits.iter().enumerate().skip(32) {
-                high = high + (pow2(k as u32), *b);
+                high += (pow2(k as u32), *b);
             }
             // i32 parameter: the high half is zero.
             c.enforce(lc(header_bits[8 + i]), high, Lc::zero())?;
@@ -223,7 +240,11 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
         }
         // No result: the output is zero. An i32 result is below 2^32 (it is register 0, which the
         // program fills from a 32-bit operation; checked here too).
-        c.enforce(constant(Fr::one()) - header_bits[16], lc(output_var), Lc::zero())?;
+        c.enforce(
+            constant(Fr::one()) - header_bits[16],
+            lc(output_var),
+            Lc::zero(),
+        )?;
         {
             let (bits, sum) = c.bits(64, |w| {
                 use ark_ff::PrimeField;
@@ -232,14 +253,20 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             c.enforce(sum, constant(Fr::one()), lc(output_var))?;
             let mut high = Lc::zero();
             for (k, b) in bits.iter().enumerate().skip(32) {
-                high = high + (pow2(k as u32), *b);
+                high += (pow2(k as u32), *b);
             }
             c.enforce(lc(header_bits[17]), high, Lc::zero())?;
         }
 
         // ---- The machine.
         let mut regs: Vec<Lc> = (0..REGISTERS)
-            .map(|r| if r < MAX_ARGS { lc(args[r]) } else { Lc::zero() })
+            .map(|r| {
+                if r < MAX_ARGS {
+                    lc(args[r])
+                } else {
+                    Lc::zero()
+                }
+            })
             .collect();
         let mut next_pc = Lc::zero();
         let mut gas = Lc::zero();
@@ -251,7 +278,8 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             };
 
             // Fetch: pc one-hot over the program slots, word = Σ pc_j · w_j.
-            let (pc_bits, pc_lc) = c.one_hot(profile.program_slots, |w| state_at(w, s).pc as usize)?;
+            let (pc_bits, pc_lc) =
+                c.one_hot(profile.program_slots, |w| state_at(w, s).pc as usize)?;
             c.enforce(pc_lc.clone(), constant(Fr::one()), next_pc)?;
             let mut word = Lc::zero();
             for (j, (b, wv)) in pc_bits.iter().zip(&words).enumerate() {
@@ -320,7 +348,14 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             let g_sub = sum_of(&op, &[Op::Sub64, Op::Sub32, Op::Ltu, Op::Geu, Op::AssertLt]);
             let g_mul = sum_of(
                 &op,
-                &[Op::Mul64, Op::Mul32, Op::Shr64, Op::Shr32, Op::Rot64, Op::Rot32],
+                &[
+                    Op::Mul64,
+                    Op::Mul32,
+                    Op::Shr64,
+                    Op::Shr32,
+                    Op::Rot64,
+                    Op::Rot32,
+                ],
             );
             let g_bit = sum_of(&op, &[Op::And, Op::Or, Op::Xor]);
             let g_a = sum_of(
@@ -352,7 +387,9 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
                 }
             };
             let two64 = pow2(64);
-            let m = c.product(a.clone(), b.clone(), |w| fr(values_at(w, s).a) * fr(values_at(w, s).b))?;
+            let m = c.product(a.clone(), b.clone(), |w| {
+                fr(values_at(w, s).a) * fr(values_at(w, s).b)
+            })?;
             let t_value = move |w: &Witness, g: u8| {
                 if group_of(instr_of(w).op) == g {
                     fr(values_at(w, s).t)
@@ -361,13 +398,13 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
                 }
             };
             let ta = c.product(g_add, a.clone() + &b, move |w| t_value(w, 1))?;
-            let ts = c.product(
-                g_sub,
-                a.clone() - &b + (two64, Variable::One),
-                move |w| t_value(w, 2),
-            )?;
+            let ts = c.product(g_sub, a.clone() - &b + (two64, Variable::One), move |w| {
+                t_value(w, 2)
+            })?;
             let tm = c.product(g_mul, lc(m), move |w| t_value(w, 3))?;
-            let tb = c.product(g_bit, a.clone() + &(b.clone() * two64), move |w| t_value(w, 4))?;
+            let tb = c.product(g_bit, a.clone() + &(b.clone() * two64), move |w| {
+                t_value(w, 4)
+            })?;
             let tg = c.product(g_a, a.clone(), move |w| t_value(w, 5))?;
             let (u, t_bits) = c.bits(128, |w| values_at(w, s).t)?;
             let divq = is(Op::Divq);
@@ -379,7 +416,7 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             let range = |from: u32, to: u32| {
                 let mut out = Lc::zero();
                 for i in from..to {
-                    out = out + (pow2(i - from), u[i as usize]);
+                    out += (pow2(i - from), u[i as usize]);
                 }
                 out
             };
@@ -399,7 +436,7 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
                     let t = values_at(w, s).t;
                     Fr::from(u64::from((t >> i) & 1 == 1 && (t >> (64 + i)) & 1 == 1))
                 })?;
-                and_v = and_v + (pow2(i as u32), p);
+                and_v += (pow2(i as u32), p);
             }
             // Powers of two of the low bits of t (= a).
             let factor = |i: usize, complement: bool| -> Lc {
@@ -425,9 +462,10 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
                     }
                     acc
                 };
-                let mut acc = c.product(factor(0, complement), factor(1, complement), move |w| {
-                    native(w, 2)
-                })?;
+                let mut acc =
+                    c.product(factor(0, complement), factor(1, complement), move |w| {
+                        native(w, 2)
+                    })?;
                 for i in 2..5 {
                     acc = c.product(lc(acc), factor(i, complement), move |w| native(w, i + 1))?;
                 }
@@ -481,7 +519,14 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
                 }
             })?;
             let r_lo32 = form(
-                sel(&[Op::Add32, Op::Sub32, Op::Mul32, Op::Wrap, Op::Rot32, Op::Exts]),
+                sel(&[
+                    Op::Add32,
+                    Op::Sub32,
+                    Op::Mul32,
+                    Op::Wrap,
+                    Op::Rot32,
+                    Op::Exts,
+                ]),
                 lo32,
                 |w, s| {
                     let o = step_op(w, s);
@@ -551,7 +596,9 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
             }
             let r_popc = form(lc(is(Op::Popcnt)), popc, |w, s| {
                 if step_op(w, s) == Op::Popcnt {
-                    Fr::from(u64::from((w.trace.values[s].t & ((1 << 64) - 1)).count_ones()))
+                    Fr::from(u64::from(
+                        (w.trace.values[s].t & ((1 << 64) - 1)).count_ones(),
+                    ))
                 } else {
                     Fr::zero()
                 }
@@ -606,10 +653,14 @@ impl ConstraintSynthesizer<Fr> for VmCircuit<'_> {
 
             // Control: jump = br + brnz·(1 − z) + brz·z; next = fall + jump·(imm − fall).
             let jnz = c.product(lc(is(Op::Brnz)), constant(Fr::one()) - z, |w| {
-                Fr::from(u64::from(step_op(w, s) == Op::Brnz && w.trace.values[s].jump))
+                Fr::from(u64::from(
+                    step_op(w, s) == Op::Brnz && w.trace.values[s].jump,
+                ))
             })?;
             let jz = c.product(lc(is(Op::Brz)), lc(z), |w| {
-                Fr::from(u64::from(step_op(w, s) == Op::Brz && w.trace.values[s].jump))
+                Fr::from(u64::from(
+                    step_op(w, s) == Op::Brz && w.trace.values[s].jump,
+                ))
             })?;
             let jump = lc(is(Op::Br)) + jnz + jz;
             let fall = pc_lc + (Fr::one(), Variable::One) - is(Op::Halt);
@@ -670,8 +721,7 @@ mod tests {
     /// Synthesizes `profile`'s circuit with the witness of `method(args)` and checks it.
     fn satisfied(wat: &str, method: &str, args: &[u64], profile: Profile) -> (bool, usize) {
         let wasm = wat::parse_str(wat).expect("wat");
-        let program =
-            ProvableProgram::compile(&wasm, &Schedule::v1(), method).expect("compiles");
+        let program = ProvableProgram::compile(&wasm, &Schedule::v1(), method).expect("compiles");
         let trace = crate::isa::run(&program.program.code, args, profile.steps).expect("runs");
         let last = trace.last().clone();
         let statement = Statement {
@@ -680,7 +730,11 @@ mod tests {
             method: method.into(),
             code_commitment: program.code_commitment(&profile),
             args: args.to_vec(),
-            output: if program.program.result.is_some() { last.regs[0] as u64 } else { 0 },
+            output: if program.program.result.is_some() {
+                last.regs[0] as u64
+            } else {
+                0
+            },
             gas_used: last.gas,
         };
         let witness = Witness {

@@ -48,7 +48,11 @@ pub struct NotProvable {
 
 impl fmt::Display for NotProvable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "method `{}` is not provable: {}", self.method, self.reason)?;
+        write!(
+            f,
+            "method `{}` is not provable: {}",
+            self.method, self.reason
+        )?;
         if let Some(offset) = self.offset {
             write!(f, " (at offset {offset:#x})")?;
         }
@@ -201,28 +205,102 @@ fn val_type(ty: wasmparser::ValType) -> Option<ValType> {
 fn unsupported(op: &Operator<'_>) -> Option<&'static str> {
     use Operator::*;
     Some(match op {
-        Unreachable | Nop | Block { .. } | Loop { .. } | If { .. } | Else | End | Br { .. }
-        | BrIf { .. } | BrTable { .. } | Return | Call { .. } | Drop | Select | LocalGet { .. }
-        | LocalSet { .. } | LocalTee { .. } | I32Const { .. } | I64Const { .. } | I32Eqz
-        | I32Eq | I32Ne | I32LtS | I32LtU | I32GtS | I32GtU | I32LeS | I32LeU | I32GeS
-        | I32GeU | I64Eqz | I64Eq | I64Ne | I64LtS | I64LtU | I64GtS | I64GtU | I64LeS
-        | I64LeU | I64GeS | I64GeU | I32Popcnt | I32Add | I32Sub | I32Mul | I32DivU
-        | I32RemU | I32And | I32Or | I32Xor | I32Shl | I32ShrS | I32ShrU | I32Rotl | I32Rotr
-        | I64Popcnt | I64Add | I64Sub | I64Mul | I64DivU | I64RemU | I64And | I64Or | I64Xor
-        | I64Shl | I64ShrS | I64ShrU | I64Rotl | I64Rotr | I32WrapI64 | I64ExtendI32S
+        Unreachable
+        | Nop
+        | Block { .. }
+        | Loop { .. }
+        | If { .. }
+        | Else
+        | End
+        | Br { .. }
+        | BrIf { .. }
+        | BrTable { .. }
+        | Return
+        | Call { .. }
+        | Drop
+        | Select
+        | LocalGet { .. }
+        | LocalSet { .. }
+        | LocalTee { .. }
+        | I32Const { .. }
+        | I64Const { .. }
+        | I32Eqz
+        | I32Eq
+        | I32Ne
+        | I32LtS
+        | I32LtU
+        | I32GtS
+        | I32GtU
+        | I32LeS
+        | I32LeU
+        | I32GeS
+        | I32GeU
+        | I64Eqz
+        | I64Eq
+        | I64Ne
+        | I64LtS
+        | I64LtU
+        | I64GtS
+        | I64GtU
+        | I64LeS
+        | I64LeU
+        | I64GeS
+        | I64GeU
+        | I32Popcnt
+        | I32Add
+        | I32Sub
+        | I32Mul
+        | I32DivU
+        | I32RemU
+        | I32And
+        | I32Or
+        | I32Xor
+        | I32Shl
+        | I32ShrS
+        | I32ShrU
+        | I32Rotl
+        | I32Rotr
+        | I64Popcnt
+        | I64Add
+        | I64Sub
+        | I64Mul
+        | I64DivU
+        | I64RemU
+        | I64And
+        | I64Or
+        | I64Xor
+        | I64Shl
+        | I64ShrS
+        | I64ShrU
+        | I64Rotl
+        | I64Rotr
+        | I32WrapI64
+        | I64ExtendI32S
         | I64ExtendI32U => return None,
         I32DivS | I32RemS | I64DivS | I64RemS => "signed division is outside the provable subset",
         I32Clz | I32Ctz | I64Clz | I64Ctz => "clz/ctz are outside the provable subset",
         GlobalGet { .. } | GlobalSet { .. } => "globals are outside the provable subset",
         CallIndirect { .. } => "indirect calls are outside the provable subset",
         MemorySize { .. } | MemoryGrow { .. } => "linear memory is outside the provable subset",
-        I32Load { .. } | I64Load { .. } | I32Load8S { .. } | I32Load8U { .. }
-        | I32Load16S { .. } | I32Load16U { .. } | I64Load8S { .. } | I64Load8U { .. }
-        | I64Load16S { .. } | I64Load16U { .. } | I64Load32S { .. } | I64Load32U { .. }
-        | I32Store { .. } | I64Store { .. } | I32Store8 { .. } | I32Store16 { .. }
-        | I64Store8 { .. } | I64Store16 { .. } | I64Store32 { .. } => {
-            "linear memory (loads and stores) is outside the provable subset"
-        }
+        I32Load { .. }
+        | I64Load { .. }
+        | I32Load8S { .. }
+        | I32Load8U { .. }
+        | I32Load16S { .. }
+        | I32Load16U { .. }
+        | I64Load8S { .. }
+        | I64Load8U { .. }
+        | I64Load16S { .. }
+        | I64Load16U { .. }
+        | I64Load32S { .. }
+        | I64Load32U { .. }
+        | I32Store { .. }
+        | I64Store { .. }
+        | I32Store8 { .. }
+        | I32Store16 { .. }
+        | I64Store8 { .. }
+        | I64Store16 { .. }
+        | I64Store32 { .. } => "linear memory (loads and stores) is outside the provable subset",
         _ => "floats and post-MVP instructions are outside the provable subset",
     })
 }
@@ -248,7 +326,9 @@ fn decode<'a>(body: &FunctionBody<'a>) -> Result<Body<'a>, String> {
     for local in body.get_locals_reader().map_err(err)? {
         let (count, ty) = local.map_err(err)?;
         if count as usize > REGISTERS {
-            return Err(format!("{count} locals do not fit in {REGISTERS} registers"));
+            return Err(format!(
+                "{count} locals do not fit in {REGISTERS} registers"
+            ));
         }
         locals.extend(std::iter::repeat_n(ty, count as usize));
     }
@@ -280,7 +360,10 @@ fn compile_export(
         .get(index as usize)
         .ok_or_else(|| refuse("export of a missing function".into(), None))?;
     if index < module.imported {
-        return Err(refuse("the export is an imported (host) function".into(), None));
+        return Err(refuse(
+            "the export is an imported (host) function".into(),
+            None,
+        ));
     }
     if f.params.len() > MAX_ARGS {
         return Err(refuse(
@@ -372,7 +455,9 @@ fn check_function<'a>(
         if let Operator::Call { function_index } = op {
             if *function_index < module.imported {
                 return Err((
-                    format!("call {function_index}: host functions are outside the provable subset"),
+                    format!(
+                        "call {function_index}: host functions are outside the provable subset"
+                    ),
                     Some(*offset),
                 ));
             }
@@ -382,9 +467,8 @@ fn check_function<'a>(
                     Some(*offset),
                 ));
             }
-            check_function(module, *function_index, stack, bodies).map_err(|(r, o)| {
-                (r, o.or(Some(*offset)))
-            })?;
+            check_function(module, *function_index, stack, bodies)
+                .map_err(|(r, o)| (r, o.or(Some(*offset))))?;
         }
     }
     stack.pop();
@@ -643,7 +727,12 @@ impl Translator<'_, '_> {
         }
     }
 
-    fn function(&mut self, index: u32, base: usize, caller_slot: Option<u8>) -> Result<(), Refusal> {
+    fn function(
+        &mut self,
+        index: u32,
+        base: usize,
+        caller_slot: Option<u8>,
+    ) -> Result<(), Refusal> {
         let module = self.module;
         let f = &module.functions[index as usize];
         let body = &self.bodies[&index];
@@ -692,7 +781,8 @@ impl Translator<'_, '_> {
                 if result {
                     let from = inst.slot(0)?;
                     if from != slot {
-                        self.out.emit(Op::Mov, Val::Zero, Val::Reg(from), Some(slot));
+                        self.out
+                            .emit(Op::Mov, Val::Zero, Val::Reg(from), Some(slot));
                     }
                 }
             }
@@ -732,7 +822,8 @@ impl Translator<'_, '_> {
             (frame.kind, frame.result, frame.height, frame.target)
         };
         if kind != Kind::Loop && result {
-            let v = value.ok_or_else(|| ("branch without its value".to_string(), Some(inst.offset)))?;
+            let v =
+                value.ok_or_else(|| ("branch without its value".to_string(), Some(inst.offset)))?;
             let slot = inst.slot(height)?;
             if v != Val::Reg(slot) {
                 self.out.emit(Op::Mov, Val::Zero, v, Some(slot));
@@ -817,8 +908,7 @@ impl Translator<'_, '_> {
         match op {
             O::Nop => {}
             O::Unreachable => {
-                self.out
-                    .emit(Op::AssertLt, Val::Zero, Val::Zero, None);
+                self.out.emit(Op::AssertLt, Val::Zero, Val::Zero, None);
                 inst.reachable = false;
             }
             O::Block { blockty } => {
@@ -873,7 +963,10 @@ impl Translator<'_, '_> {
             }
             O::Else => {
                 let (result, height, end, else_label) = {
-                    let f = inst.frames.last().ok_or(("else outside if".to_string(), None))?;
+                    let f = inst
+                        .frames
+                        .last()
+                        .ok_or(("else outside if".to_string(), None))?;
                     (f.result, f.height, f.target, f.else_label)
                 };
                 if inst.reachable {
@@ -895,7 +988,10 @@ impl Translator<'_, '_> {
                 inst.reachable = true;
             }
             O::End => {
-                let mut frame = inst.frames.pop().ok_or(("unbalanced end".to_string(), None))?;
+                let mut frame = inst
+                    .frames
+                    .pop()
+                    .ok_or(("unbalanced end".to_string(), None))?;
                 if inst.reachable {
                     if frame.result {
                         self.materialize(inst, frame.height)?;
@@ -954,8 +1050,7 @@ impl Translator<'_, '_> {
                     }
                     Val::Reg(_) => {
                         for (k, depth) in list.iter().enumerate() {
-                            self.out
-                                .emit(Op::Eq, index, const_val(k as u64), Some(S0));
+                            self.out.emit(Op::Eq, index, const_val(k as u64), Some(S0));
                             self.branch_if(inst, Val::Reg(S0), *depth)?;
                         }
                         let target = self.branch_target(inst, default, value)?;
@@ -1114,9 +1209,25 @@ impl Translator<'_, '_> {
         let bits: u32 = if w64 { 64 } else { 32 };
         let sign: u64 = 1 << (bits - 1);
         let (add, sub, mul, shr, rot, pow2, pow2c) = if w64 {
-            (Op::Add64, Op::Sub64, Op::Mul64, Op::Shr64, Op::Rot64, Op::Pow2_64, Op::Pow2c64)
+            (
+                Op::Add64,
+                Op::Sub64,
+                Op::Mul64,
+                Op::Shr64,
+                Op::Rot64,
+                Op::Pow2_64,
+                Op::Pow2c64,
+            )
         } else {
-            (Op::Add32, Op::Sub32, Op::Mul32, Op::Shr32, Op::Rot32, Op::Pow2_32, Op::Pow2c32)
+            (
+                Op::Add32,
+                Op::Sub32,
+                Op::Mul32,
+                Op::Shr32,
+                Op::Rot32,
+                Op::Pow2_32,
+                Op::Pow2c32,
+            )
         };
         match op {
             O::I32Eq | O::I64Eq => self.binop(inst, Op::Eq, a, b),
@@ -1125,7 +1236,13 @@ impl Translator<'_, '_> {
             O::I32GtU | O::I64GtU => self.binop(inst, Op::Ltu, b, a),
             O::I32LeU | O::I64LeU => self.binop(inst, Op::Geu, b, a),
             O::I32GeU | O::I64GeU => self.binop(inst, Op::Geu, a, b),
-            O::I32LtS | O::I64LtS | O::I32GtS | O::I64GtS | O::I32LeS | O::I64LeS | O::I32GeS
+            O::I32LtS
+            | O::I64LtS
+            | O::I32GtS
+            | O::I64GtS
+            | O::I32LeS
+            | O::I64LeS
+            | O::I32GeS
             | O::I64GeS => {
                 // Signed order is unsigned order of the operands with their sign bit flipped.
                 let bias = |t: &mut Self, v: Val, scratch: u8| match v {
@@ -1169,10 +1286,24 @@ impl Translator<'_, '_> {
                 };
                 self.binop(inst, Op::Mov, Val::Zero, Val::Reg(result))
             }
-            O::I32Shl | O::I64Shl | O::I32ShrU | O::I64ShrU | O::I32ShrS | O::I64ShrS
-            | O::I32Rotl | O::I64Rotl | O::I32Rotr | O::I64Rotr => {
-                self.shift(inst, op, a, b, bits, sign, (mul, shr, rot, sub, pow2, pow2c))
-            }
+            O::I32Shl
+            | O::I64Shl
+            | O::I32ShrU
+            | O::I64ShrU
+            | O::I32ShrS
+            | O::I64ShrS
+            | O::I32Rotl
+            | O::I64Rotl
+            | O::I32Rotr
+            | O::I64Rotr => self.shift(
+                inst,
+                op,
+                a,
+                b,
+                bits,
+                sign,
+                (mul, shr, rot, sub, pow2, pow2c),
+            ),
             _ => Err((
                 format!("{}: not supported by the compiler", operator_name(op)),
                 Some(inst.offset),
@@ -1234,8 +1365,7 @@ impl Translator<'_, '_> {
                     self.out.emit(Op::Xor, a, Val::Const(sign), Some(S1));
                     self.out.emit(pow2c, b, Val::Zero, Some(S0));
                     self.out.emit(shr, Val::Reg(S1), Val::Reg(S0), Some(S1));
-                    self.out
-                        .emit(shr, Val::Const(sign), Val::Reg(S0), Some(S0));
+                    self.out.emit(shr, Val::Const(sign), Val::Reg(S0), Some(S0));
                     self.binop(inst, sub, Val::Reg(S1), Val::Reg(S0))
                 } else {
                     self.out.emit(pow2c, b, Val::Zero, Some(S0));

@@ -123,10 +123,7 @@ pub const OPS: usize = 31;
 impl Op {
     /// Whether the operation writes `dst` (the others must have `dst` = none).
     pub fn writes(self) -> bool {
-        !matches!(
-            self,
-            Op::Halt | Op::AssertLt | Op::Br | Op::Brnz | Op::Brz
-        )
+        !matches!(self, Op::Halt | Op::AssertLt | Op::Br | Op::Brnz | Op::Brz)
     }
 
     /// The operation with code `code`.
@@ -257,7 +254,9 @@ impl fmt::Display for Instr {
             None => f.write_str("     ")?,
         }
         write!(f, "{:?} {}, {}", self.op, self.a, self.b)?;
-        if self.a == Src::Imm || self.b == Src::Imm || matches!(self.op, Op::Br | Op::Brnz | Op::Brz)
+        if self.a == Src::Imm
+            || self.b == Src::Imm
+            || matches!(self.op, Op::Br | Op::Brnz | Op::Brz)
         {
             write!(f, " imm={:#x}", self.imm)?;
         }
@@ -381,18 +380,20 @@ pub fn alu_input(op: Op, a: u128, b: u128) -> u128 {
     match op {
         Op::Add64 | Op::Add32 => a + b,
         Op::Sub64 | Op::Sub32 | Op::Ltu | Op::Geu | Op::AssertLt => a + TWO_64 - b,
-        Op::Mul64 | Op::Mul32 | Op::Shr64 | Op::Shr32 | Op::Rot64 | Op::Rot32 => {
-            a.wrapping_mul(b)
-        }
+        Op::Mul64 | Op::Mul32 | Op::Shr64 | Op::Shr32 | Op::Rot64 | Op::Rot32 => a.wrapping_mul(b),
         Op::And | Op::Or | Op::Xor => a + (b << 64),
-        Op::Wrap | Op::Exts | Op::Popcnt | Op::Pow2_64 | Op::Pow2_32 | Op::Pow2c64 | Op::Pow2c32 => a,
-        Op::Divq => {
-            if b == 0 {
-                a << 64
-            } else {
-                (a / b) + ((a % b) << 64)
-            }
-        }
+        Op::Wrap
+        | Op::Exts
+        | Op::Popcnt
+        | Op::Pow2_64
+        | Op::Pow2_32
+        | Op::Pow2c64
+        | Op::Pow2c32 => a,
+        Op::Divq => match (a.checked_div(b), a.checked_rem(b)) {
+            (Some(q), Some(r)) => q + (r << 64),
+            // Division by zero: `a = 0·0 + a`; the check that follows fails (`a < 0`).
+            _ => a << 64,
+        },
         Op::Halt | Op::Mov | Op::Eq | Op::Ne | Op::Br | Op::Brnz | Op::Brz => 0,
     }
 }
@@ -485,7 +486,11 @@ pub fn initial_state(args: &[u64]) -> State {
     for (reg, arg) in regs.iter_mut().zip(args) {
         *reg = u128::from(*arg);
     }
-    State { pc: 0, regs, gas: 0 }
+    State {
+        pc: 0,
+        regs,
+        gas: 0,
+    }
 }
 
 /// A complete run: the state before every step (`steps + 1` states, the last after the final
@@ -549,7 +554,11 @@ pub fn run(program: &[Instr], args: &[u64], steps: usize) -> Result<Trace, Stop>
 ///
 /// # Errors
 /// As [`run`].
-pub fn execute(program: &[Instr], args: &[u64], max_steps: usize) -> Result<(usize, u64, u64), Stop> {
+pub fn execute(
+    program: &[Instr],
+    args: &[u64],
+    max_steps: usize,
+) -> Result<(usize, u64, u64), Stop> {
     let mut state = initial_state(args);
     for executed in 0..=max_steps {
         let instr = program

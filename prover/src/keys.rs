@@ -125,8 +125,11 @@ impl Keys {
             vk_blake3: blake3::hash(&vk).to_hex().to_string(),
             vk_bytes: vk.len() as u64,
         };
-        let (pk_path, vk_path, manifest_path) =
-            (dir.join("pk.bin"), dir.join("vk.bin"), dir.join("manifest.json"));
+        let (pk_path, vk_path, manifest_path) = (
+            dir.join("pk.bin"),
+            dir.join("vk.bin"),
+            dir.join("manifest.json"),
+        );
         fs::write(&pk_path, &pk).map_err(io(&pk_path))?;
         fs::write(&vk_path, &vk).map_err(io(&vk_path))?;
         let json = serde_json::to_vec_pretty(&manifest)
@@ -186,10 +189,14 @@ impl Keys {
         let manifest = Keys::manifest(dir, profile)?;
         let path = Keys::dir(dir, profile).join("vk.bin");
         let data = Keys::checked_file(&path, &manifest.vk_blake3, manifest.vk_bytes)?;
-        let vk = VerifyingKey::<Bn254>::deserialize_with_mode(&data[..], Compress::No, Validate::Yes)
-            .map_err(|e| corrupt(&path, e.to_string()))?;
+        let vk =
+            VerifyingKey::<Bn254>::deserialize_with_mode(&data[..], Compress::No, Validate::Yes)
+                .map_err(|e| corrupt(&path, e.to_string()))?;
         if vk.gamma_abc_g1.len() != crate::statement::PUBLIC_SIGNALS + 1 {
-            return Err(corrupt(&path, "the key has the wrong number of public inputs"));
+            return Err(corrupt(
+                &path,
+                "the key has the wrong number of public inputs",
+            ));
         }
         Ok(vk)
     }
@@ -208,7 +215,10 @@ impl Keys {
         let pk = ProvingKey::<Bn254>::deserialize_with_mode(&data[..], Compress::No, Validate::No)
             .map_err(|e| corrupt(&path, e.to_string()))?;
         if pk.vk != vk {
-            return Err(corrupt(&path, "the proving key does not match the verifying key"));
+            return Err(corrupt(
+                &path,
+                "the proving key does not match the verifying key",
+            ));
         }
         Ok(Keys {
             profile: *profile,

@@ -79,3 +79,51 @@ pub fn constraint_count(profile: Profile) -> Result<usize, ProverError> {
     .generate_constraints(cs.clone())?;
     Ok(cs.num_constraints())
 }
+
+/// Times circuit synthesis with a witness (constraint system built as the prover builds it,
+/// matrices included) for `program(args)` in `profile`: seconds to synthesize and to finalize.
+/// For benchmarks.
+#[doc(hidden)]
+pub fn synthesis_seconds(
+    profile: Profile,
+    program: &ProvableProgram,
+    args: &[u64],
+) -> Result<(f64, f64), ProverError> {
+    use ark_relations::gr1cs::{
+        ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisMode,
+    };
+    let trace = isa::run(&program.program.code, args, profile.steps)
+        .map_err(|_| ProverError::Internal("the program does not run".into()))?;
+    let last = trace.last().clone();
+    let statement = Statement {
+        profile,
+        schedule_hash: program.schedule_hash,
+        method: program.method.clone(),
+        code_commitment: program.code_commitment(&profile),
+        args: args.to_vec(),
+        output: last.regs[0] as u64,
+        gas_used: last.gas,
+    };
+    let witness = circuit::Witness {
+        public: statement.public_inputs(),
+        header: program.program.header(),
+        words: statement::program_words(&program.program, &profile),
+        trace,
+    };
+    let cs = ConstraintSystem::<ark_bn254::Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    let t = std::time::Instant::now();
+    circuit::VmCircuit {
+        profile,
+        witness: Some(&witness),
+    }
+    .generate_constraints(cs.clone())?;
+    let synth = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    cs.finalize();
+    Ok((synth, t.elapsed().as_secs_f64()))
+}

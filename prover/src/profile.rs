@@ -19,19 +19,19 @@ pub struct Profile {
 }
 
 impl Profile {
-    /// Small: quick proofs of short calls (the test profile).
+    /// Small: quick proofs of short calls (the test profile); fills a 2^16 domain.
     pub const S: Profile = Profile {
         name: "s",
-        steps: 192,
-        program_slots: 48,
+        steps: 112,
+        program_slots: 40,
     };
-    /// Medium.
+    /// Medium; a 2^20 domain.
     pub const M: Profile = Profile {
         name: "m",
         steps: 1_536,
         program_slots: 64,
     };
-    /// Large: the most this machine proves in about 30 s.
+    /// Large: the most this machine proves in about 30 s; a 2^22 domain.
     pub const L: Profile = Profile {
         name: "l",
         steps: 6_144,

@@ -7,8 +7,8 @@ use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, VerifyingKey};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
-use opmeter_vm::{CodeHash, Schedule};
 use ark_std::rand::{CryptoRng, RngCore};
+use opmeter_vm::{CodeHash, Schedule};
 
 use crate::circuit::{VmCircuit, Witness};
 use crate::compile::compile_method;
@@ -110,7 +110,11 @@ impl ProvableProgram {
             .map_err(|stop| stop_error(stop, "-"))?;
         Ok(Execution {
             steps: executed + 1,
-            output: if self.program.result.is_some() { output } else { 0 },
+            output: if self.program.result.is_some() {
+                output
+            } else {
+                0
+            },
             gas_used,
         })
     }

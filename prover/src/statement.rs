@@ -11,7 +11,9 @@
 //! | 13 | `gas` | gas used ([`opmeter_vm::Vm::call_provable`]'s `gas_used`) |
 
 use ark_bn254::Fr;
-use ark_crypto_primitives::sponge::poseidon::{find_poseidon_ark_and_mds, PoseidonConfig, PoseidonSponge};
+use ark_crypto_primitives::sponge::poseidon::{
+    find_poseidon_ark_and_mds, PoseidonConfig, PoseidonSponge,
+};
 use ark_crypto_primitives::sponge::CryptographicSponge;
 use ark_ff::{BigInteger, PrimeField};
 use std::sync::OnceLock;

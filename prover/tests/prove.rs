@@ -33,7 +33,7 @@ fn wasm() -> &'static [u8] {
 
 /// Each provable example with arguments that fit the test profile.
 const EXAMPLES: &[(&str, &[u64])] = &[
-    ("fib", &[20]),
+    ("fib", &[12]),
     ("gcd", &[1_071, 462]),
     ("isqrt", &[99]),
     ("mix", &[7, 2]),
@@ -78,8 +78,8 @@ fn the_methods_compute_the_right_values() {
     assert_eq!(s.output, 21);
     let (_, s, _) = proof_of("isqrt", &[99]);
     assert_eq!(s.output, 9);
-    let (_, s, _) = proof_of("fib", &[20]);
-    assert_eq!(s.output, 6_765);
+    let (_, s, _) = proof_of("fib", &[12]);
+    assert_eq!(s.output, 144);
 }
 
 #[test]
@@ -92,17 +92,62 @@ fn changing_any_public_input_or_proof_byte_fails_verification() {
         s.hash()
     };
     let tampered: Vec<(&str, Statement)> = vec![
-        ("output", Statement { output: 22, ..statement.clone() }),
-        ("gas", Statement { gas_used: statement.gas_used - 1, ..statement.clone() }),
-        ("input", Statement { args: vec![1_071, 463], ..statement.clone() }),
-        ("extra input", Statement { args: vec![1_071, 462, 1], ..statement.clone() }),
-        ("method", Statement { method: "fib".into(), ..statement.clone() }),
+        (
+            "output",
+            Statement {
+                output: 22,
+                ..statement.clone()
+            },
+        ),
+        (
+            "gas",
+            Statement {
+                gas_used: statement.gas_used - 1,
+                ..statement.clone()
+            },
+        ),
+        (
+            "input",
+            Statement {
+                args: vec![1_071, 463],
+                ..statement.clone()
+            },
+        ),
+        (
+            "extra input",
+            Statement {
+                args: vec![1_071, 462, 1],
+                ..statement.clone()
+            },
+        ),
+        (
+            "method",
+            Statement {
+                method: "fib".into(),
+                ..statement.clone()
+            },
+        ),
         (
             "code commitment",
-            Statement { code_commitment: statement.code_commitment + Fr::from(1u64), ..statement.clone() },
+            Statement {
+                code_commitment: statement.code_commitment + Fr::from(1u64),
+                ..statement.clone()
+            },
         ),
-        ("schedule", Statement { schedule_hash: other_schedule, ..statement.clone() }),
-        ("profile", Statement { profile: Profile::M, ..statement.clone() }),
+        (
+            "schedule",
+            Statement {
+                schedule_hash: other_schedule,
+                ..statement.clone()
+            },
+        ),
+        (
+            "profile",
+            Statement {
+                profile: Profile::M,
+                ..statement.clone()
+            },
+        ),
     ];
     for (what, bad) in tampered {
         let err = verify(keys().vk(), &bad, &proof).expect_err(what);
@@ -116,7 +161,10 @@ fn changing_any_public_input_or_proof_byte_fails_verification() {
             let outcome = Proof::from_bytes(&bad).and_then(|p| verify(keys().vk(), &statement, &p));
             let err = outcome.expect_err("a flipped proof bit must not verify");
             assert!(
-                matches!(err.code(), ErrorCode::MalformedProof | ErrorCode::InvalidProof),
+                matches!(
+                    err.code(),
+                    ErrorCode::MalformedProof | ErrorCode::InvalidProof
+                ),
                 "byte {i}: {err}"
             );
         }
@@ -129,7 +177,7 @@ fn changing_any_public_input_or_proof_byte_fails_verification() {
 
 #[test]
 fn a_proof_of_one_method_does_not_verify_another() {
-    let (_, fib, fib_proof) = proof_of("fib", &[20]);
+    let (_, fib, fib_proof) = proof_of("fib", &[12]);
     let (_, isqrt, isqrt_proof) = proof_of("isqrt", &[99]);
     assert!(verify(keys().vk(), &fib, &isqrt_proof).is_err());
     assert!(verify(keys().vk(), &isqrt, &fib_proof).is_err());
@@ -166,7 +214,10 @@ fn failures_are_typed_errors() {
     let big = {
         let mut body = String::new();
         for i in 0..PROFILE.program_slots {
-            body += &format!("(local.set 0 (i64.xor (local.get 0) (i64.const {})))", i + 1);
+            body += &format!(
+                "(local.set 0 (i64.xor (local.get 0) (i64.const {})))",
+                i + 1
+            );
         }
         wat::parse_str(format!(
             r#"(module (memory (export "memory") 1) (func (export "run"))
@@ -214,9 +265,13 @@ fn keys_round_trip_through_files_and_corruption_is_refused() {
     assert_eq!(manifest.profile, PROFILE.name);
     let read = Keys::read(dir.path(), &PROFILE).expect("read");
     assert_eq!(read.vk(), keys().vk());
-    let (_, statement, proof) = proof_of("fib", &[20]);
-    verify(&Keys::read_vk(dir.path(), &PROFILE).expect("vk"), &statement, &proof)
-        .expect("verifies with the stored key");
+    let (_, statement, proof) = proof_of("fib", &[12]);
+    verify(
+        &Keys::read_vk(dir.path(), &PROFILE).expect("vk"),
+        &statement,
+        &proof,
+    )
+    .expect("verifies with the stored key");
 
     let missing = Keys::read(dir.path(), &Profile::M).unwrap_err();
     assert_eq!(missing.code(), ErrorCode::KeysMissing, "{missing}");
@@ -264,25 +319,44 @@ fn snarkjs_verifies_an_exported_proof() {
     let (_, statement, proof) = proof_of("gcd", &[1_071, 462]);
     let dir = tempfile::tempdir().expect("tempdir");
     let write = |name: &str, value: serde_json::Value| {
-        std::fs::write(dir.path().join(name), serde_json::to_vec_pretty(&value).unwrap())
-            .expect("write");
+        std::fs::write(
+            dir.path().join(name),
+            serde_json::to_vec_pretty(&value).unwrap(),
+        )
+        .expect("write");
     };
-    write("verification_key.json", snarkjs::verification_key_json(keys().vk()));
+    write(
+        "verification_key.json",
+        snarkjs::verification_key_json(keys().vk()),
+    );
     write("proof.json", snarkjs::proof_json(&proof));
     write("public.json", snarkjs::public_json(&statement));
     let run = || {
         std::process::Command::new(&bin)
-            .args(["groth16", "verify", "verification_key.json", "public.json", "proof.json"])
+            .args([
+                "groth16",
+                "verify",
+                "verification_key.json",
+                "public.json",
+                "proof.json",
+            ])
             .current_dir(dir.path())
             .output()
             .expect("snarkjs runs")
     };
     let ok = run();
     let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success() && stdout.contains("OK"), "snarkjs: {stdout}{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success() && stdout.contains("OK"),
+        "snarkjs: {stdout}{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     write(
         "public.json",
-        snarkjs::public_json(&Statement { output: 22, ..statement.clone() }),
+        snarkjs::public_json(&Statement {
+            output: 22,
+            ..statement.clone()
+        }),
     );
     let bad = run();
     assert!(

@@ -27,7 +27,8 @@ fn check(wasm: &[u8], method: &str, cases: &[&[u64]]) {
         let proven = program.run(args, 1 << 20);
         match billed.status {
             Status::Success => {
-                let run = proven.unwrap_or_else(|e| panic!("{method}{args:?}: {e}\n{}", program.program));
+                let run =
+                    proven.unwrap_or_else(|e| panic!("{method}{args:?}: {e}\n{}", program.program));
                 assert_eq!(
                     Some(run.output),
                     billed.result.or(Some(0)),
@@ -41,7 +42,10 @@ fn check(wasm: &[u8], method: &str, cases: &[&[u64]]) {
                 );
             }
             Status::Trap => assert!(
-                matches!(proven, Err(opmeter_prover::ProverError::ExecutionTrapped { .. })),
+                matches!(
+                    proven,
+                    Err(opmeter_prover::ProverError::ExecutionTrapped { .. })
+                ),
                 "{method}{args:?}: the vm traps but the program gave {proven:?}"
             ),
             other => panic!("{method}{args:?}: unexpected status {other:?}"),
@@ -110,12 +114,20 @@ fn every_binary_operator_matches_the_vm() {
     let wasm = module(&funcs);
     let u32s: Vec<u64> = U64S.iter().map(|v| v & 0xffff_ffff).collect();
     for op in ops64 {
-        check(&wasm, &format!("i64_{op}"), &pairs(U64S).iter().map(Vec::as_slice).collect::<Vec<_>>());
+        check(
+            &wasm,
+            &format!("i64_{op}"),
+            &pairs(U64S).iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
         let singles: Vec<Vec<u64>> = U64S.iter().map(|v| vec![*v]).collect();
         let singles: Vec<&[u64]> = singles.iter().map(Vec::as_slice).collect();
         check(&wasm, &format!("i64_{op}_c"), &singles);
         check(&wasm, &format!("i64_c_{op}"), &singles);
-        check(&wasm, &format!("i32_{op}"), &pairs(&u32s).iter().map(Vec::as_slice).collect::<Vec<_>>());
+        check(
+            &wasm,
+            &format!("i32_{op}"),
+            &pairs(&u32s).iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        );
         let singles32: Vec<Vec<u64>> = u32s.iter().map(|v| vec![*v]).collect();
         let singles32: Vec<&[u64]> = singles32.iter().map(Vec::as_slice).collect();
         check(&wasm, &format!("i32_{op}_c"), &singles32);
@@ -144,7 +156,13 @@ fn unary_operators_and_conversions_match_the_vm() {
     for m in ["i64_eqz", "i64_popcnt", "wrap"] {
         check(&wasm, m, &singles);
     }
-    for m in ["i32_eqz", "i32_popcnt", "extend_u", "extend_s", "extend_s_add"] {
+    for m in [
+        "i32_eqz",
+        "i32_popcnt",
+        "extend_u",
+        "extend_s",
+        "extend_s_add",
+    ] {
         check(&wasm, m, &singles32);
     }
 }
@@ -283,7 +301,10 @@ fn methods_outside_the_subset_are_refused_with_their_reason() {
         assert_eq!(err.method, "f");
         // Every refusal about an instruction points into the code section.
         if let Some(offset) = err.offset {
-            assert!(offset < wasm.len(), "{name}: offset {offset} outside the module");
+            assert!(
+                offset < wasm.len(),
+                "{name}: offset {offset} outside the module"
+            );
         }
     }
 }
@@ -310,14 +331,20 @@ fn a_module_report_lists_every_provable_export() {
     let report = compile_module(&wasm, &Schedule::v1()).expect("parses");
     assert_eq!(report.methods.len(), 2);
     assert!(report.methods["ok"].is_ok());
-    assert!(report.methods["bad"].as_ref().unwrap_err().reason.contains("memory"));
+    assert!(report.methods["bad"]
+        .as_ref()
+        .unwrap_err()
+        .reason
+        .contains("memory"));
 }
 
 #[test]
 fn provable_exports_pass_validation_and_others_keep_the_entry_point_rule() {
     let vm = Vm::new(Schedule::v1());
-    vm.validate(&module(r#"(func (export "provable:f") (param i64 i32) (result i64) (local.get 0))"#))
-        .expect("an integer provable export is valid");
+    vm.validate(&module(
+        r#"(func (export "provable:f") (param i64 i32) (result i64) (local.get 0))"#,
+    ))
+    .expect("an integer provable export is valid");
     for bad in [
         r#"(func (export "provable:f") (param f32) (result i32) (i32.const 0))"#,
         r#"(func (export "provable:f") (result f64) (f64.const 0))"#,

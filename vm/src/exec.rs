@@ -345,10 +345,10 @@ impl Vm {
             address: Address::default(),
             code: code.clone(),
         };
-        self.shared
-            .lock()
-            .instrumented
-            .put((code.code_hash, self.shared.schedule.version), Arc::clone(&code.instrumented));
+        self.shared.lock().instrumented.put(
+            (code.code_hash, self.shared.schedule.version),
+            Arc::clone(&code.instrumented),
+        );
         let module = self.shared.module(&generation, code.code_hash, &view)?;
         let outcome = |status, trap_code, result, gas_used| ProvableOutcome {
             status,
@@ -366,7 +366,10 @@ impl Vm {
             .build();
         let mut store = Store::new(&generation.engine, limits);
         store.limiter(|limits| limits);
-        let instance = match generation.pure_linker.instantiate_and_start(&mut store, &module) {
+        let instance = match generation
+            .pure_linker
+            .instantiate_and_start(&mut store, &module)
+        {
             Ok(instance) => instance,
             Err(e) => {
                 let code = e
@@ -377,7 +380,14 @@ impl Vm {
             }
         };
         let export = format!("{PROVABLE_EXPORT_PREFIX}{method}");
-        let not_found = || Ok(outcome(Status::Trap, Some(TrapCode::MethodNotFound), None, 0));
+        let not_found = || {
+            Ok(outcome(
+                Status::Trap,
+                Some(TrapCode::MethodNotFound),
+                None,
+                0,
+            ))
+        };
         let Some(func) = instance.get_func(&store, &export) else {
             return not_found();
         };
@@ -393,7 +403,11 @@ impl Vm {
                 _ => return not_found(),
             });
         }
-        let mut results: Vec<Val> = ty.results().iter().map(|t| Val::default_for_ty(*t)).collect();
+        let mut results: Vec<Val> = ty
+            .results()
+            .iter()
+            .map(|t| Val::default_for_ty(*t))
+            .collect();
         let gas = instance
             .get_global(&store, GAS_GLOBAL_EXPORT)
             .ok_or_else(|| VmError::Engine("instrumented module has no gas global".into()))?;
@@ -407,9 +421,9 @@ impl Vm {
         if left < 0 {
             return Ok(outcome(Status::OutOfGas, None, None, gas_limit));
         }
-        let gas_used = gas_limit
-            .checked_sub(left as u64)
-            .ok_or_else(|| VmError::GasAccounting(format!("{left} gas left of a {gas_limit} limit")))?;
+        let gas_used = gas_limit.checked_sub(left as u64).ok_or_else(|| {
+            VmError::GasAccounting(format!("{left} gas left of a {gas_limit} limit"))
+        })?;
         match called {
             Ok(()) => {
                 let result = results.first().map(|v| match v {

@@ -44,7 +44,16 @@ impl Provable {
     pub fn isqrt(n: u64) -> u64 {
         let mut rest = n;
         let mut root = 0u64;
-        let mut bit = 1u64 << 62;
+        // The highest power of four not above `n`, found coarsely first.
+        let mut bit: u64 = if n >> 32 != 0 {
+            1 << 62
+        } else if n >> 16 != 0 {
+            1 << 30
+        } else if n >> 8 != 0 {
+            1 << 14
+        } else {
+            1 << 6
+        };
         while bit > n {
             bit >>= 2;
         }
@@ -108,6 +117,9 @@ mod tests {
 
     #[test]
     fn json_entry_points_still_work() {
-        assert_eq!(Provable::__dispatch("gcd", br#"{"a": 12, "b": 18}"#), Ok(b"6".to_vec()));
+        assert_eq!(
+            Provable::__dispatch("gcd", br#"{"a": 12, "b": 18}"#),
+            Ok(b"6".to_vec())
+        );
     }
 }

@@ -16,7 +16,14 @@ pub(crate) fn example_wasm() -> &'static [u8] {
         };
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let status = Command::new(cargo)
-            .args(["build", "--release", "--target", "wasm32v1-none", "-p", "provable"])
+            .args([
+                "build",
+                "--release",
+                "--target",
+                "wasm32v1-none",
+                "-p",
+                "provable",
+            ])
             .arg("--manifest-path")
             .arg(contracts.join("Cargo.toml"))
             .arg("--target-dir")
