@@ -577,6 +577,11 @@ impl Emitter {
         let mut out = Vec::with_capacity(self.code.len());
         for p in self.code.drain(..) {
             let mut instr = p.instr;
+            // A halt repeats until the last step: it must not charge, or the gas would depend on
+            // the profile.
+            if instr.op == Op::Halt && instr.gas != 0 {
+                return Err("a halt carries gas".into());
+            }
             if let Some(label) = p.label {
                 let target = self
                     .labels
