@@ -70,4 +70,11 @@ if ! node_ok; then
   exit 1
 fi
 
+# 6. snarkjs for the prover's interoperability test, pinned by prover/package-lock.json.
+prover_dir="$(cd "$(dirname "$0")/../prover" && pwd)"
+if [ ! -x "${prover_dir}/node_modules/.bin/snarkjs" ]; then
+  say "installing snarkjs (npm ci in prover/)"
+  (cd "${prover_dir}" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 say "ready"

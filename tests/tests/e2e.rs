@@ -28,6 +28,7 @@ fn every_example_contract_builds_and_validates() {
             "hostile_output",
             "hostile_recursion",
             "hostile_storage",
+            "provable",
             "registry",
             "token"
         ]

@@ -16,6 +16,10 @@ pub const GROW_GAS_GLOBAL_EXPORT: &str = "opmeter_grow_gas";
 pub const RESERVED_EXPORT_PREFIX: &str = "opmeter_";
 /// The memory export every contract must have.
 pub const MEMORY_EXPORT: &str = "memory";
+/// Prefix of a *provable export*: `provable:<method>` is a pure function over integers
+/// (`i32`/`i64` parameters, at most one `i32`/`i64` result) that [`crate::Vm::call_provable`]
+/// runs and the prover proves. It is not an entry point: transactions cannot call it.
+pub const PROVABLE_EXPORT_PREFIX: &str = "provable:";
 
 /// A wasm value type in a host signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -74,3 +74,24 @@ pub enum VmError {
     #[error("gas accounting invariant broken: {0}")]
     GasAccounting(String),
 }
+
+/// What [`crate::Vm::call_provable`] returns: the deterministic result of calling a provable
+/// export (`provable:<method>`) with integer arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvableOutcome {
+    /// [`Status::Success`], [`Status::Trap`] (with its code) or [`Status::OutOfGas`] (there is
+    /// no host to revert).
+    pub status: Status,
+    /// The returned value on success when the function has a result: an `i32` as its 32 bits
+    /// zero-extended, an `i64` as its 64 bits.
+    pub result: Option<u64>,
+    /// Gas charged by the instrumented code from the call to its return (the metered blocks of
+    /// every function entered, `call_per_local` included); the gas limit on out of gas. There is
+    /// no instantiation or transaction charge: this is the gas of the function, not of a
+    /// transaction.
+    pub gas_used: u64,
+    /// The gas limit the call ran with.
+    pub gas_limit: u64,
+    /// Hash of the schedule that priced this execution.
+    pub schedule_hash: [u8; 32],
+}

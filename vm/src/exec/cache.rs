@@ -5,10 +5,11 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
-use wasmi::{CompilationMode, Config, Engine, Linker, Module, StoreLimitsBuilder};
+use wasmi::{CompilationMode, Config, Engine, Linker, Module, StoreLimits, StoreLimitsBuilder};
 
 use super::frame::HostState;
 use super::host::{define_host_functions, define_trace_functions};
+use super::provable::define_trapping_host_functions;
 use super::{CacheStats, PreparedCode, VmConfig};
 use crate::instrument::{instrument, Metering};
 use crate::outcome::VmError;
@@ -62,6 +63,8 @@ pub fn store_limits(schedule: &Schedule) -> StoreLimitsBuilder {
 pub(super) struct Generation {
     pub(super) engine: Engine,
     pub(super) linker: Linker<HostState>,
+    /// The linker of provable calls: every host import is a stub that traps.
+    pub(super) pure_linker: Linker<StoreLimits>,
 }
 
 impl Generation {
@@ -71,7 +74,13 @@ impl Generation {
         let engine = Engine::new(&config);
         let mut linker = Linker::new(&engine);
         define_host_functions(&mut linker);
-        Generation { engine, linker }
+        let mut pure_linker = Linker::new(&engine);
+        define_trapping_host_functions(&mut pure_linker);
+        Generation {
+            engine,
+            linker,
+            pure_linker,
+        }
     }
 
     /// The engine of one traced execution: injected metering, plus the tracer's hooks.

@@ -108,7 +108,7 @@ pub(super) struct HostState {
 
 /// The vm's trap code of an engine trap; `None` for out of fuel (out of gas, handled by the
 /// caller) and host out-of-memory (a node fault).
-fn map_trap(code: wasmi::TrapCode) -> Option<TrapCode> {
+pub(super) fn map_trap(code: wasmi::TrapCode) -> Option<TrapCode> {
     use wasmi::TrapCode as W;
     Some(match code {
         W::UnreachableCodeReached => TrapCode::Unreachable,

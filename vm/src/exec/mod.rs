@@ -22,6 +22,7 @@ mod cache;
 mod frame;
 mod host;
 mod meter;
+mod provable;
 
 use std::fmt;
 use std::num::NonZeroUsize;
