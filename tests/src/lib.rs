@@ -47,11 +47,7 @@ pub fn built_contracts() -> &'static BTreeMap<String, (BuiltContract, Vec<u8>)> 
             .unwrap_or_else(|e| panic!("building the example contracts failed: {e}"));
         built
             .into_iter()
-            .map(|b| {
-                let bytes = std::fs::read(&b.wasm_path)
-                    .unwrap_or_else(|e| panic!("{}: {e}", b.wasm_path.display()));
-                (b.package.clone(), (b, bytes))
-            })
+            .map(|b| (b.package.clone(), (b.clone(), b.wasm)))
             .collect()
     })
 }

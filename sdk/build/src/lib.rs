@@ -63,6 +63,9 @@ pub struct BuiltContract {
     pub names_path: PathBuf,
     /// Size of the compiler's output (before `wasm-opt` and stripping), for comparison.
     pub compiled_size_bytes: u64,
+    /// The bytes written to `wasm_path`, as this build produced them (a later build of the
+    /// same target dir by another process may briefly put cargo's unstripped output there).
+    pub wasm: Vec<u8>,
 }
 
 /// The function names of a deployed module, kept beside it instead of in its `name` section
@@ -307,15 +310,56 @@ fn finish_artifact(package: String, wasm_path: PathBuf) -> Result<BuiltContract,
         code_hash: names.code_hash,
         names_path,
         compiled_size_bytes: compiled.len() as u64,
+        wasm: deployed,
     })
 }
 
 /// Writes `bytes` to a new file that then replaces `path` (so a hard link at `path` is
-/// replaced, not written through).
+/// replaced, not written through). The scratch name is private to this process, so builds
+/// running side by side (test processes) never write into each other's file.
 fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
-    let temporary = path.with_extension("opmeter-tmp");
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let temporary = path.with_extension(format!(
+        "opmeter-tmp-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     std::fs::write(&temporary, bytes).map_err(|e| BuildError::Write(temporary.clone(), e))?;
     std::fs::rename(&temporary, path).map_err(|e| BuildError::Write(path.to_path_buf(), e))
+}
+
+/// The rustc flags of every contract build, joined as `CARGO_ENCODED_RUSTFLAGS` wants them.
+///
+/// Panic locations embed source paths, so without remapping the same contract built from two
+/// checkouts differs in bytes, code hash and deploy gas. The Opmeter checkout (where the sdk
+/// lives), the contract workspace and cargo's home are mapped to fixed names; rustc applies the
+/// last matching prefix, so the most specific comes last.
+fn contract_rustflags(dir: &Path) -> String {
+    let mut flags = vec!["-Clink-arg=-zstack-size=65536".to_string()];
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    if let Some(cargo_home) = cargo_home {
+        flags.push(format!(
+            "--remap-path-prefix={}=/cargo",
+            cargo_home.display()
+        ));
+    }
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let checkout = checkout.canonicalize().unwrap_or(checkout);
+    flags.push(format!(
+        "--remap-path-prefix={}=/opmeter",
+        checkout.display()
+    ));
+    let contracts = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    if !contracts.starts_with(&checkout) {
+        flags.push(format!(
+            "--remap-path-prefix={}=/contract",
+            contracts.display()
+        ));
+    }
+    flags.join("\x1f")
 }
 
 /// Builds the crate (or every member of the workspace) at `dir`: cargo, then `wasm-opt` and
@@ -328,6 +372,15 @@ pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
     if !manifest.is_file() {
         return Err(BuildError::NoManifest(dir.to_path_buf()));
     }
+    let target_dir = contracts_target_dir(dir);
+    // Cargo re-links its unstripped output over `NAME.wasm` on every build, even a fresh one,
+    // so builds of one target dir from several processes (test runners) take turns, each
+    // finishing its post-processing before the next cargo starts.
+    std::fs::create_dir_all(&target_dir).map_err(|e| BuildError::Write(target_dir.clone(), e))?;
+    let lock_path = target_dir.join("opmeter-build.lock");
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| BuildError::Write(lock_path.clone(), e))?;
+    lock.lock().map_err(|e| BuildError::Write(lock_path, e))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .arg("build")
@@ -337,14 +390,14 @@ pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
         .arg("--manifest-path")
         .arg(&manifest)
         .arg("--target-dir")
-        .arg(contracts_target_dir(dir))
+        .arg(&target_dir)
         .arg("--message-format=json-render-diagnostics")
         .args(["--config", "profile.release.opt-level=3"])
         .args(["--config", "profile.release.lto=true"])
         .args(["--config", "profile.release.codegen-units=1"])
         .args(["--config", "profile.release.panic=\"abort\""])
         .args(["--config", "profile.release.debug=false"])
-        .env("CARGO_ENCODED_RUSTFLAGS", "-Clink-arg=-zstack-size=65536")
+        .env("CARGO_ENCODED_RUSTFLAGS", contract_rustflags(dir))
         .env_remove("RUSTFLAGS")
         .stderr(Stdio::inherit())
         .output()
