@@ -14,7 +14,7 @@ use opmeter_prover::{constraint_count, prove, setup, verify_prepared, Profile, P
 use opmeter_vm::Schedule;
 use rand_chacha::rand_core::SeedableRng;
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/all/support.rs"]
 mod support;
 
 fn peak_rss_mb() -> f64 {
