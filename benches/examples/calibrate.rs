@@ -88,7 +88,10 @@ fn commit(node: &Node, txs: &[SignedTransaction]) -> (u64, Duration, Vec<Option<
     let mut gas = 0;
     let mut created = Vec::new();
     while node.mempool_len() > 0 {
-        let block = node.produce_block(false).expect("block").expect("not empty");
+        let block = node
+            .produce_block(false)
+            .expect("block")
+            .expect("not empty");
         for receipt in &block.receipts {
             assert_eq!(receipt.status, ReceiptStatus::Success, "{receipt:?}");
             gas += receipt.gas_used;
@@ -203,7 +206,10 @@ fn main() {
     }
     let warm = measure(&vm, &largest_module(&schedule, 0), runs);
     rows.push(Measurement {
-        name: format!("warm code, {} KiB module (cached)", largest_module(&schedule, 0).wasm.len() / 1024),
+        name: format!(
+            "warm code, {} KiB module (cached)",
+            largest_module(&schedule, 0).wasm.len() / 1024
+        ),
         ..warm
     });
     let cold = measure_cold_code(&schedule, 2, runs);
