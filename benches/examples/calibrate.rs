@@ -30,14 +30,14 @@ use token_node::key;
 const CHAIN: &str = "opmeter-calibrate";
 
 fn schedule_named(name: &str) -> Schedule {
-    match name {
-        "v1" => Schedule::v1(),
-        other => panic!("unknown schedule `{other}` (known: v1)"),
-    }
+    name.strip_prefix('v')
+        .and_then(|v| v.parse().ok())
+        .and_then(Schedule::by_version)
+        .unwrap_or_else(|| panic!("unknown schedule `{name}` (known: v1, v2)"))
 }
 
 /// A node on a temporary RocksDB (synced writes, as the node runs) with `senders` funded wallets.
-fn node(senders: u8) -> (tempfile::TempDir, Arc<Node>, Vec<Wallet>) {
+fn node(schedule: &Schedule, senders: u8) -> (tempfile::TempDir, Arc<Node>, Vec<Wallet>) {
     let balances: BTreeMap<_, _> = (0..=senders)
         .map(|seed| {
             (
@@ -55,6 +55,7 @@ fn node(senders: u8) -> (tempfile::TempDir, Arc<Node>, Vec<Wallet>) {
         fee_collector: Address([0xFE; 32]),
         balances,
         dev: false,
+        schedule_version: schedule.version,
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Node::open(&NodeConfig {
@@ -104,7 +105,7 @@ fn commit(node: &Node, txs: &[SignedTransaction]) -> (u64, Duration, Vec<Option<
 /// The items that need the node: a transaction's intrinsic work, storage writes through the
 /// commit (tree update + RocksDB write), deploys of the largest module.
 fn node_items(schedule: &Schedule, runs: usize) -> Vec<Measurement> {
-    let (_dir, node, mut wallets) = node(100);
+    let (_dir, node, mut wallets) = node(schedule, 100);
     let mut rows = Vec::new();
 
     // 1. Value transfers: signature check, nonce and balance, receipt, commit.

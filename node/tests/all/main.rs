@@ -7,5 +7,6 @@ mod consistency;
 mod crash;
 mod rpc;
 mod scaffold;
+mod schedules;
 mod support;
 mod ui;

@@ -38,6 +38,7 @@ pub(crate) fn genesis() -> Genesis {
         fee_collector: FEES,
         balances,
         dev: false,
+        schedule_version: 1,
     }
 }
 
