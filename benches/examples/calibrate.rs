@@ -164,7 +164,71 @@ fn node_items(schedule: &Schedule, runs: usize) -> Vec<Measurement> {
         time,
     });
 
-    // 3. Deploys of the largest module: admission (validate), instrument, compile, store.
+    // 3. Token transfers (a typical contract transaction) through the commit.
+    let deploy = wallets[0].deploy(
+        opmeter_tests::contract("token"),
+        r#"{"name": "T", "symbol": "T", "supply": "1000000000000"}"#,
+        b"token",
+    );
+    let (_, _, created) = commit(&node, &[deploy]);
+    let token = created[0].expect("token address");
+    let funding: Vec<_> = (1..=100)
+        .map(|i| {
+            let to = wallets[i].address().to_hex();
+            wallets[0].call(
+                token,
+                "transfer",
+                &format!(r#"{{"to": "{to}", "amount": "1000000"}}"#),
+            )
+        })
+        .collect();
+    commit(&node, &funding);
+    let mut round = 0u64;
+    let (gas, time) = time_median(runs, || {
+        // Fresh recipients every run, so every run does the same work.
+        round += 1;
+        let txs: Vec<_> = (0..1_000u64)
+            .map(|i| {
+                let mut recipient = [0x70; 32];
+                recipient[..8].copy_from_slice(&round.to_le_bytes());
+                recipient[8..16].copy_from_slice(&i.to_le_bytes());
+                let i = i as usize;
+                let to = Address(recipient).to_hex();
+                wallets[1 + i % 100].call(
+                    token,
+                    "transfer",
+                    &format!(r#"{{"to": "{to}", "amount": "1"}}"#),
+                )
+            })
+            .collect();
+        commit(&node, &txs).0
+    });
+    rows.push(Measurement {
+        name: "typical: 1,000 token.transfer transactions through the commit".into(),
+        group: "typical",
+        gas,
+        time,
+    });
+
+    // 4. A typical deploy (counter) through the commit.
+    let mut salt = 0u64;
+    let (gas, time) = time_median(runs, || {
+        salt += 1;
+        let tx = wallets[0].deploy(
+            opmeter_tests::contract("counter"),
+            r#"{"start": 1}"#,
+            &salt.to_le_bytes(),
+        );
+        commit(&node, &[tx]).0
+    });
+    rows.push(Measurement {
+        name: "typical: deploy counter through the commit".into(),
+        group: "typical",
+        gas,
+        time,
+    });
+
+    // 5. Deploys of the largest module: admission (validate), instrument, compile, store.
     let mut variant = 1_000;
     let (gas, time) = time_median(runs, || {
         variant += 1;
@@ -182,6 +246,68 @@ fn node_items(schedule: &Schedule, runs: usize) -> Vec<Measurement> {
         time,
     });
     rows
+}
+
+/// Puts every code of `chain` in its warm set (schedule v2 on): typical contracts are in use.
+fn warm_everything(chain: &mut opmeter_tests::Chain) {
+    let Some(costs) = chain.vm.schedule().code_loading else {
+        return;
+    };
+    let codes: Vec<_> = chain
+        .state
+        .codes
+        .iter()
+        .map(|(h, c)| (*h, c.len() as u32))
+        .collect();
+    let mut update = opmeter_vm::warm_set::Update::new(&chain.state);
+    for (hash, len) in codes {
+        update.insert(hash, len, &costs).expect("in-memory state");
+    }
+    let writes = update.into_writes();
+    for (key, value) in writes {
+        if let Some(value) = value {
+            chain
+                .state
+                .storage
+                .insert((opmeter_vm::warm_set::ADDRESS, key), value);
+        }
+    }
+}
+
+/// Typical calls of the example contracts (warm, executed without the commit): what users are
+/// billed for every day.
+fn typical_items(schedule: &Schedule, runs: usize) -> Vec<Measurement> {
+    use opmeter_tests::{Chain, ALICE, BOB};
+    let mut chain = Chain::with_vm(Vm::new(schedule.clone()));
+    let counter = chain.deploy(ALICE, "counter", Some(r#"{"start": 1}"#));
+    let token = chain.deploy(
+        ALICE,
+        "token",
+        Some(r#"{"name": "T", "symbol": "T", "supply": "1000000"}"#),
+    );
+    warm_everything(&mut chain);
+    let transfer = format!(r#"{{"to": "{}", "amount": "5"}}"#, BOB.to_hex());
+    let calls: [(&str, Address, &str, &str); 3] = [
+        ("typical: counter.get", counter, "get", "{}"),
+        ("typical: counter.increment", counter, "increment", "{}"),
+        ("typical: token.transfer", token, "transfer", &transfer),
+    ];
+    calls
+        .into_iter()
+        .map(|(name, contract, method, args)| {
+            let (gas, time) = time_median(runs.max(20), || {
+                let outcome = chain.query(ALICE, contract, method, args, 100_000_000);
+                assert_eq!(outcome.status, opmeter_vm::Status::Success, "{name}");
+                outcome.gas_used
+            });
+            Measurement {
+                name: name.into(),
+                group: "typical",
+                gas,
+                time,
+            }
+        })
+        .collect()
 }
 
 fn main() {
@@ -213,6 +339,10 @@ fn main() {
         ),
         ..warm
     });
+    for row in typical_items(&schedule, runs) {
+        eprintln!("{:>10.3} ns/gas  {}", row.ns_per_gas(), row.name);
+        rows.push(row);
+    }
     let cold = measure_cold_code(&schedule, 2, runs);
     eprintln!("{:>10.3} ns/gas  {}", cold.ns_per_gas(), cold.name);
     rows.push(cold);

@@ -168,6 +168,9 @@ pub enum GasCategory {
     /// A transaction's intrinsic gas, charged by the node before anything runs:
     /// `tx_base + tx_per_byte × encoded length` (see [`crate::TransactionCosts`]).
     Transaction,
+    /// Each call frame's code loading (schedule v2 on): warm or cold per KiB of code, see
+    /// [`crate::CodeLoadCosts`].
+    CodeLoad,
 }
 
 impl GasCategory {
@@ -182,6 +185,7 @@ impl GasCategory {
             GasCategory::Instantiation => "instantiation",
             GasCategory::Host(f) => f.name(),
             GasCategory::Transaction => "transaction",
+            GasCategory::CodeLoad => "code_load",
         }
     }
 }

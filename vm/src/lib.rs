@@ -53,6 +53,7 @@ mod state;
 pub mod trace;
 mod types;
 pub mod validate;
+pub mod warm_set;
 
 pub use abi::{GasCategory, HostFn, PROVABLE_EXPORT_PREFIX};
 #[doc(hidden)]
@@ -60,7 +61,9 @@ pub use exec::{engine_config, store_limits};
 pub use exec::{CacheStats, DeployRequest, PreparedCode, Vm, VmConfig, MAX_GAS_LIMIT};
 pub use instrument::{Charge, Metering};
 pub use outcome::{Outcome, ProvableOutcome, VmError};
-pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};
+pub use schedule::{
+    CodeLoadCosts, HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts,
+};
 pub use state::{MemoryState, StateError, StateView};
 pub use trace::{
     BlockStat, FrameTrace, FunctionTrace, HostTrace, Trace, TraceEntry, TraceMismatch, TraceOptions,

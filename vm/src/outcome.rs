@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::abi::GasCategory;
 use crate::state::StateError;
-use crate::types::{Event, Status, TrapCode, WriteSet};
+use crate::types::{CodeHash, Event, Status, TrapCode, WriteSet};
 
 /// The deterministic result of one execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub struct Outcome {
     pub writes: WriteSet,
     /// Hash of the schedule that priced this execution.
     pub schedule_hash: [u8; 32],
+    /// Codes this execution paid the cold load of, and a successful deployment's code (schedule
+    /// v2 on; empty in v1), in order: a block's ledger adds them to the warm set
+    /// ([`crate::warm_set`]) whatever the status, since the work was done and paid for.
+    pub code_paid: Vec<CodeHash>,
 }
 
 impl Outcome {

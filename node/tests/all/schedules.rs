@@ -27,6 +27,15 @@ fn run_chain(version: u32) -> (Vec<u64>, TestNode) {
     let mut receipts = node.run(&[transfer, deploy]);
     let contract = receipts[1].contract_address.expect("deployed");
     receipts.extend(node.run(&[alice.call(contract, "put", "value")]));
+    if version >= 2 {
+        // The deployed code joined the warm set, so the call paid the warm load price.
+        let code_load = receipts[2].gas_breakdown.get("code_load").copied();
+        let costs = Schedule::v2().code_loading.unwrap();
+        let kib = (wat::parse_str(KV).unwrap().len() as u64).div_ceil(1024);
+        assert_eq!(code_load, Some(kib * costs.warm_per_kib));
+    } else {
+        assert!(!receipts[2].gas_breakdown.contains_key("code_load"));
+    }
     let head = node.node.chain().head();
     assert_eq!(
         head.header.schedule_hash,
@@ -44,7 +53,7 @@ fn a_chain_runs_the_schedule_its_genesis_chose() {
     // genesis; v2 re-prices the intrinsic work, deploy bytes and storage writes.
     expect_test::expect![[r#"
         v1 [transfer, deploy, put] = [23600, 84800, 32327]
-        v2 [transfer, deploy, put] = [383600, 758400, 486505]"#]]
+        v2 [transfer, deploy, put] = [383600, 662400, 490577]"#]]
     .assert_eq(&format!(
         "v1 [transfer, deploy, put] = {v1:?}\nv2 [transfer, deploy, put] = {v2:?}"
     ));
