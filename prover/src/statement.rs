@@ -149,3 +149,15 @@ pub fn fr_decimal(x: &Fr) -> String {
 pub fn fr_hex(x: &Fr) -> String {
     format!("0x{}", hex::encode(x.into_bigint().to_bytes_be()))
 }
+
+/// Parses [`fr_hex`]'s form back: `0x` and 64 hex digits of a canonical field element (below
+/// the modulus). `None` otherwise.
+pub fn fr_from_hex(text: &str) -> Option<Fr> {
+    let digits = text.strip_prefix("0x")?;
+    if digits.len() != 64 {
+        return None;
+    }
+    let bytes = hex::decode(digits).ok()?;
+    let x = Fr::from_be_bytes_mod_order(&bytes);
+    (fr_hex(&x) == text.to_ascii_lowercase()).then_some(x)
+}

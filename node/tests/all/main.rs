@@ -9,3 +9,4 @@ mod rpc;
 mod scaffold;
 mod support;
 mod ui;
+mod zk;
