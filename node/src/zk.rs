@@ -431,9 +431,17 @@ impl ProofService {
     }
 
     fn run(self: Arc<Self>) {
+        // arkworks opens a tracing span per gadget call (millions per proof): with the node's
+        // subscriber listening they cost minutes and gigabytes, so the pool's threads trace
+        // nothing (the guard is kept for the thread's lifetime).
         let pool = match rayon::ThreadPoolBuilder::new()
             .num_threads(self.config.threads.max(1))
             .thread_name(|i| format!("zk-prover-{i}"))
+            .start_handler(|_| {
+                std::mem::forget(tracing::subscriber::set_default(
+                    tracing::subscriber::NoSubscriber::default(),
+                ));
+            })
             .build()
         {
             Ok(pool) => pool,

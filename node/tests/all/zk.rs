@@ -76,13 +76,14 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).to_string()
 }
 
-/// A node serving profile `s` with the test keys, and the provable contract deployed by the
-/// CLI; returns the node, the work dir and the deploy output.
-fn node_with_contract(extra: &[&str]) -> (Running, tempfile::TempDir, Address, Value) {
+/// A node serving profile `s` with the test keys (logging at `log`: arkworks' tracing spans
+/// must not reach the node's subscriber), and the provable contract deployed by the CLI;
+/// returns the node, the work dir and the deploy output.
+fn node_with_contract(extra: &[&str], log: &str) -> (Running, tempfile::TempDir, Address, Value) {
     let keys = keys_dir().to_str().unwrap().to_string();
     let mut args = vec!["--zk-keys", keys.as_str()];
     args.extend_from_slice(extra);
-    let node = Running::start(&args);
+    let node = Running::start_logging(&args, log);
     let work = tempfile::tempdir().unwrap();
     let deployed = json_of(&opmeter(
         &node.url,
@@ -174,7 +175,7 @@ fn zk_setup_labels_development_keys_and_refuses_bad_input() {
 
 #[test]
 fn deploy_prove_and_verify_offline_through_the_cli() {
-    let (node, work, address, deployed) = node_with_contract(&[]);
+    let (node, work, address, deployed) = node_with_contract(&[], "warn");
     let keys_home = work.path().join("keys");
     // Deploy reports, per provable export, whether it is in the subset and why not.
     let methods = deployed["provability"]["methods"].as_array().unwrap();
@@ -242,6 +243,41 @@ fn deploy_prove_and_verify_offline_through_the_cli() {
     assert_eq!(view.key_origin.as_deref(), Some("development"));
     assert_eq!(view.public_signals.len(), 14);
     assert!(view.snarkjs.as_ref().unwrap()["proof"]["pi_a"].is_array());
+
+    // snarkjs, with no Opmeter code: the file's export and the setup's verification_key.json.
+    let snarkjs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../prover/node_modules/.bin/snarkjs");
+    assert!(snarkjs.exists(), "snarkjs is missing: run scripts/setup.sh");
+    let export = view.snarkjs.as_ref().unwrap();
+    let sj = work.path().join("snarkjs");
+    std::fs::create_dir_all(&sj).unwrap();
+    std::fs::write(sj.join("proof.json"), export["proof"].to_string()).unwrap();
+    std::fs::write(
+        sj.join("public.json"),
+        serde_json::to_string(&view.public_signals).unwrap(),
+    )
+    .unwrap();
+    std::fs::copy(
+        keys_dir().join("s/verification_key.json"),
+        sj.join("verification_key.json"),
+    )
+    .unwrap();
+    let checked = Command::new(&snarkjs)
+        .args([
+            "groth16",
+            "verify",
+            "verification_key.json",
+            "public.json",
+            "proof.json",
+        ])
+        .current_dir(&sj)
+        .output()
+        .expect("snarkjs runs");
+    assert!(
+        checked.status.success() && stdout(&checked).contains("OK"),
+        "snarkjs: {}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
 
     // Offline: valid, with the code commitment re-derived from the wasm.
     let keys = keys_dir().to_str().unwrap();
@@ -331,7 +367,8 @@ fn deploy_prove_and_verify_offline_through_the_cli() {
 
 #[test]
 fn the_json_rpc_job_api_proves_verifies_and_types_every_refusal() {
-    let (node, work, address, _) = node_with_contract(&["--zk-queue", "1"]);
+    // At `debug`, as an operator might run it: proving must stay as fast as with logging off.
+    let (node, work, address, _) = node_with_contract(&["--zk-queue", "1"], "debug");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let client = http(&node.url).unwrap();

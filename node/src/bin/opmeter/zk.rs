@@ -243,7 +243,7 @@ fn verify(file: &Path, keys: &Path, wasm: Option<&Path>, json: bool) -> anyhow::
         if let Some(claimed) = view.code_hash {
             if claimed.0 != code_hash.0 {
                 eprintln!(
-                    "the proof is about code {claimed}, {} is 0x{}",
+                    "the proof is about code {claimed}, {} is {}",
                     path.display(),
                     code_hash.to_hex()
                 );
@@ -267,7 +267,7 @@ fn verify(file: &Path, keys: &Path, wasm: Option<&Path>, json: bool) -> anyhow::
             return invalid(ProverError::InvalidProof);
         }
         code_note = format!(
-            "re-derived from {} (code hash 0x{}): matches",
+            "re-derived from {} (code hash {}): matches",
             path.display(),
             code_hash.to_hex()
         );
