@@ -143,10 +143,13 @@ impl NodeBackend {
         let billed = vm
             .call_provable(&prepared, method, args, u64::MAX)
             .map_err(fault)?;
-        if billed.result.unwrap_or(0) != execution.output || billed.gas_used != execution.gas_used {
+        if billed.status != opmeter_vm::Status::Success
+            || billed.result.unwrap_or(0) != execution.output
+            || billed.gas_used != execution.gas_used
+        {
             return Err(BackendError::Fault(format!(
-                "the compiled `{method}` disagrees with the vm (output {} vs {:?}, gas {} vs {}): not proving",
-                execution.output, billed.result, execution.gas_used, billed.gas_used
+                "the compiled `{method}` disagrees with the vm (status {:?}, output {} vs {:?}, gas {} vs {}): not proving",
+                billed.status, execution.output, billed.result, execution.gas_used, billed.gas_used
             )));
         }
         Ok((program, chosen))
