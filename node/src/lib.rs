@@ -33,3 +33,4 @@ pub mod mempool;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod zk;

@@ -3,7 +3,7 @@
 use crate::compile::NotProvable;
 
 macro_rules! codes {
-    ($($(#[$doc:meta])* $name:ident = $code:literal,)*) => {
+    ($($(#[$doc:meta])* $name:ident = $code:literal => $text:literal,)*) => {
         /// The stable numeric code of a [`ProverError`] (for JSON-RPC and the CLI).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u16)]
@@ -20,37 +20,49 @@ macro_rules! codes {
                     _ => None,
                 }
             }
+
+            /// The stable camelCase name (JSON-RPC `data.reason`, the CLI's `--json`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $text,)*
+                }
+            }
+
+            /// The numeric code.
+            pub fn number(self) -> u16 {
+                self as u16
+            }
         }
     };
 }
 
 codes! {
     /// The method is outside the provable subset.
-    NotProvable = 1,
+    NotProvable = 1 => "notProvable",
     /// The program has more instructions than the profile's slots.
-    ProfileTooSmall = 2,
+    ProfileTooSmall = 2 => "profileTooSmall",
     /// The call did not return within the profile's steps.
-    StepBoundExceeded = 3,
+    StepBoundExceeded = 3 => "stepBoundExceeded",
     /// No profile has that name.
-    UnknownProfile = 4,
+    UnknownProfile = 4 => "unknownProfile",
     /// Keys are not where they were looked for.
-    KeysMissing = 5,
+    KeysMissing = 5 => "keysMissing",
     /// Keys fail their hash check, do not decode, or belong to another profile.
-    KeysCorrupt = 6,
+    KeysCorrupt = 6 => "keysCorrupt",
     /// Proof bytes do not decode as a proof.
-    MalformedProof = 7,
+    MalformedProof = 7 => "malformedProof",
     /// The proof does not verify against the statement.
-    InvalidProof = 8,
+    InvalidProof = 8 => "invalidProof",
     /// The call traps (e.g. division by zero, `unreachable`).
-    ExecutionTrapped = 9,
+    ExecutionTrapped = 9 => "executionTrapped",
     /// The arguments do not match the method's parameters.
-    WrongArguments = 10,
+    WrongArguments = 10 => "wrongArguments",
     /// Every proving slot is taken.
-    Busy = 11,
+    Busy = 11 => "proverBusy",
     /// Reading or writing key files failed.
-    Io = 12,
+    Io = 12 => "keysIo",
     /// The constraint system could not be built (a bug).
-    Internal = 13,
+    Internal = 13 => "proverInternal",
 }
 
 /// Why proving, verifying or handling keys failed.

@@ -67,6 +67,14 @@ pub use statement::Statement;
 /// The verifying key type.
 pub type VerifyingKey = ark_groth16::VerifyingKey<ark_bn254::Bn254>;
 
+/// A verifying key prepared for fast verification ([`verify_prepared`]).
+pub type PreparedVerifyingKey = ark_groth16::PreparedVerifyingKey<ark_bn254::Bn254>;
+
+/// Prepares a verifying key for [`verify_prepared`].
+pub fn prepare_verifying_key(vk: &VerifyingKey) -> PreparedVerifyingKey {
+    ark_groth16::prepare_verifying_key(vk)
+}
+
 /// Counts the constraints of `profile`'s circuit (for benchmarks and the spec's table).
 pub fn constraint_count(profile: Profile) -> Result<usize, ProverError> {
     use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystem, SynthesisMode};

@@ -149,3 +149,57 @@ pub fn fr_decimal(x: &Fr) -> String {
 pub fn fr_hex(x: &Fr) -> String {
     format!("0x{}", hex::encode(x.into_bigint().to_bytes_be()))
 }
+
+/// Parses [`fr_hex`]'s form back: `0x` and 64 hex digits of a canonical field element (below
+/// the modulus). `None` otherwise.
+pub fn fr_from_hex(text: &str) -> Option<Fr> {
+    let digits = text.strip_prefix("0x")?;
+    if digits.len() != 64 {
+        return None;
+    }
+    let bytes = hex::decode(digits).ok()?;
+    let x = Fr::from_be_bytes_mod_order(&bytes);
+    (fr_hex(&x) == text.to_ascii_lowercase()).then_some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_elements_round_trip_through_hex_and_non_canonical_ones_are_refused() {
+        for x in [
+            Fr::from(0u64),
+            Fr::from(7u64),
+            -Fr::from(1u64),
+            poseidon(&[Fr::from(3u64)]),
+        ] {
+            assert_eq!(fr_from_hex(&fr_hex(&x)), Some(x));
+        }
+        // The modulus itself and anything above it, a short or unprefixed text: refused.
+        let modulus = format!(
+            "0x{}",
+            hex::encode(<Fr as PrimeField>::MODULUS.to_bytes_be())
+        );
+        assert_eq!(fr_from_hex(&modulus), None);
+        assert_eq!(fr_from_hex(&format!("0x{}", "f".repeat(64))), None);
+        assert_eq!(fr_from_hex("0x07"), None);
+        assert_eq!(fr_from_hex(&"0".repeat(64)), None);
+        // Upper-case digits are the same element.
+        let x = Fr::from(0xabcdefu64);
+        assert_eq!(
+            fr_from_hex(&fr_hex(&x).to_uppercase().replacen("0X", "0x", 1)),
+            Some(x)
+        );
+    }
+
+    #[test]
+    fn every_error_code_has_a_distinct_stable_name() {
+        use crate::ErrorCode;
+        let names: std::collections::BTreeSet<&str> =
+            ErrorCode::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        assert_eq!(ErrorCode::Busy.name(), "proverBusy");
+        assert_eq!(ErrorCode::Busy.number(), 11);
+    }
+}

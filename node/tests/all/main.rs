@@ -10,3 +10,4 @@ mod scaffold;
 mod schedules;
 mod support;
 mod ui;
+mod zk;
