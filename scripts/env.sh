@@ -1,6 +1,14 @@
-# Sourced by the scripts: a build cache outside the clone, so repeated runs are incremental.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/opmeter/target}"
+# Sourced by the scripts (from the repository root): a build cache outside the clone, so repeated
+# runs are incremental. One cache per checkout: cargo reuses a crate built from another checkout
+# whose files are older, with that checkout's paths compiled in (`env!("CARGO_MANIFEST_DIR")`),
+# so two clones sharing one target dir would test each other's builds.
+if [ -z "${CARGO_TARGET_DIR:-}" ]; then
+  checkout_key="$(printf '%s' "$(pwd -P)" | sha256sum | cut -c1-12)"
+  export CARGO_TARGET_DIR="$HOME/.cache/opmeter/target-${checkout_key}"
+fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"
+# Where scripts/node.sh links the `opmeter` binary it built (put it on PATH).
+export OPMETER_BIN_DIR="${OPMETER_BIN_DIR:-$HOME/.cache/opmeter/bin}"
 # Compile C/C++ (RocksDB) through ccache when present: identical compiles across cargo modes and
 # runs are cache hits (cc-rs recognises the `ccache` wrapper).
 if command -v ccache >/dev/null; then

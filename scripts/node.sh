@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 . scripts/env.sh
 cargo build --release -p opmeter-node
+mkdir -p "$OPMETER_BIN_DIR"
+ln -sf "$CARGO_TARGET_DIR/release/opmeter" "$OPMETER_BIN_DIR/opmeter"
 exec "$CARGO_TARGET_DIR/release/opmeter" node "$@"

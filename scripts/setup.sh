@@ -83,4 +83,11 @@ if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "version ${SCHEMAT
   "$venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==${SCHEMATHESIS_VERSION}"
 fi
 
+# 7. snarkjs for the prover's interoperability test, pinned by prover/package-lock.json.
+prover_dir="$(cd "$(dirname "$0")/../prover" && pwd)"
+if [ ! -x "${prover_dir}/node_modules/.bin/snarkjs" ]; then
+  say "installing snarkjs (npm ci in prover/)"
+  (cd "${prover_dir}" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 say "ready"

@@ -2,7 +2,16 @@
 //!
 //! - `metering`: the `compute` contract's workloads under every metering strategy and natively.
 //! - `phases`: validate, instrument, compile a ~100 KB contract; warm call of `counter`.
+//! - [`calibration`]: the gas calibration items (`examples/calibrate.rs` prints the table).
 //!
 //! ```
-//! // The benchmarks live in `benches/`; this crate has no library API.
+//! use opmeter_benches::calibration::{items, measure};
+//! use opmeter_vm::{Schedule, Vm};
+//! let schedule = Schedule::v1();
+//! let vm = Vm::new(schedule.clone());
+//! let first = &items(&schedule)[0];
+//! let row = measure(&vm, first, 1);
+//! assert!(row.gas > 0 && row.ns_per_gas() > 0.0);
 //! ```
+
+pub mod calibration;

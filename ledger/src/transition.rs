@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 
+use opmeter_vm::warm_set;
 use opmeter_vm::{
     Address, BlockContext, CallRequest, CodeHash, DeployRequest, Outcome, PreparedCode, StateError,
     StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
@@ -343,6 +344,7 @@ pub fn execute_payload<S: LedgerState + 'static>(
                     state.apply(&outcome.writes)?;
                     result.deployed = Some(prepared);
                 }
+                join_warm_set(vm, state.as_ref(), &outcome)?;
                 result.status = ReceiptStatus::from_vm(outcome.status);
                 result.outcome = Some(outcome);
             }
@@ -366,11 +368,48 @@ pub fn execute_payload<S: LedgerState + 'static>(
             if outcome.status == Status::Success {
                 state.apply(&outcome.writes)?;
             }
+            join_warm_set(vm, state.as_ref(), &outcome)?;
             result.status = ReceiptStatus::from_vm(outcome.status);
             result.outcome = Some(outcome);
         }
     }
     Ok(result)
+}
+
+/// Adds the codes an execution paid the cold load of, and a deployment's code, to the warm set
+/// (schedule v2 on; see `opmeter_vm::warm_set`), whatever the execution's status: the load was
+/// done and paid for, so every node now holds the module compiled.
+///
+/// # Errors
+/// State faults; [`TransitionError::Invariant`] when a reported code is not in state.
+fn join_warm_set<S: LedgerState>(
+    vm: &Vm,
+    state: &S,
+    outcome: &Outcome,
+) -> Result<(), TransitionError> {
+    let Some(costs) = vm.schedule().code_loading else {
+        return Ok(());
+    };
+    if outcome.code_paid.is_empty() {
+        return Ok(());
+    }
+    let mut update = warm_set::Update::new(state);
+    for code_hash in &outcome.code_paid {
+        let len_bytes = state
+            .code_len_bytes(code_hash)?
+            .and_then(|len| u32::try_from(len).ok())
+            .ok_or_else(|| {
+                TransitionError::Invariant(format!(
+                    "paid code {} is not in state",
+                    code_hash.to_hex()
+                ))
+            })?;
+        update.insert(*code_hash, len_bytes, &costs)?;
+    }
+    for (key, value) in update.into_writes() {
+        state.set_storage(warm_set::ADDRESS, key, value)?;
+    }
+    Ok(())
 }
 
 /// Phase 4: checks the receipt's gas (at most the limit; the breakdown sums to it), refunds the

@@ -11,9 +11,11 @@ use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::{Payload, Transaction};
+use opmeter_prover::{Proof, ProvableProgram, ProverError, Statement};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    KnownTx, NodeMetrics, QuotaState, ReceiptTrace, StorageProof, StoredCode,
+    JobFailure, KnownTx, NodeMetrics, ProofJob, ProvabilityReport, ProveRequest, QuotaState,
+    ReceiptTrace, StorageProof, StoredCode, Verdict,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,
@@ -28,6 +30,7 @@ use crate::genesis::{address_of, dev_key};
 use crate::quota::{now_ms, QuotaConfig, Quotas};
 use crate::service::Node;
 use crate::store::StoreError;
+use crate::zk::{NewJob, ProofService, ZkConfig};
 
 /// How long `dev_fund` waits for its transfer to commit.
 const DEV_FUND_WAIT: Duration = Duration::from_secs(30);
@@ -40,26 +43,140 @@ pub struct NodeBackend {
     funding: Mutex<()>,
     /// Daily read-only quotas per contract.
     quotas: Arc<Quotas>,
+    /// The prover (serving no profile unless configured).
+    prover: Arc<ProofService>,
+    /// Provability reports by code hash (node-side, not consensus data).
+    provability: Mutex<std::collections::HashMap<CodeHash, Arc<MethodVerdicts>>>,
 }
 
+type ProvableVerdict = Result<usize, opmeter_prover::NotProvable>;
+type MethodVerdicts = Vec<(String, ProvableVerdict)>;
+
+/// Most provability reports kept (each a few hundred bytes).
+const PROVABILITY_CACHE: usize = 1024;
+
 impl NodeBackend {
-    /// Serves `node`, without quotas.
+    /// Serves `node` without quotas or a prover (prove requests are `keysMissing`).
     pub fn new(node: Arc<Node>) -> NodeBackend {
-        NodeBackend::with_quotas(node, Quotas::in_memory(QuotaConfig::default()))
+        NodeBackend::with(
+            node,
+            Quotas::in_memory(QuotaConfig::default()),
+            ProofService::start(ZkConfig::disabled()),
+        )
     }
 
-    /// Serves `node` with daily read-only quotas per contract.
+    /// Serves `node` with daily read-only quotas per contract (no prover).
     pub fn with_quotas(node: Arc<Node>, quotas: Arc<Quotas>) -> NodeBackend {
+        NodeBackend::with(node, quotas, ProofService::start(ZkConfig::disabled()))
+    }
+
+    /// Serves `node` with `prover` (no quotas).
+    pub fn with_prover(node: Arc<Node>, prover: Arc<ProofService>) -> NodeBackend {
+        NodeBackend::with(node, Quotas::in_memory(QuotaConfig::default()), prover)
+    }
+
+    /// Serves `node` with daily read-only quotas per contract and `prover`.
+    pub fn with(node: Arc<Node>, quotas: Arc<Quotas>, prover: Arc<ProofService>) -> NodeBackend {
         NodeBackend {
             node,
             funding: Mutex::new(()),
             quotas,
+            prover,
+            provability: Mutex::new(std::collections::HashMap::new()),
         }
     }
 
     /// The quotas (to save them when the node stops).
     pub fn quotas(&self) -> &Arc<Quotas> {
         &self.quotas
+    }
+
+    /// The prover.
+    pub fn prover(&self) -> &Arc<ProofService> {
+        &self.prover
+    }
+
+    /// The code of `contract` in `state`.
+    fn contract_code(
+        &self,
+        state: &ReadState,
+        contract: Address,
+    ) -> Result<(CodeHash, Vec<u8>), BackendError> {
+        let unknown = || BackendError::UnknownContract {
+            address: contract,
+            height: state.height(),
+        };
+        let code_hash = state
+            .view()
+            .account(&contract)?
+            .and_then(|a| a.code_hash)
+            .ok_or_else(unknown)?;
+        let wasm = state.view().code_bytes(&code_hash)?.ok_or_else(unknown)?;
+        Ok((code_hash, wasm))
+    }
+
+    /// Compiles `method`, checks the arguments, runs it natively and in the vm (outputs and gas
+    /// must agree: the proven gas is the billed gas), and picks the profile.
+    fn plan(
+        &self,
+        wasm: &[u8],
+        method: &str,
+        args: &[u64],
+        profile: Option<opmeter_prover::Profile>,
+    ) -> Result<(ProvableProgram, opmeter_prover::Profile), BackendError> {
+        let vm = self.chain().vm();
+        let program = ProvableProgram::compile(wasm, vm.schedule(), method)?;
+        program.check_args(args)?;
+        let candidates = match profile {
+            Some(profile) => {
+                self.prover.check_profile(&profile)?;
+                vec![profile]
+            }
+            None => self.prover.usable_profiles()?,
+        };
+        let largest = candidates.iter().map(|p| p.steps).max().unwrap_or(0);
+        let chosen_or = |steps: usize| {
+            candidates
+                .iter()
+                .copied()
+                .find(|p| p.steps >= steps && p.program_slots >= program.program.code.len())
+        };
+        let execution = program.run(args, largest).map_err(|e| match e {
+            ProverError::StepBoundExceeded { steps, .. } => ProverError::StepBoundExceeded {
+                profile: candidates
+                    .iter()
+                    .max_by_key(|p| p.steps)
+                    .map_or("-", |p| p.name)
+                    .to_string(),
+                steps,
+            },
+            other => other,
+        })?;
+        let chosen = chosen_or(execution.steps).ok_or_else(|| {
+            let widest = candidates.iter().max_by_key(|p| p.program_slots).copied();
+            ProverError::ProfileTooSmall {
+                profile: widest.map_or("-", |p| p.name).to_string(),
+                instructions: program.program.code.len(),
+                slots: widest.map_or(0, |p| p.program_slots),
+            }
+        })?;
+        // The same call, billed by the vm: a prover that disagrees with billing is a bug.
+        let prepared = vm
+            .prepare(wasm)
+            .map_err(|e| BackendError::Fault(format!("deployed code does not validate: {e}")))?;
+        let billed = vm
+            .call_provable(&prepared, method, args, u64::MAX)
+            .map_err(fault)?;
+        if billed.status != opmeter_vm::Status::Success
+            || billed.result.unwrap_or(0) != execution.output
+            || billed.gas_used != execution.gas_used
+        {
+            return Err(BackendError::Fault(format!(
+                "the compiled `{method}` disagrees with the vm (status {:?}, output {} vs {:?}, gas {} vs {}): not proving",
+                billed.status, execution.output, billed.result, execution.gas_used, billed.gas_used
+            )));
+        }
+        Ok((program, chosen))
     }
 
     fn chain(&self) -> &Chain {
@@ -392,6 +509,104 @@ impl Backend for NodeBackend {
             daily_gas: status.daily_gas,
             used_gas: status.used_gas,
         }
+    }
+
+    fn prove(&self, request: ProveRequest) -> Result<ProofJob, BackendError> {
+        let state = self.state(request.height)?;
+        let (code_hash, wasm) = self.contract_code(&state, request.contract)?;
+        let (program, profile) =
+            self.plan(&wasm, &request.method, &request.args, request.profile)?;
+        Ok(self.prover.submit(NewJob {
+            contract: request.contract,
+            code_hash,
+            height: state.height(),
+            program,
+            args: request.args,
+            profile,
+        })?)
+    }
+
+    fn proof_job(&self, id: u64) -> Result<Option<ProofJob>, BackendError> {
+        Ok(self.prover.job(id))
+    }
+
+    fn proof_updates(&self) -> broadcast::Receiver<u64> {
+        self.prover.subscribe()
+    }
+
+    fn verify_proof(
+        &self,
+        statement: &Statement,
+        proof: &Proof,
+        code_hash: Option<CodeHash>,
+    ) -> Result<Verdict, BackendError> {
+        let (pvk, origin) = self.prover.verifying_key(&statement.profile)?;
+        let mut result = opmeter_prover::verify_prepared(&pvk, statement, proof)
+            .map_err(|e| JobFailure::from(&e));
+        let mut code_checked = false;
+        if let Some(code_hash) = code_hash {
+            let state = self.state(None)?;
+            if let Some(wasm) = state.view().code_bytes(&code_hash)? {
+                code_checked = true;
+                let schedule = self.chain().vm().schedule();
+                let derived = ProvableProgram::compile(&wasm, schedule, &statement.method)
+                    .map(|p| p.code_commitment(&statement.profile));
+                let matches = matches!(&derived, Ok(c) if *c == statement.code_commitment);
+                if result.is_ok() && !matches {
+                    result = Err(JobFailure {
+                        code: opmeter_prover::ErrorCode::InvalidProof,
+                        message: format!(
+                            "the code commitment is not the one compiled from code {code_hash} for `{}` in profile `{}`",
+                            statement.method, statement.profile.name
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(Verdict {
+            profile: statement.profile,
+            origin,
+            code_checked,
+            result,
+        })
+    }
+
+    fn provability(
+        &self,
+        contract: Address,
+        height: Option<u64>,
+    ) -> Result<AtHeight<ProvabilityReport>, BackendError> {
+        let state = self.state(height)?;
+        let (code_hash, wasm) = self.contract_code(&state, contract)?;
+        let cached = self.provability.lock().get(&code_hash).cloned();
+        let methods = match cached {
+            Some(methods) => methods,
+            None => {
+                let report = opmeter_prover::compile_module(&wasm, self.chain().vm().schedule())
+                    .map_err(|e| BackendError::Fault(format!("deployed code: {e}")))?;
+                let methods: Arc<MethodVerdicts> = Arc::new(
+                    report
+                        .methods
+                        .into_iter()
+                        .map(|(name, verdict)| (name, verdict.map(|p| p.code.len())))
+                        .collect(),
+                );
+                let mut cache = self.provability.lock();
+                if cache.len() >= PROVABILITY_CACHE {
+                    cache.clear();
+                }
+                cache.insert(code_hash, Arc::clone(&methods));
+                methods
+            }
+        };
+        Ok(AtHeight {
+            value: ProvabilityReport {
+                contract,
+                code_hash,
+                methods: methods.as_ref().clone(),
+            },
+            height: state.height(),
+        })
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<CommittedBlock>> {

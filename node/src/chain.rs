@@ -192,11 +192,13 @@ impl std::fmt::Debug for Chain {
 impl Chain {
     /// Opens the chain in `store`. An empty store is initialised from `genesis` (block 0); a
     /// store that already holds a chain reopens it at its last committed block, and `genesis`
-    /// (when given) must be the one it was created from.
+    /// (when given) must be the one it was created from. The vm runs the genesis's schedule
+    /// (`Genesis::schedule_version`) for the chain's whole life.
     ///
     /// # Errors
-    /// [`NodeError::Genesis`] on a genesis mismatch or an invalid document; store faults.
-    pub fn open(store: Arc<Store>, vm: Vm, genesis: Option<Genesis>) -> Result<Chain, NodeError> {
+    /// [`NodeError::Genesis`] on a genesis mismatch, an invalid document or a schedule this
+    /// build does not know; store faults.
+    pub fn open(store: Arc<Store>, genesis: Option<Genesis>) -> Result<Chain, NodeError> {
         let stored = store
             .genesis_json()?
             .map(|text| Genesis::from_json(&text).map_err(NodeError::Genesis))
@@ -213,6 +215,7 @@ impl Chain {
             (None, None) => (Genesis::dev(), true),
         };
         let min_gas_price = genesis.min_gas_price().map_err(NodeError::Genesis)?;
+        let vm = Vm::new(genesis.schedule().map_err(NodeError::Genesis)?);
         let placeholder = Head {
             header: genesis_header(&genesis, Hash32::default(), vm.schedule_hash()),
             hash: Hash32::default(),
@@ -237,6 +240,14 @@ impl Chain {
                 "head {height} has no header"
             )))
         })?;
+        if header.schedule_hash != chain.vm.schedule_hash() {
+            return Err(NodeError::Genesis(format!(
+                "head {height} names schedule 0x{}, the genesis's schedule v{} is 0x{}",
+                hex::encode(header.schedule_hash),
+                chain.genesis.schedule_version,
+                hex::encode(chain.vm.schedule_hash())
+            )));
+        }
         *chain.head.lock() = Head {
             hash: header.hash(),
             header,

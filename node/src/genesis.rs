@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
-use opmeter_vm::{Address, U256};
+use opmeter_vm::{Address, Schedule, U256};
 use serde::{Deserialize, Serialize};
 
 /// Seed of the development account's key. Public on purpose: anyone can sign for it, so it only
@@ -41,6 +41,15 @@ pub struct Genesis {
     /// A development chain: `dev_fund` and the well-known development key are allowed.
     #[serde(default)]
     pub dev: bool,
+    /// The gas schedule version the chain runs for its whole life (`vm::Schedule::VERSIONS`);
+    /// every header names its hash. Absent in documents written before schedules were chosen
+    /// by genesis: those chains are version 1.
+    #[serde(default = "schedule_version_1")]
+    pub schedule_version: u32,
+}
+
+fn schedule_version_1() -> u32 {
+    1
 }
 
 impl Genesis {
@@ -61,6 +70,8 @@ impl Genesis {
             fee_collector: Address(*blake3::hash(b"opmeter/fee-collector").as_bytes()),
             balances,
             dev: true,
+            // v2 becomes the development default once its code-loading model lands.
+            schedule_version: 1,
         }
     }
 
@@ -78,12 +89,27 @@ impl Genesis {
         if genesis.block_gas_limit == 0 || genesis.block_tx_max == 0 {
             return Err("blockGasLimit and blockTxMax must be positive".into());
         }
+        genesis.schedule()?;
         Ok(genesis)
     }
 
     /// The canonical JSON text (what is stored).
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The chain's gas schedule.
+    ///
+    /// # Errors
+    /// When this build does not know `scheduleVersion`.
+    pub fn schedule(&self) -> Result<Schedule, String> {
+        Schedule::by_version(self.schedule_version).ok_or_else(|| {
+            format!(
+                "scheduleVersion {} is unknown (known: {:?})",
+                self.schedule_version,
+                Schedule::VERSIONS
+            )
+        })
     }
 
     /// The minimum gas price.

@@ -34,3 +34,4 @@ pub mod quota;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod zk;

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use opmeter_vm::{Schedule, Vm};
 use parking_lot::{Condvar, Mutex};
 use rayon::prelude::*;
 use tokio::sync::broadcast;
@@ -114,8 +113,7 @@ impl Node {
             )))
         })?;
         let store = Arc::new(Store::open(&config.data_dir, config.sync_writes)?);
-        let vm = Vm::new(Schedule::v1());
-        let chain = Chain::open(store, vm, config.genesis.clone())?;
+        let chain = Chain::open(store, config.genesis.clone())?;
         let (blocks, _) = broadcast::channel(1024);
         let node = Arc::new(Node {
             chain,

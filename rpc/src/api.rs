@@ -19,7 +19,8 @@ use serde_json::value::RawValue;
 use tokio::sync::broadcast;
 
 use crate::backend::{
-    AccountState, Backend, BackendError, BlockRef, CodeRef, Estimate, QuotaState,
+    AccountState, Backend, BackendError, BlockRef, CodeRef, Estimate, JobStage, ProveRequest,
+    QuotaState,
 };
 use crate::error::{ErrorCode, RpcError};
 use crate::server::{RateLimiter, RpcConfig};
@@ -138,6 +139,38 @@ pub trait OpmeterApi {
     /// Events matching a filter, as their blocks commit (WebSocket).
     #[subscription(name = "subscribe_events" => "event", unsubscribe = "unsubscribe_events", item = EventNotice)]
     async fn subscribe_events(&self, filter: Option<EventFilter>) -> SubscriptionResult;
+
+    /// Starts proving `provable:<method>` of a contract (code read from one committed state, at
+    /// `height` or the head) on a bounded prover queue; returns the job at once.
+    #[method(name = "proof_prove", blocking)]
+    fn proof_prove(&self, args: ProveArgs) -> RpcResult<ProofJobView>;
+
+    /// A prove job: state, progress, and the proof or the error once finished. `null` when
+    /// unknown.
+    #[method(name = "proof_job", blocking)]
+    fn proof_job(&self, id: u64) -> RpcResult<Option<ProofJobView>>;
+
+    /// A job's proof once done (`null` while queued or running); a failed job's typed error.
+    #[method(name = "proof_get", blocking)]
+    fn proof_get(&self, id: u64) -> RpcResult<Option<ProofView>>;
+
+    /// Verifies a proof of a statement with this node's verifying key: valid, or why not.
+    #[method(name = "proof_verify", blocking)]
+    fn proof_verify(&self, proof: ProofView) -> RpcResult<ProofVerifyView>;
+
+    /// Per `provable:` export of a contract's code: whether it is in the provable subset, and
+    /// why not (the first instruction outside it, with its offset).
+    #[method(name = "contract_provability", blocking)]
+    fn contract_provability(
+        &self,
+        contract: Address,
+        height: Option<u64>,
+    ) -> RpcResult<ProvabilityView>;
+
+    /// A prove job's progress, as notifications `proofJob` until it is done or failed
+    /// (WebSocket).
+    #[subscription(name = "subscribe_proofJob" => "proofJob", unsubscribe = "unsubscribe_proofJob", item = ProofJobView)]
+    async fn subscribe_proof_job(&self, id: u64) -> SubscriptionResult;
 
     /// Development chains only: moves `amount` (decimal string) from the development account to
     /// `address`.
@@ -516,6 +549,30 @@ async fn forward(
     }
 }
 
+fn unknown_job(id: u64) -> RpcError {
+    RpcError::new(
+        ErrorCode::UnknownProofJob,
+        format!(
+            "no prove job {id} (finished jobs are kept for a while; start one with proof_prove)"
+        ),
+    )
+}
+
+/// The stage of a job view, by its state name.
+fn job_stage(view: &ProofJobView) -> JobStage {
+    match view.state.as_str() {
+        "queued" => JobStage::Queued { position: 0 },
+        "executing" => JobStage::Executing,
+        "proving" => JobStage::Proving,
+        "done" => JobStage::Done,
+        _ => JobStage::Failed,
+    }
+}
+
+fn finished(stage: &JobStage) -> bool {
+    matches!(stage, JobStage::Done | JobStage::Failed)
+}
+
 fn rpc<T>(result: Result<T, BackendError>) -> Result<T, RpcError> {
     result.map_err(RpcError::from)
 }
@@ -807,6 +864,139 @@ impl OpmeterApiServer for Api {
             Ok((TraceView::of_call(outcome, trace), outcome.gas_used))
         })?;
         Ok(view)
+    }
+
+    fn proof_prove(&self, args: ProveArgs) -> RpcResult<ProofJobView> {
+        let profile = match &args.profile {
+            None => None,
+            Some(name) => Some(opmeter_prover::Profile::by_name(name).ok_or_else(|| {
+                crate::error::prover_error(&opmeter_prover::ProverError::UnknownProfile(
+                    name.clone(),
+                ))
+            })?),
+        };
+        let job = rpc(self.backend.prove(ProveRequest {
+            contract: args.contract,
+            method: args.method,
+            args: args.args.iter().map(|a| a.0).collect(),
+            profile,
+            height: args.height,
+        }))?;
+        Ok(ProofJobView::from(&job))
+    }
+
+    fn proof_job(&self, id: u64) -> RpcResult<Option<ProofJobView>> {
+        Ok(rpc(self.backend.proof_job(id))?
+            .as_ref()
+            .map(ProofJobView::from))
+    }
+
+    fn proof_get(&self, id: u64) -> RpcResult<Option<ProofView>> {
+        let Some(job) = rpc(self.backend.proof_job(id))? else {
+            return Err(unknown_job(id).into());
+        };
+        match &job.result {
+            None => Ok(None),
+            Some(Ok(proved)) => Ok(Some(ProofView::of_proved(proved, &job))),
+            Some(Err(failure)) => {
+                let view = ProofErrorView::from(failure);
+                Err(RpcError {
+                    code: ErrorCode::Prover(failure.code).code(),
+                    message: view.message,
+                    data: Some(serde_json::json!({ "reason": view.name, "job": id })),
+                }
+                .into())
+            }
+        }
+    }
+
+    fn proof_verify(&self, proof: ProofView) -> RpcResult<ProofVerifyView> {
+        let (statement, decoded) = match proof.statement() {
+            Ok(pair) => pair,
+            Err(opmeter_prover::ProverError::MalformedProof(message)) => {
+                let profile = opmeter_prover::Profile::by_name(&proof.profile);
+                return Ok(ProofVerifyView {
+                    valid: false,
+                    reason: Some(ProofErrorView {
+                        code: ErrorCode::Prover(opmeter_prover::ErrorCode::MalformedProof)
+                            .code()
+                            .unsigned_abs(),
+                        name: "malformedProof".into(),
+                        message: format!("malformed proof: {message}"),
+                    }),
+                    profile: profile.map_or(proof.profile.clone(), |p| p.name.to_string()),
+                    key_origin: String::new(),
+                    code_checked: false,
+                });
+            }
+            Err(e) => return Err(crate::error::prover_error(&e).into()),
+        };
+        let code_hash = proof.code_hash.map(|h| opmeter_vm::CodeHash(h.0));
+        let verdict = rpc(self.backend.verify_proof(&statement, &decoded, code_hash))?;
+        Ok(ProofVerifyView::from(&verdict))
+    }
+
+    fn contract_provability(
+        &self,
+        contract: Address,
+        height: Option<u64>,
+    ) -> RpcResult<ProvabilityView> {
+        let read = rpc(self.backend.provability(contract, height))?;
+        Ok(ProvabilityView::new(&read.value, read.height))
+    }
+
+    async fn subscribe_proof_job(
+        &self,
+        pending: PendingSubscriptionSink,
+        id: u64,
+    ) -> SubscriptionResult {
+        // Subscribe to updates before reading the job, so no change falls in between.
+        let mut updates = self.backend.proof_updates();
+        let backend = Arc::clone(&self.backend);
+        let first = blocking(move || rpc(backend.proof_job(id))).await;
+        let job = match first {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                pending.reject(unknown_job(id)).await;
+                return Ok(());
+            }
+            Err(e) => {
+                pending.reject(e).await;
+                return Ok(());
+            }
+        };
+        let sink = pending.accept().await?;
+        let mut last = ProofJobView::from(&job);
+        sink.send(SubscriptionMessage::from(serde_json::value::to_raw_value(
+            &last,
+        )?))
+        .await?;
+        while !finished(&job_stage(&last)) {
+            tokio::select! {
+                _ = sink.closed() => return Ok(()),
+                update = updates.recv() => match update {
+                    Ok(changed) if changed != id => continue,
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                },
+            }
+            let backend = Arc::clone(&self.backend);
+            let Some(job) = blocking(move || rpc(backend.proof_job(id))).await? else {
+                return Ok(());
+            };
+            let view = ProofJobView::from(&job);
+            if view.state != last.state
+                || view.queue_position != last.queue_position
+                || view.steps != last.steps
+            {
+                sink.send(SubscriptionMessage::from(serde_json::value::to_raw_value(
+                    &view,
+                )?))
+                .await?;
+            }
+            last = view;
+        }
+        Ok(())
     }
 
     fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView> {

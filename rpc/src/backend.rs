@@ -14,6 +14,7 @@ use opmeter_ledger::bundle::Bundle;
 use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::tx::{Payload, SignedTransaction};
+use opmeter_prover::{KeyOrigin, NotProvable, Profile, Proof, ProverError, Statement};
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport, U256,
 };
@@ -178,6 +179,128 @@ impl QuotaState {
     }
 }
 
+/// A proof to make: `provable:<method>` of the contract's code at `height` (or the head).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProveRequest {
+    /// The contract.
+    pub contract: Address,
+    /// The method (without `provable:`).
+    pub method: String,
+    /// The arguments.
+    pub args: Vec<u64>,
+    /// The profile; `None`: the smallest served profile the call fits.
+    pub profile: Option<Profile>,
+    /// The height whose committed state the code is read from (`None`: the head).
+    pub height: Option<u64>,
+}
+
+/// Where a prove job is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStage {
+    /// Waiting for the prover; `position` jobs are ahead of it.
+    Queued {
+        /// Jobs ahead.
+        position: usize,
+    },
+    /// Running natively (and through the vm, to check the gas).
+    Executing,
+    /// Building and proving the circuit (the long part).
+    Proving,
+    /// Finished with a proof.
+    Done,
+    /// Finished with an error.
+    Failed,
+}
+
+/// Why a job failed, or why a proof did not verify: a prover error code and its message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobFailure {
+    /// The stable code.
+    pub code: opmeter_prover::ErrorCode,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl From<&ProverError> for JobFailure {
+    fn from(error: &ProverError) -> JobFailure {
+        JobFailure {
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A finished proof with the key it was made with.
+#[derive(Clone, Debug)]
+pub struct Proved {
+    /// What it proves.
+    pub statement: Statement,
+    /// The proof.
+    pub proof: Proof,
+    /// Who generated the keys.
+    pub origin: KeyOrigin,
+    /// The verifying key (for the snarkjs export).
+    pub vk: opmeter_prover::VerifyingKey,
+    /// blake3 (hex) of `vk.bin`, from the manifest.
+    pub vk_blake3: String,
+}
+
+/// A prove job.
+#[derive(Clone, Debug)]
+pub struct ProofJob {
+    /// Its id.
+    pub id: u64,
+    /// The contract.
+    pub contract: Address,
+    /// The code proven (read at `height`).
+    pub code_hash: CodeHash,
+    /// The height whose committed state the code was read from.
+    pub height: u64,
+    /// The method.
+    pub method: String,
+    /// The arguments.
+    pub args: Vec<u64>,
+    /// The profile.
+    pub profile: Profile,
+    /// Where it is.
+    pub stage: JobStage,
+    /// Steps the call runs (once executed).
+    pub steps: Option<usize>,
+    /// Since it was accepted.
+    pub elapsed: std::time::Duration,
+    /// Time spent proving (so far, or in total).
+    pub proving: Option<std::time::Duration>,
+    /// How long proving is expected to take.
+    pub expected_proving: std::time::Duration,
+    /// The outcome, once finished.
+    pub result: Option<Result<Proved, JobFailure>>,
+}
+
+/// The verdict on a proof.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The profile verified in.
+    pub profile: Profile,
+    /// Who generated the verifying key used.
+    pub origin: KeyOrigin,
+    /// Whether the code commitment was re-derived from code the node has.
+    pub code_checked: bool,
+    /// Valid, or why not.
+    pub result: Result<(), JobFailure>,
+}
+
+/// Per `provable:` export of a contract's code: the compiled program's length, or why it is
+/// outside the provable subset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvabilityReport {
+    /// The contract.
+    pub contract: Address,
+    /// Its code.
+    pub code_hash: CodeHash,
+    /// By method name.
+    pub methods: Vec<(String, Result<usize, NotProvable>)>,
+}
+
 /// Why the backend could not answer. The server maps each to its stable error code.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -222,6 +345,18 @@ pub enum BackendError {
     /// A read-only execution was stopped by its interrupt (its time limit passed).
     #[error("the execution was stopped: it ran past its time limit")]
     Interrupted,
+    /// No contract at that address (in the state read).
+    #[error("no contract at {address} at height {height}")]
+    UnknownContract {
+        /// The address.
+        address: Address,
+        /// The height read.
+        height: u64,
+    },
+    /// Proving or verifying failed before a job existed (not provable, unknown profile, keys
+    /// missing or corrupt, prover busy, …).
+    #[error(transparent)]
+    Prover(#[from] ProverError),
     /// The node failed; not the caller's fault.
     #[error("{0}")]
     Fault(String),
@@ -393,6 +528,47 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (contract, gas);
         QuotaState::UNLIMITED
     }
+    /// Starts a prove job: reads the contract's code from one committed state, compiles the
+    /// method, runs it natively to check arguments and pick the profile, and queues the proof.
+    /// Returns at once.
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`], [`BackendError::UnknownContract`],
+    /// [`BackendError::Prover`] (not provable, wrong arguments, trap, step bound, unknown
+    /// profile, keys missing or corrupt, prover busy); node faults.
+    fn prove(&self, request: ProveRequest) -> Result<ProofJob, BackendError>;
+
+    /// A prove job by id, `None` when unknown (or forgotten: finished jobs are kept for a while).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn proof_job(&self, id: u64) -> Result<Option<ProofJob>, BackendError>;
+
+    /// Ids of prove jobs whenever they change.
+    fn proof_updates(&self) -> broadcast::Receiver<u64>;
+
+    /// Verifies `proof` of `statement` with this node's verifying key of its profile; when
+    /// `code_hash` names code the node has, also re-derives the code commitment from it.
+    ///
+    /// # Errors
+    /// [`BackendError::Prover`] when there is no usable key for the profile; node faults.
+    fn verify_proof(
+        &self,
+        statement: &Statement,
+        proof: &Proof,
+        code_hash: Option<CodeHash>,
+    ) -> Result<Verdict, BackendError>;
+
+    /// Which `provable:` exports of a contract's code (at `height` or the head) are in the
+    /// provable subset, and why not.
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`], [`BackendError::UnknownContract`]; node faults.
+    fn provability(
+        &self,
+        contract: Address,
+        height: Option<u64>,
+    ) -> Result<AtHeight<ProvabilityReport>, BackendError>;
 
     /// Development chains only: sends `amount` from the development account to `address` and
     /// waits for it to commit; returns the transfer's hash.

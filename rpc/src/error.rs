@@ -3,6 +3,7 @@
 
 use jsonrpsee::types::ErrorObjectOwned;
 use opmeter_ledger::admission::{AdmissionCode, AdmissionError};
+use opmeter_prover::{ErrorCode as ProverCode, ProverError};
 use serde_json::json;
 
 use crate::backend::BackendError;
@@ -13,17 +14,23 @@ use crate::types::ViolationView;
 /// JSON-RPC code base of admission errors: refusal `n` is `1000 + n`.
 pub const ADMISSION_CODE_BASE: i32 = 1000;
 
-/// Declares [`ErrorCode`]: the fixed codes from one list, plus the admission range.
+/// JSON-RPC code base of proof errors: prover error `n` (`opmeter_prover::ErrorCode`) is
+/// `3000 + n`.
+pub const PROVER_CODE_BASE: i32 = 3000;
+
+/// Declares [`ErrorCode`]: the fixed codes from one list, plus the admission and prover ranges.
 macro_rules! error_codes {
     ($( $(#[$doc:meta])* $variant:ident = $code:literal => $name:literal, )+) => {
         /// The stable error codes of the API. JSON-RPC's own codes are negative; Opmeter's are
-        /// positive: `1000 + n` for admission refusal `n` ([`ErrorCode::Admission`]) and
-        /// `2001..` for the rest.
+        /// positive: `1000 + n` for admission refusal `n` ([`ErrorCode::Admission`]), `3000 + n`
+        /// for prover error `n` ([`ErrorCode::Prover`]) and `2001..` for the rest.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum ErrorCode {
             $( $(#[$doc])* $variant, )+
             /// `1000 + n`: the node refused the transaction with admission error `n`.
             Admission(AdmissionCode),
+            /// `3000 + n`: proving or verifying failed with prover error `n`.
+            Prover(ProverCode),
         }
 
         impl ErrorCode {
@@ -35,6 +42,7 @@ macro_rules! error_codes {
                 match self {
                     $(ErrorCode::$variant => $code,)+
                     ErrorCode::Admission(n) => ADMISSION_CODE_BASE + i32::from(n.code()),
+                    ErrorCode::Prover(n) => PROVER_CODE_BASE + i32::from(n.number()),
                 }
             }
 
@@ -44,6 +52,7 @@ macro_rules! error_codes {
                 match self {
                     $(ErrorCode::$variant => $name,)+
                     ErrorCode::Admission(n) => n.name(),
+                    ErrorCode::Prover(n) => n.name(),
                 }
             }
         }
@@ -84,20 +93,26 @@ error_codes! {
     DevOnly = 2005 => "devOnly",
     /// `2006`: the receipt did not arrive in time; the transaction is still pending.
     ReceiptTimeout = 2006 => "receiptTimeout",
-    /// `2007`: a read-only execution ran past the server's time limit and was stopped;
+    /// `2007`: no contract at that address in the state read.
+    UnknownContract = 2007 => "unknownContract",
+    /// `2008`: no prove job with that id (never, or finished long enough ago to be forgotten).
+    UnknownProofJob = 2008 => "unknownProofJob",
+    /// `2009`: a read-only execution ran past the server's time limit and was stopped;
     /// `data.timeLimitMs` is the limit.
-    ExecutionTimeout = 2007 => "executionTimeout",
-    /// `2008`: the HTTP gateway has no such route, transaction or name.
-    NotFound = 2008 => "notFound",
-    /// `2009`: the contract spent its daily quota of read-only gas (rolling 24 h);
+    ExecutionTimeout = 2009 => "executionTimeout",
+    /// `2010`: the HTTP gateway has no such route, transaction or name.
+    NotFound = 2010 => "notFound",
+    /// `2011`: the contract spent its daily quota of read-only gas (rolling 24 h);
     /// `data.retryAfterMs` says when to retry, `data.dailyGas` is the quota.
-    QuotaExhausted = 2009 => "quotaExhausted",
+    QuotaExhausted = 2011 => "quotaExhausted",
 }
 
+const ALL_LEN: usize = ErrorCode::FIXED.len() + AdmissionCode::ALL.len() + ProverCode::ALL.len();
+
 impl ErrorCode {
-    /// Every code: the fixed ones, then each admission refusal.
-    pub const ALL: [ErrorCode; ErrorCode::FIXED.len() + AdmissionCode::ALL.len()] = {
-        let mut all = [ErrorCode::ParseError; ErrorCode::FIXED.len() + AdmissionCode::ALL.len()];
+    /// Every code: the fixed ones, then each admission refusal, then each prover error.
+    pub const ALL: [ErrorCode; ALL_LEN] = {
+        let mut all = [ErrorCode::ParseError; ALL_LEN];
         let mut i = 0;
         while i < ErrorCode::FIXED.len() {
             all[i] = ErrorCode::FIXED[i];
@@ -107,6 +122,11 @@ impl ErrorCode {
         while j < AdmissionCode::ALL.len() {
             all[i + j] = ErrorCode::Admission(AdmissionCode::ALL[j]);
             j += 1;
+        }
+        let mut k = 0;
+        while k < ProverCode::ALL.len() {
+            all[i + j + k] = ErrorCode::Prover(ProverCode::ALL[k]);
+            k += 1;
         }
         all
     };
@@ -165,6 +185,17 @@ pub fn admission_error(error: &AdmissionError) -> RpcError {
     RpcError::new(ErrorCode::Admission(error.code()), error.to_string()).with_data(data)
 }
 
+/// The JSON-RPC error of a prover error: code `3000 + n`, the message, and `data.reason` with
+/// the stable name (plus `data.offset` for a method outside the provable subset).
+pub fn prover_error(error: &ProverError) -> RpcError {
+    let mut data = json!({ "reason": error.code().name() });
+    if let ProverError::NotProvable(not) = error {
+        data["method"] = json!(not.method);
+        data["offset"] = json!(not.offset);
+    }
+    RpcError::new(ErrorCode::Prover(error.code()), error.to_string()).with_data(data)
+}
+
 impl From<BackendError> for RpcError {
     fn from(error: BackendError) -> RpcError {
         match error {
@@ -194,6 +225,10 @@ impl From<BackendError> for RpcError {
             BackendError::ReceiptTimeout { .. } => {
                 RpcError::new(ErrorCode::ReceiptTimeout, error.to_string())
             }
+            BackendError::UnknownContract { .. } => {
+                RpcError::new(ErrorCode::UnknownContract, error.to_string())
+            }
+            BackendError::Prover(e) => prover_error(&e),
             BackendError::QuotaExhausted {
                 contract,
                 daily_gas,
@@ -300,14 +335,22 @@ mod tests {
                 ),
                 (
                     2007,
-                    "executionTimeout",
+                    "unknownContract",
                 ),
                 (
                     2008,
-                    "notFound",
+                    "unknownProofJob",
                 ),
                 (
                     2009,
+                    "executionTimeout",
+                ),
+                (
+                    2010,
+                    "notFound",
+                ),
+                (
+                    2011,
                     "quotaExhausted",
                 ),
             ]
@@ -325,6 +368,17 @@ mod tests {
         assert_eq!(admission, (1001..=1014).collect::<Vec<i32>>());
         assert_eq!(ErrorCode::from_code(1000), None);
         assert_eq!(ErrorCode::from_code(1015), None);
+        let prover: Vec<(i32, &str)> = ErrorCode::ALL
+            .iter()
+            .filter(|c| matches!(c, ErrorCode::Prover(_)))
+            .map(|c| (c.code(), c.name()))
+            .collect();
+        assert_eq!(prover.len(), 13);
+        assert_eq!(prover[0], (3001, "notProvable"));
+        assert_eq!(prover[10], (3011, "proverBusy"));
+        assert_eq!(prover[12], (3013, "proverInternal"));
+        assert_eq!(ErrorCode::from_code(3000), None);
+        assert_eq!(ErrorCode::from_code(3014), None);
         // The jsonrpsee constants the server emits itself agree with ours.
         use jsonrpsee::types::error as j;
         assert_eq!(

@@ -33,6 +33,7 @@ use crate::api::{Api, ClientAddr, OpmeterApiServer};
 use crate::backend::AtHeight;
 use crate::error::{ErrorCode, RpcError};
 use crate::types::CallArgs;
+use opmeter_prover::ErrorCode as ProverCode;
 
 /// Where the gateway's routes start.
 pub const PREFIX: &str = "/v1/";
@@ -100,9 +101,26 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidParams
         | ErrorCode::BatchTooLarge
         | ErrorCode::CallGasAboveMax => StatusCode::BAD_REQUEST,
-        ErrorCode::MethodNotFound | ErrorCode::UnknownBlock | ErrorCode::NotFound => {
-            StatusCode::NOT_FOUND
-        }
+        ErrorCode::MethodNotFound
+        | ErrorCode::UnknownBlock
+        | ErrorCode::NotFound
+        | ErrorCode::UnknownContract
+        | ErrorCode::UnknownProofJob => StatusCode::NOT_FOUND,
+        ErrorCode::Prover(prover) => match prover {
+            ProverCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProverCode::KeysMissing
+            | ProverCode::KeysCorrupt
+            | ProverCode::Io
+            | ProverCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProverCode::NotProvable
+            | ProverCode::ProfileTooSmall
+            | ProverCode::StepBoundExceeded
+            | ProverCode::UnknownProfile
+            | ProverCode::MalformedProof
+            | ProverCode::InvalidProof
+            | ProverCode::ExecutionTrapped
+            | ProverCode::WrongArguments => StatusCode::UNPROCESSABLE_ENTITY,
+        },
         ErrorCode::Internal | ErrorCode::OversizedResponse => StatusCode::INTERNAL_SERVER_ERROR,
         ErrorCode::TooManySubscriptions | ErrorCode::RateLimited | ErrorCode::QuotaExhausted => {
             StatusCode::TOO_MANY_REQUESTS

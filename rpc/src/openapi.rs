@@ -121,8 +121,8 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
             "400": error("malformed target, controls or arguments (-32602, -32700), or a gas limit above callGasMax (2002)"),
             "404": error("no such contract or method (2004 with the execution), or no such block (2001)"),
             "422": error("the call reverted, trapped or ran out of gas (2004, data is the execution)"),
-            "429": limited("the client's read-only budget (2003) or the contract's daily quota (2009) is used up"),
-            "504": error("the call ran past the server's time limit and was stopped (2007)"),
+            "429": limited("the client's read-only budget (2003) or the contract's daily quota (2011) is used up"),
+            "504": error("the call ran past the server's time limit and was stopped (2009)"),
         },
     });
     if post {
@@ -215,7 +215,7 @@ pub fn document(call_gas_max: u64) -> Value {
                             } } },
                         },
                         "400": error("not a transaction hash (-32602)"),
-                        "404": error("no such transaction (2008)"),
+                        "404": error("no such transaction (2010)"),
                     },
                 },
             },

@@ -74,6 +74,11 @@ const AUDIT_ERRORS: &[ErrorCode] = &[
 /// Admission codes documented once: `1000 + n`, n = 1..=14.
 const ADMISSION: ErrorCode = ErrorCode::Admission(AdmissionCode::TooLarge);
 
+/// Prover codes documented once: `3000 + n`, n = 1..=13.
+const PROVER: ErrorCode = ErrorCode::Prover(opmeter_prover::ErrorCode::NotProvable);
+
+const JOB_ID: Param = p("id", s::<u64>, "the prove job's id (from proof_prove)");
+
 const METHODS: &[Method] = &[
     Method {
         name: "chain_info",
@@ -261,6 +266,74 @@ const METHODS: &[Method] = &[
         subscription: Some(("event", "unsubscribe_events")),
     },
     Method {
+        name: "proof_prove",
+        summary: "Starts proving a provable method of a contract (its code read from one committed state) on the node's bounded prover queue; returns the job at once.",
+        params: &[p("args", s::<ProveArgs>, "contract, method, integer arguments, profile, height")],
+        result: s::<ProofJobView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownBlock,
+            ErrorCode::UnknownContract,
+            PROVER,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "proof_job",
+        summary: "A prove job: state, progress, and the proof or the error once finished; null when unknown.",
+        params: &[JOB_ID],
+        result: s::<Option<ProofJobView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "proof_get",
+        summary: "A job's proof with its statement once done (null while queued or running); a failed job's typed error.",
+        params: &[JOB_ID],
+        result: s::<Option<ProofView>>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownProofJob,
+            PROVER,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "proof_verify",
+        summary: "Verifies a proof of a statement with the node's verifying key (and re-derives the code commitment when the node has the code): valid, or a typed reason.",
+        params: &[p("proof", s::<ProofView>, "the statement and proof (as proof_get returns)")],
+        result: s::<ProofVerifyView>,
+        errors: &[ErrorCode::InvalidParams, PROVER, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
+        name: "contract_provability",
+        summary: "Per provable: export of a contract's code, whether it is in the provable subset and why not (the first instruction outside it, with its offset).",
+        params: &[p("contract", s::<String>, "0x contract address"), HEIGHT],
+        result: s::<ProvabilityView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownBlock,
+            ErrorCode::UnknownContract,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "subscribe_proofJob",
+        summary: "A prove job's progress, as notifications `proofJob` until it is done or failed (WebSocket).",
+        params: &[JOB_ID],
+        result: s::<ProofJobView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownProofJob,
+            ErrorCode::TooManySubscriptions,
+        ],
+        subscription: Some(("proofJob", "unsubscribe_proofJob")),
+    },
+    Method {
         name: "dev_fund",
         summary: "Development chains only: moves an amount from the development account to an address.",
         params: &[
@@ -304,6 +377,10 @@ fn error_json(code: ErrorCode) -> Value {
         ErrorCode::Admission(_) => json!({
             "code": 1000,
             "message": "admission refused: the code is 1000 + n, n = 1..14 (data.reason names it; see specs/node.md)",
+        }),
+        ErrorCode::Prover(_) => json!({
+            "code": 3000,
+            "message": "proof error: the code is 3000 + n, n = 1..13 (data.reason names it; see specs/proofs.md)",
         }),
         code => json!({ "code": code.code(), "message": code.name() }),
     }

@@ -52,7 +52,7 @@ pub struct RpcConfig {
     /// Wall-clock limit of one read-only request's execution (`contract_call`,
     /// `contract_traceCall`, all executions of one `contract_estimateGas`, a gateway call),
     /// counted from when it gets an execution slot; past it the execution is stopped
-    /// (`2007`). Gas bounds the work, this bounds the time a slow instruction mix or a loaded
+    /// (`2009`). Gas bounds the work, this bounds the time a slow instruction mix or a loaded
     /// machine can take a core. Never applies to transactions in blocks.
     pub call_time_max: Duration,
     /// Read-only execution budget per client IP, refilled per second (gas). Stops a client from

@@ -13,7 +13,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 mod audit;
+mod proof;
 pub use audit::*;
+pub use proof::*;
 
 /// A block header as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

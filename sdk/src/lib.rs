@@ -146,6 +146,21 @@ pub use u256::{ParseU256Error, U256TooLarge, U256};
 /// point with raw JSON input against the mock host ([`testing::dispatch`]).
 pub use opmeter_sdk_macros::contract;
 
+/// Marks an entry point of a `#[contract]` impl as *provable*: besides its JSON entry point, the
+/// method's integer function is exported as `provable:<name>` (parameters and result `u32`, `i32`,
+/// `u64`, `i64` or `bool`), which `opmeter_vm::Vm::call_provable` runs and `opmeter-prover`
+/// proves. Whether the method is inside the provable subset (no memory, no host calls, no
+/// floats, …) is decided when the code is checked, with the reason when it is not.
+///
+/// ```ignore
+/// #[contract]
+/// impl Math {
+///     #[provable]
+///     pub fn gcd(a: u64, b: u64) -> u64 { /* … */ }
+/// }
+/// ```
+pub use opmeter_sdk_macros::provable;
+
 /// Derives [`Event`] for a struct with named fields; mark topic fields with `#[topic]`.
 ///
 /// See [`event`] for the encoding.
@@ -164,7 +179,7 @@ pub mod prelude {
     pub use crate::env;
     pub use crate::storage::{Item, Json, Map};
     pub use crate::{
-        contract, Address, CallError, CallStatus, Event, JsonDecode, JsonEncode, U256,
+        contract, provable, Address, CallError, CallStatus, Event, JsonDecode, JsonEncode, U256,
     };
     pub use alloc::string::{String, ToString};
     pub use alloc::vec::Vec;

@@ -176,7 +176,31 @@ impl Chain {
                 .insert(prepared.code_hash, prepared.original.clone());
             self.state.apply(&outcome.writes);
         }
+        self.join_warm_set(&outcome);
         (address, outcome)
+    }
+
+    /// What a block does after an execution under a schedule with code loading (v2): the codes
+    /// it paid cold and a deployed code join the warm set (`opmeter_ledger` does the same).
+    fn join_warm_set(&mut self, outcome: &Outcome) {
+        let Some(costs) = self.vm.schedule().code_loading else {
+            return;
+        };
+        let mut update = opmeter_vm::warm_set::Update::new(&self.state);
+        for code_hash in &outcome.code_paid {
+            let len_bytes = self.state.codes[code_hash].len() as u32;
+            update
+                .insert(*code_hash, len_bytes, &costs)
+                .expect("in-memory state");
+        }
+        let writes = update.into_writes();
+        for (key, value) in writes {
+            let slot = (opmeter_vm::warm_set::ADDRESS, key);
+            match value {
+                Some(value) => self.state.storage.insert(slot, value),
+                None => self.state.storage.remove(&slot),
+            };
+        }
     }
 
     /// Runs a call without committing it.
@@ -225,6 +249,7 @@ impl Chain {
         if outcome.status == Status::Success {
             self.state.apply(&outcome.writes);
         }
+        self.join_warm_set(&outcome);
         outcome
     }
 }

@@ -28,6 +28,7 @@ fn every_example_contract_builds_and_validates() {
             "hostile_output",
             "hostile_recursion",
             "hostile_storage",
+            "provable",
             "registry",
             "token"
         ]
@@ -242,10 +243,21 @@ fn render(name: &str, out: &Outcome, text: &mut String) {
     );
 }
 
-/// The gas of a fixed set of calls, pinned to the unit.
+/// The gas of a fixed set of calls, pinned to the unit, under schedule v1.
 #[test]
 fn gas_of_sample_calls_is_pinned() {
-    let mut chain = Chain::new();
+    expect_test::expect_file!["snapshots/gas.txt"].assert_eq(&sample_calls(Schedule::v1()));
+}
+
+/// The same calls under schedule v2 (code loading through the warm set: deploys join it, so
+/// every call here loads warm).
+#[test]
+fn gas_of_sample_calls_is_pinned_under_v2() {
+    expect_test::expect_file!["snapshots/gas_v2.txt"].assert_eq(&sample_calls(Schedule::v2()));
+}
+
+fn sample_calls(schedule: Schedule) -> String {
+    let mut chain = Chain::with_vm(Vm::new(schedule));
     let mut text = String::new();
     let (counter, deploy) = chain.deploy_outcome(ALICE, "counter", r#"{"start": 1}"#, GAS);
     render("counter.deploy", &deploy, &mut text);
@@ -308,7 +320,7 @@ fn gas_of_sample_calls_is_pinned() {
             &mut text,
         );
     }
-    expect_test::expect_file!["snapshots/gas.txt"].assert_eq(&text);
+    text
 }
 
 #[test]

@@ -34,6 +34,7 @@ fn genesis() -> Genesis {
         fee_collector: FEES,
         balances,
         dev: false,
+        schedule_version: 1,
     }
 }
 

@@ -296,6 +296,7 @@ fn proofs() -> Vec<Value> {
         fee_collector: Address([0xfe; 32]),
         balances,
         dev: false,
+        schedule_version: 1,
     };
     let node = Node::open(&NodeConfig {
         data_dir: dir.path().to_path_buf(),

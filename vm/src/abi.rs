@@ -16,6 +16,10 @@ pub const GROW_GAS_GLOBAL_EXPORT: &str = "opmeter_grow_gas";
 pub const RESERVED_EXPORT_PREFIX: &str = "opmeter_";
 /// The memory export every contract must have.
 pub const MEMORY_EXPORT: &str = "memory";
+/// Prefix of a *provable export*: `provable:<method>` is a pure function over integers
+/// (`i32`/`i64` parameters, at most one `i32`/`i64` result) that [`crate::Vm::call_provable`]
+/// runs and the prover proves. It is not an entry point: transactions cannot call it.
+pub const PROVABLE_EXPORT_PREFIX: &str = "provable:";
 
 /// A wasm value type in a host signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,6 +168,9 @@ pub enum GasCategory {
     /// A transaction's intrinsic gas, charged by the node before anything runs:
     /// `tx_base + tx_per_byte × encoded length` (see [`crate::TransactionCosts`]).
     Transaction,
+    /// Each call frame's code loading (schedule v2 on): warm or cold per KiB of code, see
+    /// [`crate::CodeLoadCosts`].
+    CodeLoad,
 }
 
 impl GasCategory {
@@ -178,6 +185,7 @@ impl GasCategory {
             GasCategory::Instantiation => "instantiation",
             GasCategory::Host(f) => f.name(),
             GasCategory::Transaction => "transaction",
+            GasCategory::CodeLoad => "code_load",
         }
     }
 }

@@ -79,6 +79,64 @@ pub fn instrument(wasm: &[u8], schedule: &Schedule, metering: Metering) -> Resul
     elements::serialize(module).map_err(|e| format!("cannot encode the instrumented module: {e}"))
 }
 
+/// One charge of the production injection ([`Metering::Injected`]) in the *original* code of a
+/// function: `amount` gas is charged each time control reaches the instruction at index
+/// `instruction` (counting the function body's instructions from 0, the final `end` included),
+/// before it runs. The amount includes the charging sequence's own cost, exactly as billed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Charge {
+    /// Index of the original instruction the charge precedes.
+    pub instruction: u32,
+    /// Gas charged.
+    pub amount: u64,
+}
+
+/// Every charge [`instrument`] places for [`Metering::Injected`], per defined function (in
+/// code-section order), in the order they appear. This is the billing definition seen from the
+/// original code: a tool that re-executes a function another way (the prover) charges exactly
+/// these amounts at exactly these places and so bills exactly what the vm bills.
+///
+/// # Errors
+/// A message when the module cannot be parsed or costed (as [`instrument`]).
+pub fn charge_sites(wasm: &[u8], schedule: &Schedule) -> Result<Vec<Vec<Charge>>, String> {
+    let module: Module = elements::deserialize_buffer(wasm)
+        .map_err(|e| format!("parity-wasm cannot parse the module: {e}"))?;
+    let gas_func = u32::try_from(module.functions_space()).map_err(|_| "too many functions")?;
+    let injector = mutable_global::Injector::new(GAS_GLOBAL_EXPORT);
+    let module =
+        gas_metering::inject(module, injector, &ScheduleRules(schedule)).map_err(|_| {
+            "an instruction has no cost in the schedule or a block cost overflows".to_string()
+        })?;
+    let bodies = module.code_section().map_or(&[][..], |c| c.bodies());
+    // The last body is the injected gas helper.
+    let guest = bodies.len().saturating_sub(1);
+    let mut out = Vec::with_capacity(guest);
+    for body in &bodies[..guest] {
+        let mut charges = Vec::new();
+        let mut original: u32 = 0;
+        let mut iter = body.code().elements().iter().peekable();
+        while let Some(instr) = iter.next() {
+            match instr {
+                Instruction::I64Const(cost) if matches!(iter.peek(), Some(Instruction::Call(f)) if *f == gas_func) =>
+                {
+                    iter.next();
+                    let amount = u64::try_from(*cost).map_err(|_| "a negative charge")?;
+                    charges.push(Charge {
+                        instruction: original,
+                        amount,
+                    });
+                }
+                Instruction::Call(f) if *f == gas_func => {
+                    return Err("a gas charge without a constant cost".into());
+                }
+                _ => original += 1,
+            }
+        }
+        out.push(charges);
+    }
+    Ok(out)
+}
+
 /// A metered block of a traced module: one charge site of the injected code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ChargeSite {

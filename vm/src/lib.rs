@@ -40,6 +40,7 @@
 //! | gas injection | [`instrument`](mod@instrument) |
 //! | engines and caches, call frames, the gas meter, host functions | [`Vm`], [`DeployRequest`] |
 //! | exact gas traces ([`Vm::execute_traced`], [`Vm::deploy_traced`]) | [`trace`](mod@trace) |
+//! | calls of provable exports ([`Vm::call_provable`]) and their charges ([`instrument::charge_sites`]) | [`Vm`], [`instrument`](mod@instrument) |
 
 pub mod abi;
 mod exec;
@@ -52,17 +53,20 @@ mod state;
 pub mod trace;
 mod types;
 pub mod validate;
+pub mod warm_set;
 
-pub use abi::{GasCategory, HostFn};
+pub use abi::{GasCategory, HostFn, PROVABLE_EXPORT_PREFIX};
 #[doc(hidden)]
 pub use exec::{engine_config, store_limits};
 pub use exec::{
     CacheStats, DeployRequest, Interrupt, PreparedCode, Vm, VmConfig, INTERRUPT_FUEL_SLICE,
     MAX_GAS_LIMIT,
 };
-pub use instrument::Metering;
-pub use outcome::{Outcome, VmError};
-pub use schedule::{HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts};
+pub use instrument::{Charge, Metering};
+pub use outcome::{Outcome, ProvableOutcome, VmError};
+pub use schedule::{
+    CodeLoadCosts, HostCost, HostCosts, InstructionCosts, Limits, Schedule, TransactionCosts,
+};
 pub use state::{MemoryState, StateError, StateView};
 pub use trace::{
     BlockStat, FrameTrace, FunctionTrace, HostTrace, Trace, TraceEntry, TraceMismatch, TraceOptions,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::abi::GasCategory;
 use crate::state::StateError;
-use crate::types::{Event, Status, TrapCode, WriteSet};
+use crate::types::{CodeHash, Event, Status, TrapCode, WriteSet};
 
 /// The deterministic result of one execution.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +28,10 @@ pub struct Outcome {
     pub writes: WriteSet,
     /// Hash of the schedule that priced this execution.
     pub schedule_hash: [u8; 32],
+    /// Codes this execution paid the cold load of, and a successful deployment's code (schedule
+    /// v2 on; empty in v1), in order: a block's ledger adds them to the warm set
+    /// ([`crate::warm_set`]) whatever the status, since the work was done and paid for.
+    pub code_paid: Vec<CodeHash>,
 }
 
 impl Outcome {
@@ -78,4 +82,25 @@ pub enum VmError {
     /// ([`crate::Vm::with_interrupt`]) can end this way; block execution never is.
     #[error("the execution was interrupted")]
     Interrupted,
+}
+
+/// What [`crate::Vm::call_provable`] returns: the deterministic result of calling a provable
+/// export (`provable:<method>`) with integer arguments.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvableOutcome {
+    /// [`Status::Success`], [`Status::Trap`] (with its code) or [`Status::OutOfGas`] (there is
+    /// no host to revert).
+    pub status: Status,
+    /// The returned value on success when the function has a result: an `i32` as its 32 bits
+    /// zero-extended, an `i64` as its 64 bits.
+    pub result: Option<u64>,
+    /// Gas charged by the instrumented code from the call to its return (the metered blocks of
+    /// every function entered, `call_per_local` included); the gas limit on out of gas. There is
+    /// no instantiation or transaction charge: this is the gas of the function, not of a
+    /// transaction.
+    pub gas_used: u64,
+    /// The gas limit the call ran with.
+    pub gas_limit: u64,
+    /// Hash of the schedule that priced this execution.
+    pub schedule_hash: [u8; 32],
 }

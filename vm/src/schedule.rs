@@ -192,8 +192,28 @@ pub struct Limits {
     pub max_tx_len_bytes: u32,
 }
 
+/// What loading a contract's code costs each call frame (schedule v2 on): compiled modules live
+/// in a per-node cache, and whether a call finds its module compiled must not change its gas, so
+/// consensus state keeps a bounded **warm set** of code hashes (`crate::warm_set`) that every
+/// node keeps compiled. A member pays `warm_per_kib` per KiB of code (what instantiating a cached
+/// module costs: it grows with the module's functions); any other code pays `cold_per_kib` (read,
+/// instrument, compile) and joins the set when a block's transaction loaded it, evicting the
+/// oldest members beyond `set_bytes_max` or `set_len_max`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+pub struct CodeLoadCosts {
+    /// Gas per KiB (rounded up) of a warm member's code, at every frame that loads it.
+    pub warm_per_kib: u64,
+    /// Gas per KiB (rounded up) of code outside the warm set: the measured cost of a cache miss.
+    pub cold_per_kib: u64,
+    /// Most code bytes in the warm set: bounds the memory every node spends on compiled members.
+    pub set_bytes_max: u64,
+    /// Most members: at most the node's module cache capacity, so members are never evicted by
+    /// each other.
+    pub set_len_max: u32,
+}
+
 /// The versioned schedule: instruction costs, host costs and limits.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, BorshSerialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Schedule {
     /// Bumped on every change.
     pub version: u32,
@@ -218,6 +238,37 @@ pub struct Schedule {
     pub transaction: TransactionCosts,
     /// Limits.
     pub limits: Limits,
+    /// Code loading and the warm set (`None` in v1: code loading is not charged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_loading: Option<CodeLoadCosts>,
+    /// `clz`, `ctz`, `popcnt` (`i32`/`i64`): their own price from v2 on (a chain of `popcnt`
+    /// ran at 7× the median as `int_simple`); `None` prices them as `int_simple` (v1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub int_bit_count: Option<u32>,
+}
+
+/// The canonical encoding: every field in declaration order, `code_loading` only when present,
+/// so schedules without it (v1) keep the bytes and hash they always had.
+impl BorshSerialize for Schedule {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        BorshSerialize::serialize(&self.version, writer)?;
+        BorshSerialize::serialize(&self.instructions, writer)?;
+        BorshSerialize::serialize(&self.memory_grow_per_page, writer)?;
+        BorshSerialize::serialize(&self.host, writer)?;
+        BorshSerialize::serialize(&self.instance_base, writer)?;
+        BorshSerialize::serialize(&self.instance_per_initial_page, writer)?;
+        BorshSerialize::serialize(&self.deploy_base, writer)?;
+        BorshSerialize::serialize(&self.deploy_per_code_byte, writer)?;
+        BorshSerialize::serialize(&self.transaction, writer)?;
+        BorshSerialize::serialize(&self.limits, writer)?;
+        if let Some(code_loading) = &self.code_loading {
+            BorshSerialize::serialize(code_loading, writer)?;
+        }
+        if let Some(int_bit_count) = &self.int_bit_count {
+            BorshSerialize::serialize(int_bit_count, writer)?;
+        }
+        Ok(())
+    }
 }
 
 impl Schedule {
@@ -369,7 +420,90 @@ impl Schedule {
                 max_method_name_len_bytes: 64,
                 max_tx_len_bytes: 640 * 1024,
             },
+            code_loading: None,
+            int_bit_count: None,
         }
+    }
+
+    /// Schedule version 2: v1 re-priced from the calibration table (`specs/gas.md`,
+    /// `./benches/calibrate.sh`) against an anchor of about 0.4 ns per unit of gas on the
+    /// development machine class (the median of the instruction classes), with code loading
+    /// charged through the warm set ([`CodeLoadCosts`]). Every change below names the item it
+    /// answers and its v1 ratio to the median.
+    pub fn v2() -> Schedule {
+        let mut s = Schedule::v1();
+        s.version = 2;
+        let c = &mut s.instructions;
+        // `call` (no locals) ran at 10.9× the median and `call_indirect` at 9.9×: a wasmi frame
+        // costs ~17 ns, not 4 × 0.4 ns.
+        c.call = 44;
+        c.call_indirect = 60;
+        // Globals ran at 4.1×, int ↔ float conversions at 3.8×.
+        c.global = 4;
+        c.conversion = 8;
+        // `f64.sqrt` ran at 2.05× as `float_div`.
+        c.float_div = 16;
+        // 1,024 zeroed locals per call ran at 0.31×; `call_per_local` stays 1, the smallest
+        // whole price.
+        let h = &mut s.host;
+        // u256 arithmetic on all-bits-set operands: add 4.1×, mul 2.6×, div 1.7×; `pow` with a
+        // 256-bit exponent 13.8× (up to 512 multiplications for a flat price).
+        h.u256_add_sub.base = 200;
+        h.u256_mul.base = 260;
+        h.u256_div_mod.base = 340;
+        h.u256_pow.base = 28_000;
+        // `block_height`-class queries 4.4×, `caller`-class context 2.4×.
+        h.cheap_query.base = 90;
+        h.context.base = 120;
+        // Fresh storage keys through the block commit (Merkle path rewrite + RocksDB write) ran
+        // at 5.7×: ~42 µs per 256-byte key written, ~100,000 units at the anchor.
+        h.storage_write.base = 90_000;
+        h.storage_remove.base = 45_000;
+        // A fresh instance with one page ran at 4.2× (≈ 5 µs); with 64 pages at 3.0× once the
+        // base was fixed, and growing 63 pages one at a time at 3.0×: zeroing a page is
+        // ≈ 4 µs, not 2,048 × 0.4 ns.
+        s.instance_base = 10_000;
+        s.instance_per_initial_page = 6_000;
+        s.memory_grow_per_page = 12_000;
+        s.int_bit_count = Some(7);
+        // A value transfer through admission, execution and the commit ran at 17× (≈ 160 µs).
+        s.transaction.tx_base = 380_000;
+        // A deploy of the largest module through the commit ran at 27× (≈ 400 ns per code byte:
+        // validate, instrument, compile, store); at 1,000 per byte it ran at 1.29× and a
+        // `counter` deploy at 0.40× (billed 2.5× its time): 700 keeps both within 2×.
+        s.deploy_per_code_byte = 700;
+        // A cold call of a 485 KiB module ran at 57,755× (≈ 70 ms: 144 µs per KiB read,
+        // instrumented and compiled); a warm call of it at 18.9× (≈ 22 µs: instantiation grows
+        // with the function count, ≈ 45 ns per KiB). 32 MiB of members compile to well under a
+        // GiB; 128 members fit the node's module cache (256) twice.
+        s.code_loading = Some(CodeLoadCosts {
+            warm_per_kib: 120,
+            cold_per_kib: 360_000,
+            set_bytes_max: 32 * 1024 * 1024,
+            set_len_max: 128,
+        });
+        s
+    }
+
+    /// Every schedule version this build knows, oldest first.
+    pub const VERSIONS: [u32; 2] = [1, 2];
+
+    /// The schedule of `version`, if this build knows it.
+    pub fn by_version(version: u32) -> Option<Schedule> {
+        match version {
+            1 => Some(Schedule::v1()),
+            2 => Some(Schedule::v2()),
+            _ => None,
+        }
+    }
+
+    /// The known schedule whose [`Schedule::hash`] is `hash` (what headers, receipts and audit
+    /// bundles name), if any.
+    pub fn by_hash(hash: &[u8; 32]) -> Option<Schedule> {
+        Schedule::VERSIONS
+            .iter()
+            .filter_map(|v| Schedule::by_version(*v))
+            .find(|s| &s.hash() == hash)
     }
 
     /// `blake3` of the schedule's canonical (borsh) encoding.
@@ -400,14 +534,15 @@ impl Schedule {
             CurrentMemory(_) => c.memory_size,
             GrowMemory(_) => c.memory_grow,
             I32Const(_) | I64Const(_) | F32Const(_) | F64Const(_) => c.constant,
+            I32Clz | I32Ctz | I32Popcnt | I64Clz | I64Ctz | I64Popcnt => {
+                self.int_bit_count.unwrap_or(c.int_simple)
+            }
             I32Eqz | I32Eq | I32Ne | I32LtS | I32LtU | I32GtS | I32GtU | I32LeS | I32LeU
             | I32GeS | I32GeU | I64Eqz | I64Eq | I64Ne | I64LtS | I64LtU | I64GtS | I64GtU
-            | I64LeS | I64LeU | I64GeS | I64GeU | I32Clz | I32Ctz | I32Popcnt | I32Add | I32Sub
-            | I32And | I32Or | I32Xor | I32Shl | I32ShrS | I32ShrU | I32Rotl | I32Rotr | I64Clz
-            | I64Ctz | I64Popcnt | I64Add | I64Sub | I64And | I64Or | I64Xor | I64Shl | I64ShrS
-            | I64ShrU | I64Rotl | I64Rotr | I32WrapI64 | I64ExtendSI32 | I64ExtendUI32 => {
-                c.int_simple
-            }
+            | I64LeS | I64LeU | I64GeS | I64GeU | I32Add | I32Sub | I32And | I32Or | I32Xor
+            | I32Shl | I32ShrS | I32ShrU | I32Rotl | I32Rotr | I64Add | I64Sub | I64And | I64Or
+            | I64Xor | I64Shl | I64ShrS | I64ShrU | I64Rotl | I64Rotr | I32WrapI64
+            | I64ExtendSI32 | I64ExtendUI32 => c.int_simple,
             I32Mul | I64Mul => c.int_mul,
             I32DivS | I32DivU | I32RemS | I32RemU | I64DivS | I64DivU | I64RemS | I64RemU => {
                 c.int_div

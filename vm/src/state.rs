@@ -38,6 +38,15 @@ pub trait StateView: Send + Sync {
     /// # Errors
     /// Only on backend failure.
     fn code(&self, code_hash: &CodeHash) -> Result<Option<Arc<[u8]>>, StateError>;
+
+    /// The length of `code_hash`'s original bytes (what code loading is priced by). Backends
+    /// that can answer without reading the code should.
+    ///
+    /// # Errors
+    /// Only on backend failure.
+    fn code_len_bytes(&self, code_hash: &CodeHash) -> Result<Option<u64>, StateError> {
+        Ok(self.code(code_hash)?.map(|code| code.len() as u64))
+    }
 }
 
 /// A simple in-memory state: contracts, code, storage and balances in ordered maps.

@@ -13,7 +13,9 @@ use wasmparser::{
     Parser, Payload, TypeRef, ValType, Validator, WasmFeatures,
 };
 
-use crate::abi::{AbiType, HostFn, HOST_MODULE, MEMORY_EXPORT, RESERVED_EXPORT_PREFIX};
+use crate::abi::{
+    AbiType, HostFn, HOST_MODULE, MEMORY_EXPORT, PROVABLE_EXPORT_PREFIX, RESERVED_EXPORT_PREFIX,
+};
 use crate::schedule::Limits;
 
 /// Declares [`Rule`] from one table (variant = stable name), so the enum, its names (also its
@@ -107,7 +109,8 @@ rules! {
     MissingMemoryExport = "missingMemoryExport";
     /// The module exports no function (no entry point).
     NoEntryPoints = "noEntryPoints";
-    /// An exported function whose type is not `() -> ()`.
+    /// An exported function whose type is not `() -> ()` (or, for a `provable:` export, whose
+    /// parameters are not all `i32`/`i64` or that has a result other than one `i32`/`i64`).
     EntryPointSignature = "entryPointSignature";
     /// An active data or element segment that does not fit the initial memory or table, or
     /// whose offset is not a constant: instantiation would fail at every call.
@@ -956,11 +959,29 @@ fn scan(wasm: &[u8], limits: &Limits, c: &mut Collector) -> Result<(), String> {
         if *kind != ExternalKind::Func {
             continue;
         }
-        entry_points += 1;
         let ft = func_types
             .get(*index as usize)
             .and_then(|t| types.get(*t as usize))
             .and_then(Option::as_ref);
+        if name.starts_with(PROVABLE_EXPORT_PREFIX) {
+            let integer = |ty: &ValType| matches!(ty, ValType::I32 | ValType::I64);
+            if let Some(ft) = ft {
+                if !ft.params().iter().all(integer)
+                    || ft.results().len() > 1
+                    || !ft.results().iter().all(integer)
+                {
+                    c.push(
+                        Violation::new(
+                            Rule::EntryPointSignature,
+                            "a `provable:` export takes i32/i64 parameters and returns at most one i32/i64",
+                        )
+                        .at(format!("export {name}")),
+                    );
+                }
+            }
+            continue;
+        }
+        entry_points += 1;
         if let Some(ft) = ft {
             if !ft.params().is_empty() || !ft.results().is_empty() {
                 c.push(

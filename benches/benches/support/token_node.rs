@@ -51,6 +51,7 @@ pub(crate) fn token_node(chain: &str, tag: u8, senders: u8, block_tx_max: u32) -
         fee_collector: Address([0xFE; 32]),
         balances,
         dev: false,
+        schedule_version: 1,
     };
     let dir = tempfile::tempdir().unwrap();
     let node = Node::open(&NodeConfig {

@@ -46,6 +46,11 @@ import {
   type FundView,
   type QuotaView,
   type HeaderView,
+  type ProofJobView,
+  type ProofVerifyView,
+  type ProofView,
+  type ProvabilityView,
+  type ProveArgs,
   type ReceiptView,
   type ReplayReport,
   type StorageProofView,
@@ -476,6 +481,69 @@ export class OpmeterClient {
    */
   devFund(address: Hex, amount: Amount): Promise<FundView> {
     return this.invoke(METHODS.dev_fund, [address, amount]);
+  }
+
+  /**
+   * `proof_prove`: starts proving a provable method of a contract (code read from one committed
+   * state) on the node's bounded prover queue; resolves with the job at once. Follow it with
+   * {@link OpmeterClient.proofJob}, {@link OpmeterClient.subscribeProofJob} or
+   * {@link OpmeterClient.waitForProof}.
+   *
+   * @throws {@link RpcError} `3000 + n` (`codeName` `prover`, `data.reason`: `notProvable`,
+   * `stepBoundExceeded`, `keysMissing`, `proverBusy`, …), `unknownContract`, `unknownBlock`.
+   */
+  proofProve(args: ProveArgs): Promise<ProofJobView> {
+    return this.invoke(METHODS.proof_prove, [args]);
+  }
+
+  /** `proof_job`: a prove job's state and progress, with its proof or error once finished; `null` when unknown. */
+  proofJob(id: number): Promise<ProofJobView | null> {
+    return this.invoke(METHODS.proof_job, [id]);
+  }
+
+  /**
+   * `proof_get`: a job's proof once done, `null` while it runs.
+   *
+   * @throws {@link RpcError} the failed job's prover error (`3000 + n`); `unknownProofJob`.
+   */
+  proofGet(id: number): Promise<ProofView | null> {
+    return this.invoke(METHODS.proof_get, [id]);
+  }
+
+  /** `proof_verify`: whether a proof verifies with the node's verifying key, or a typed reason why not. */
+  proofVerify(proof: ProofView): Promise<ProofVerifyView> {
+    return this.invoke(METHODS.proof_verify, [proof]);
+  }
+
+  /** `contract_provability`: per `provable:` export of a contract, whether it can be proven and why not. */
+  contractProvability(contract: Hex, height?: number): Promise<ProvabilityView> {
+    return this.invoke(METHODS.contract_provability, [contract, height]);
+  }
+
+  /** `subscribe_proofJob`: a prove job's progress until it is done or failed (WebSocket). */
+  subscribeProofJob(id: number, options?: SubscribeOptions): Promise<Subscription<ProofJobView>> {
+    return this.subscribe(METHODS.subscribe_proofJob, [id], options);
+  }
+
+  /**
+   * Polls `proof_job` until the job finishes; resolves with its proof.
+   *
+   * @throws {@link RpcError} with the job's prover error when it failed; {@link TimeoutError}.
+   */
+  async waitForProof(id: number, options: WaitOptions = {}): Promise<ProofView> {
+    const timeoutMs = options.timeoutMs ?? 600_000;
+    const intervalMs = options.intervalMs ?? 250;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await this.proofJob(id);
+      if (job === null) throw new RpcError('proof_job', ErrorCode.unknownProofJob, `no prove job ${id}`, undefined);
+      if (job.state === 'done' && job.proof !== null) return job.proof;
+      if (job.state === 'failed' && job.error !== null) {
+        throw new RpcError('proof_prove', job.error.code, job.error.message, { reason: job.error.name });
+      }
+      if (Date.now() >= deadline) throw new TimeoutError(`prove job ${id} did not finish within ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    }
   }
 
   /** `rpc.discover`: the node's OpenRPC document. */

@@ -87,12 +87,16 @@ export const ErrorCode = {
   devOnly: 2005,
   /** `tx_sendRawAndWait` / `dev_fund`: still pending after the wait. */
   receiptTimeout: 2006,
+  /** `proof_prove`, `contract_provability`: no contract at that address in the state read. */
+  unknownContract: 2007,
+  /** `proof_get`, `subscribe_proofJob`: no prove job with that id. */
+  unknownProofJob: 2008,
   /** A read-only execution ran past the server's time limit and was stopped; `data.timeLimitMs`. */
-  executionTimeout: 2007,
+  executionTimeout: 2009,
   /** HTTP gateway only: no such route, transaction or name. */
-  notFound: 2008,
+  notFound: 2010,
   /** The contract spent its daily read-only gas (rolling 24 h); `data.retryAfterMs`, `data.dailyGas`. */
-  quotaExhausted: 2009,
+  quotaExhausted: 2011,
 } as const;
 
 /** The name of a fixed error code. */
@@ -125,15 +129,51 @@ export const ADMISSION_REASONS = [
 /** Why the node refused a transaction (`data.reason` of codes 1001–1014). */
 export type AdmissionReason = (typeof ADMISSION_REASONS)[number];
 
+/** Proof errors are `PROVER_CODE_BASE + n` for prover error `n` of {@link PROVER_REASONS}. */
+export const PROVER_CODE_BASE = 3000;
+
+/**
+ * The prover's errors in order: error `n` (1-based) is `PROVER_REASONS[n - 1]` and has code
+ * `3000 + n` (`specs/proofs.md`, "Errors").
+ */
+export const PROVER_REASONS = [
+  'notProvable',
+  'profileTooSmall',
+  'stepBoundExceeded',
+  'unknownProfile',
+  'keysMissing',
+  'keysCorrupt',
+  'malformedProof',
+  'invalidProof',
+  'executionTrapped',
+  'wrongArguments',
+  'proverBusy',
+  'keysIo',
+  'proverInternal',
+] as const;
+
+/** Why proving or verifying failed (`data.reason` of codes 3001–3013, `name` of a job's error). */
+export type ProverReason = (typeof PROVER_REASONS)[number];
+
+/** The code of a prover error: `proverCode('proverBusy') === 3011`. */
+export function proverCode(reason: ProverReason): number {
+  return PROVER_CODE_BASE + PROVER_REASONS.indexOf(reason) + 1;
+}
+
 /** The code of an admission refusal: `admissionCode('nonceTooLow') === 1008`. */
 export function admissionCode(reason: AdmissionReason): number {
   return ADMISSION_CODE_BASE + ADMISSION_REASONS.indexOf(reason) + 1;
 }
 
-/** The name of a code: a key of {@link ErrorCode}, `admission`, or `null` when unknown. */
-export function errorName(code: number): ErrorName | 'admission' | null {
+/**
+ * The name of a code: a key of {@link ErrorCode}, `admission`, `prover`, or `null` when unknown.
+ */
+export function errorName(code: number): ErrorName | 'admission' | 'prover' | null {
   if (code > ADMISSION_CODE_BASE && code <= ADMISSION_CODE_BASE + ADMISSION_REASONS.length) {
     return 'admission';
+  }
+  if (code > PROVER_CODE_BASE && code <= PROVER_CODE_BASE + PROVER_REASONS.length) {
+    return 'prover';
   }
   for (const [name, value] of Object.entries(ErrorCode)) {
     if (value === code) return name as ErrorName;
@@ -146,7 +186,7 @@ export class RpcError extends OpmeterError {
   /** The JSON-RPC error code (see {@link ErrorCode}; 1001–1014 are admission refusals). */
   readonly code: number;
   /** The code's name, or `null` for a code this client does not know. */
-  readonly codeName: ErrorName | 'admission' | null;
+  readonly codeName: ErrorName | 'admission' | 'prover' | null;
   /** The error's `data`, as sent (`undefined` when absent). */
   readonly data: unknown;
   /** The method that failed. */

@@ -17,7 +17,7 @@ import {
   u64,
   type Codec,
 } from './codec.js';
-import { ADMISSION_CODE_BASE, ErrorCode } from './errors.js';
+import { ADMISSION_CODE_BASE, ErrorCode, PROVER_CODE_BASE } from './errors.js';
 import {
   AccountViewCodec,
   BlockIdCodec,
@@ -34,6 +34,11 @@ import {
   FundViewCodec,
   QuotaViewCodec,
   HeaderViewCodec,
+  ProofJobViewCodec,
+  ProofVerifyViewCodec,
+  ProofViewCodec,
+  ProvabilityViewCodec,
+  ProveArgsCodec,
   ReceiptViewCodec,
   ReplayReportCodec,
   StorageProofViewCodec,
@@ -61,7 +66,10 @@ export interface MethodSpec<R = unknown> {
   readonly params: readonly ParamSpec[];
   /** How the result is read. */
   readonly result: Codec<R>;
-  /** Codes the document lists for it (`1000` stands for the admission range 1001–1014). */
+  /**
+   * Codes the document lists for it (`1000` stands for the admission range 1001–1014, `3000`
+   * for the prover range 3001–3013).
+   */
   readonly errors: readonly number[];
   /** For subscriptions: the notification's method name and the unsubscribe method. */
   readonly subscription?: { readonly notification: string; readonly unsubscribe: string };
@@ -77,6 +85,8 @@ function optionalParam(name: string, codec: Codec<never>): ParamSpec {
 
 const E = ErrorCode;
 const ADMISSION = ADMISSION_CODE_BASE;
+const PROVER = PROVER_CODE_BASE;
+const jobId = param('id', u64 as Codec<never>);
 const hash = param('hash', hex32 as Codec<never>);
 const height = optionalParam('height', u64 as Codec<never>);
 const c = <T>(codec: Codec<T>): Codec<never> => codec as unknown as Codec<never>;
@@ -210,6 +220,43 @@ export const METHODS = {
     result: EventNoticeCodec,
     errors: [E.invalidParams, E.tooManySubscriptions],
     subscription: { notification: 'event', unsubscribe: 'unsubscribe_events' },
+  },
+  proof_prove: {
+    name: 'proof_prove',
+    params: [param('args', c(ProveArgsCodec))],
+    result: ProofJobViewCodec,
+    errors: [E.invalidParams, E.unknownBlock, E.unknownContract, PROVER, E.internal],
+  },
+  proof_job: {
+    name: 'proof_job',
+    params: [jobId],
+    result: nullable(ProofJobViewCodec),
+    errors: [E.invalidParams, E.internal],
+  },
+  proof_get: {
+    name: 'proof_get',
+    params: [jobId],
+    result: nullable(ProofViewCodec),
+    errors: [E.invalidParams, E.unknownProofJob, PROVER, E.internal],
+  },
+  proof_verify: {
+    name: 'proof_verify',
+    params: [param('proof', c(ProofViewCodec))],
+    result: ProofVerifyViewCodec,
+    errors: [E.invalidParams, PROVER, E.internal],
+  },
+  contract_provability: {
+    name: 'contract_provability',
+    params: [param('contract', c(hex32)), height],
+    result: ProvabilityViewCodec,
+    errors: [E.invalidParams, E.unknownBlock, E.unknownContract, E.internal],
+  },
+  subscribe_proofJob: {
+    name: 'subscribe_proofJob',
+    params: [jobId],
+    result: ProofJobViewCodec,
+    errors: [E.invalidParams, E.unknownProofJob, E.tooManySubscriptions],
+    subscription: { notification: 'proofJob', unsubscribe: 'unsubscribe_proofJob' },
   },
   dev_fund: {
     name: 'dev_fund',

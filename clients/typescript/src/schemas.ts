@@ -1074,3 +1074,235 @@ export const BundleCodec: Codec<Bundle> = named('Bundle', () =>
     { closed: true },
   ),
 );
+
+/**
+ * A Groth16 proof with the statement it proves (`proof_get`, the file `opmeter prove` writes,
+ * the parameter of `proof_verify`). The public signals derive from `profile`, `scheduleHash`,
+ * `method`, `codeCommitment`, `args`, `output` and `gasUsed` (`specs/proofs.md`).
+ */
+export interface ProofView {
+  /** The profile's name (`s`, `m`, `l`). */
+  profile: string;
+  /** blake3 of the schedule the gas is billed under. */
+  scheduleHash: Hex;
+  /** The provable method (without `provable:`). */
+  method: string;
+  /** The code commitment: a BN254 scalar, big-endian, re-derived from the wasm by the public compiler. */
+  codeCommitment: Hex;
+  /** The arguments (`i32` zero-extended). */
+  args: bigint[];
+  /** The result as an unsigned integer (0 without a result). */
+  output: bigint;
+  /** Gas used, as the vm bills the provable call. */
+  gasUsed: bigint;
+  /** The 128-byte Groth16 proof (arkworks compressed). */
+  proof: Uint8Array;
+  /** blake3 of the wasm the method was compiled from, when known. */
+  codeHash: Hex | null;
+  /** The contract the prover read the code of, when known. */
+  contract: Hex | null;
+  /** The block whose state the code was read from, when known. */
+  height: number | null;
+  /** Who generated the prover's keys (`development`: whoever ran the setup could forge proofs; `ceremony`). */
+  keyOrigin: string | null;
+  /** blake3 (hex) of the prover's `vk.bin`. */
+  vkBlake3: string | null;
+  /** The fourteen public signals as decimal strings (snarkjs `public.json`). */
+  publicSignals: string[];
+  /** snarkjs Groth16 JSON: `{proof, verificationKey}`. */
+  snarkjs: JsonValue | null;
+}
+
+/** A typed proof error: the JSON-RPC code (`3000 + n`), its stable name and a message. */
+export interface ProofErrorView {
+  /** `3000 + n` for prover error `n`. */
+  code: number;
+  /** The stable name (`notProvable`, `stepBoundExceeded`, `invalidProof`, …). */
+  name: string;
+  /** What went wrong. */
+  message: string;
+}
+
+/** What `proof_prove` takes. */
+export interface ProveArgs {
+  /** The contract. */
+  contract: Hex;
+  /** The provable method. */
+  method: string;
+  /** Its integer arguments (an `i32` argument must fit 32 bits). */
+  args?: Amount[];
+  /** The profile (`s`, `m`, `l`); default: the smallest served profile the call fits. */
+  profile?: string | null;
+  /** Read the contract's code at this height (default: the head). */
+  height?: number | null;
+}
+
+/** A prove job (`proof_prove`, `proof_job`, notifications of `subscribe_proofJob`). */
+export interface ProofJobView {
+  /** The job id. */
+  id: number;
+  /** `queued`, `executing`, `proving`, `done` or `failed`. */
+  state: string;
+  /** Jobs ahead of it while queued. */
+  queuePosition: number | null;
+  /** The contract. */
+  contract: Hex;
+  /** blake3 of its code, read at `height`. */
+  codeHash: Hex;
+  /** The block whose committed state the code was read from. */
+  height: number;
+  /** The method. */
+  method: string;
+  /** The arguments. */
+  args: bigint[];
+  /** The profile. */
+  profile: string;
+  /** Steps the call runs (once executed). */
+  steps: number | null;
+  /** The profile's step bound. */
+  stepBound: number;
+  /** Milliseconds since the job was accepted. */
+  elapsedMs: number;
+  /** Milliseconds spent proving so far (or in total). */
+  provingMs: number | null;
+  /** How long proving is expected to take. */
+  expectedProvingMs: number;
+  /** The proof, once `done`. */
+  proof: ProofView | null;
+  /** Why it failed, once `failed`. */
+  error: ProofErrorView | null;
+}
+
+/** What `proof_verify` returns. */
+export interface ProofVerifyView {
+  /** Whether the proof verifies (and the code commitment matches the code, when checked). */
+  valid: boolean;
+  /** Why not. */
+  reason: ProofErrorView | null;
+  /** The profile verified in. */
+  profile: string;
+  /** The origin of the node's verifying key. */
+  keyOrigin: string;
+  /** Whether the code commitment was re-derived from code the node has. */
+  codeChecked: boolean;
+}
+
+/** Whether one `provable:` export is in the provable subset. */
+export interface ProvableMethodView {
+  /** The method. */
+  method: string;
+  /** Whether it compiles for the circuit. */
+  provable: boolean;
+  /** Instructions of the compiled program. */
+  instructions: number | null;
+  /** Why not: the first instruction outside the subset, or another reason. */
+  reason: string | null;
+  /** The module offset of that instruction. */
+  offset: number | null;
+}
+
+/** What `contract_provability` returns (node-side information, not consensus data). */
+export interface ProvabilityView {
+  /** The contract. */
+  contract: Hex;
+  /** blake3 of its code. */
+  codeHash: Hex;
+  /** The block whose state the code was read from. */
+  height: number;
+  /** Every `provable:` export. */
+  methods: ProvableMethodView[];
+}
+
+/** @internal */
+export const ProofViewCodec: Codec<ProofView> = named('ProofView', () =>
+  object<ProofView>({
+    profile: required(text),
+    scheduleHash: required(hex32),
+    method: required(text),
+    codeCommitment: required(hex32),
+    args: required(array(decimal)),
+    output: required(decimal),
+    gasUsed: required(decimal),
+    proof: required(bytes),
+    codeHash: defaulted(nullable(hex32), null),
+    contract: defaulted(nullable(hex32), null),
+    height: defaulted(nullable(u64), null),
+    keyOrigin: defaulted(nullable(text), null),
+    vkBlake3: defaulted(nullable(text), null),
+    publicSignals: defaulted(array(text), []),
+    snarkjs: defaulted(json, null),
+  }),
+);
+
+/** @internal */
+export const ProofErrorViewCodec: Codec<ProofErrorView> = named('ProofErrorView', () =>
+  object<ProofErrorView>({ code: required(u32), name: required(text), message: required(text) }),
+);
+
+/** @internal */
+export const ProveArgsCodec: Codec<ProveArgs> = named('ProveArgs', () =>
+  object<ProveArgs>(
+    {
+      contract: required(hex32),
+      method: required(text),
+      args: optional(array(amount)),
+      profile: optional(nullable(text)),
+      height: optional(nullable(u64)),
+    },
+    { closed: true },
+  ),
+);
+
+/** @internal */
+export const ProofJobViewCodec: Codec<ProofJobView> = named('ProofJobView', () =>
+  object<ProofJobView>({
+    id: required(u64),
+    state: required(text),
+    queuePosition: defaulted(nullable(u32), null),
+    contract: required(hex32),
+    codeHash: required(hex32),
+    height: required(u64),
+    method: required(text),
+    args: required(array(decimal)),
+    profile: required(text),
+    steps: defaulted(nullable(u64), null),
+    stepBound: required(u64),
+    elapsedMs: required(u64),
+    provingMs: defaulted(nullable(u64), null),
+    expectedProvingMs: required(u64),
+    proof: defaulted(nullable(ProofViewCodec), null),
+    error: defaulted(nullable(ProofErrorViewCodec), null),
+  }),
+);
+
+/** @internal */
+export const ProofVerifyViewCodec: Codec<ProofVerifyView> = named('ProofVerifyView', () =>
+  object<ProofVerifyView>({
+    valid: required(boolean),
+    reason: defaulted(nullable(ProofErrorViewCodec), null),
+    profile: required(text),
+    keyOrigin: required(text),
+    codeChecked: required(boolean),
+  }),
+);
+
+/** @internal */
+export const ProvableMethodViewCodec: Codec<ProvableMethodView> = named('ProvableMethodView', () =>
+  object<ProvableMethodView>({
+    method: required(text),
+    provable: required(boolean),
+    instructions: defaulted(nullable(u32), null),
+    reason: defaulted(nullable(text), null),
+    offset: defaulted(nullable(u64), null),
+  }),
+);
+
+/** @internal */
+export const ProvabilityViewCodec: Codec<ProvabilityView> = named('ProvabilityView', () =>
+  object<ProvabilityView>({
+    contract: required(hex32),
+    codeHash: required(hex32),
+    height: required(u64),
+    methods: required(array(ProvableMethodViewCodec)),
+  }),
+);

@@ -292,8 +292,8 @@ async fn contracts_answer_plain_http_with_the_json_rpc_error_codes() {
         (format!("/v1/c/{kv}/get?_nope=1"), 400, -32602),
         (format!("/v1/c/{kv}/get?a=1&a=2"), 400, -32602),
         ("/v1/tx/0x12".into(), 400, -32602),
-        (format!("/v1/tx/0x{}", "ab".repeat(32)), 404, 2008),
-        ("/v1/nothing".into(), 404, 2008),
+        (format!("/v1/tx/0x{}", "ab".repeat(32)), 404, 2010),
+        ("/v1/nothing".into(), 404, 2010),
     ];
     for (target, status, code) in cases {
         let answer = get(&addr, &target).await;
@@ -324,7 +324,7 @@ async fn contracts_answer_plain_http_with_the_json_rpc_error_codes() {
     let replay = request("127.0.0.1", &addr, "POST", "/v1/tx", &[], hex.as_bytes()).await;
     assert_eq!((replay.status, replay.code()), (409, 1012), "{replay:?}");
 
-    // The time limit: a loop is stopped (504, 2007) and the gateway serves on.
+    // The time limit: a loop is stopped (504, 2009) and the gateway serves on.
     let looped = request(
         "127.0.0.3",
         &addr,
@@ -334,7 +334,7 @@ async fn contracts_answer_plain_http_with_the_json_rpc_error_codes() {
         b"",
     )
     .await;
-    assert_eq!((looped.status, looped.code()), (504, 2007), "{looped:?}");
+    assert_eq!((looped.status, looped.code()), (504, 2009), "{looped:?}");
     assert_eq!(looped.json()["error"]["data"]["timeLimitMs"], 300);
     assert_eq!(get(&addr, &format!("/v1/c/{kv}/get")).await.status, 200);
 
@@ -460,7 +460,7 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
         assert_eq!(answer.header("opmeter-quota-daily"), Some("200000"));
     }
     let spent = get(&addr, &format!("/v1/c/{a}/get")).await;
-    assert_eq!((spent.status, spent.code()), (429, 2009), "{spent:?}");
+    assert_eq!((spent.status, spent.code()), (429, 2011), "{spent:?}");
     let retry: u64 = spent.header("retry-after").unwrap().parse().unwrap();
     // The first loop leaves the window 24 h after its 15-minute bucket ends.
     assert!((23 * 3600..=24 * 3600 + 900).contains(&retry), "{retry}");
@@ -490,8 +490,8 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
         )
         .await;
     match refused {
-        Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2009),
-        other => panic!("expected 2009, got {other:?}"),
+        Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2011),
+        other => panic!("expected 2011, got {other:?}"),
     }
     let quota = client.contract_quota(contract(&a)).await.unwrap();
     assert_eq!(quota.daily_gas.map(|g| g.0), Some(200_000));
@@ -513,7 +513,7 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
     let _second = crate::support::Killed(second);
     let addr = url.trim_start_matches("http://").to_string();
     let still = get(&addr, &format!("/v1/c/{a}/get")).await;
-    assert_eq!((still.status, still.code()), (429, 2009), "{still:?}");
+    assert_eq!((still.status, still.code()), (429, 2011), "{still:?}");
     assert_eq!(get(&addr, &format!("/v1/c/{b}/put")).await.status, 200);
 }
 

@@ -8,5 +8,7 @@ mod crash;
 mod gateway;
 mod rpc;
 mod scaffold;
+mod schedules;
 mod support;
 mod ui;
+mod zk;

@@ -947,7 +947,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
         usual = usual.max(start.elapsed());
     }
 
-    // A loop with 10^15 gas (hours of work) is stopped after 300 ms with `2007`.
+    // A loop with 10^15 gas (hours of work) is stopped after 300 ms with `2009`.
     let looping = {
         let client = http(&node.url).unwrap();
         let spin = call("spin", 1_000_000_000_000_000);
@@ -977,7 +977,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
     let (result, took) = looping.await.unwrap();
     match result {
         Err(jsonrpsee::core::client::Error::Call(object)) => {
-            assert_eq!(object.code(), 2007, "{object:?}");
+            assert_eq!(object.code(), 2009, "{object:?}");
             let data: Value = serde_json::from_str(object.data().unwrap().get()).unwrap();
             assert_eq!(data["timeLimitMs"], 300);
         }
@@ -993,7 +993,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
     let traced = client
         .contract_trace_call(call("spin", 1_000_000_000_000_000), None, None)
         .await;
-    assert_eq!(call_code(traced), 2007);
+    assert_eq!(call_code(traced), 2009);
     let estimate = client
         .contract_estimate_gas(EstimateArgs {
             from: address_of(&dev_key()),
@@ -1006,7 +1006,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
             },
         })
         .await;
-    assert_eq!(call_code(estimate), 2007);
+    assert_eq!(call_code(estimate), 2009);
 
     // Stopped, not abandoned: the node is idle once the answers are in (a loop left running
     // would burn a whole core, 1 s of CPU per second).

@@ -38,6 +38,7 @@ pub(crate) fn genesis() -> Genesis {
         fee_collector: FEES,
         balances,
         dev: false,
+        schedule_version: 1,
     }
 }
 
@@ -116,12 +117,17 @@ pub(crate) const KV: &str = r#"(module
 /// Starts `opmeter node` on `dir` with a free port and `extra` flags; returns the child and its
 /// RPC URL.
 pub(crate) fn spawn_node(dir: &Path, extra: &[&str]) -> (Child, String) {
+    spawn_node_logging(dir, extra, "warn")
+}
+
+/// [`spawn_node`] with `RUST_LOG=log` (its log goes nowhere; the level decides what is traced).
+pub(crate) fn spawn_node_logging(dir: &Path, extra: &[&str], log: &str) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_opmeter"))
         .args(["node", "--data-dir"])
         .arg(dir)
         .args(["--rpc-addr", "127.0.0.1:0"])
         .args(extra)
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", log)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -152,8 +158,13 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(extra: &[&str]) -> Running {
+        Running::start_logging(extra, "warn")
+    }
+
+    /// [`Running::start`] with `RUST_LOG=log`.
+    pub(crate) fn start_logging(extra: &[&str], log: &str) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let (child, url) = spawn_node(&dir.path().join("data"), extra);
+        let (child, url) = spawn_node_logging(&dir.path().join("data"), extra, log);
         Running {
             child,
             url,

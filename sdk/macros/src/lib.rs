@@ -1,5 +1,5 @@
-//! Procedural macros of `opmeter-sdk`: `#[contract]`, `#[derive(Event)]` and
-//! `#[derive(JsonEncode, JsonDecode)]`.
+//! Procedural macros of `opmeter-sdk`: `#[contract]` (with `#[provable]` methods),
+//! `#[derive(Event)]` and `#[derive(JsonEncode, JsonDecode)]`.
 //!
 //! Use them through `opmeter_sdk` (`opmeter_sdk::contract`, `opmeter_sdk::Event`): the generated
 //! code names `::opmeter_sdk::…` paths.
@@ -26,14 +26,38 @@ pub fn contract(attr: TokenStream, item: TokenStream) -> TokenStream {
             .to_compile_error()
             .into();
     }
-    let item_impl = parse_macro_input!(item as ItemImpl);
-    match expand_contract(&item_impl) {
+    let mut item_impl = parse_macro_input!(item as ItemImpl);
+    // `#[provable]` is ours: take it off the methods before re-emitting them.
+    let mut provable = Vec::new();
+    for item in &mut item_impl.items {
+        if let ImplItem::Fn(function) = item {
+            let before = function.attrs.len();
+            function.attrs.retain(|attr| !is_provable(attr));
+            if function.attrs.len() != before {
+                provable.push(function.sig.ident.clone());
+            }
+        }
+    }
+    match expand_contract(&item_impl, &provable) {
         Ok(generated) => quote!(#item_impl #generated).into(),
         Err(error) => {
             let error = error.to_compile_error();
             quote!(#item_impl #error).into()
         }
     }
+}
+
+/// Marks a method of a `#[contract]` impl as provable. `#[contract]` consumes it; used anywhere
+/// else it is an error.
+#[proc_macro_attribute]
+pub fn provable(_attr: TokenStream, item: TokenStream) -> TokenStream {
+    let item = TokenStream2::from(item);
+    let error = Error::new(
+        Span::call_site(),
+        "#[provable] goes on a `pub fn` inside a #[contract] impl block",
+    )
+    .to_compile_error();
+    quote!(#error #item).into()
 }
 
 /// Derives `opmeter_sdk::Event` for a struct with named fields; `#[topic]` marks topic fields.
@@ -76,7 +100,69 @@ struct Method<'a> {
     params: Vec<(syn::Ident, &'a Type)>,
 }
 
-fn expand_contract(item_impl: &ItemImpl) -> syn::Result<TokenStream2> {
+fn is_provable(attr: &syn::Attribute) -> bool {
+    let path = attr.path();
+    path.is_ident("provable")
+        || (path.segments.len() == 2
+            && path.segments[0].ident == "opmeter_sdk"
+            && path.segments[1].ident == "provable")
+}
+
+/// The wasm type of a provable parameter or result (`None`: not allowed).
+fn integer_type(ty: &Type) -> Option<&'static str> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let ident = path.path.get_ident()?.to_string();
+    match ident.as_str() {
+        "u32" | "i32" | "bool" => Some("i32"),
+        "u64" | "i64" => Some("i64"),
+        _ => None,
+    }
+}
+
+/// `provable:<name>`: the integer function itself, exported for the prover and
+/// `Vm::call_provable` (the JSON entry point of the same method stays as it is).
+fn provable_export(self_ty: &Type, method: &Method<'_>, export: &str) -> syn::Result<TokenStream2> {
+    let sig = &method.function.sig;
+    for (ident, ty) in &method.params {
+        if integer_type(ty).is_none() {
+            return Err(Error::new(
+                ty.span(),
+                format!("provable parameter `{ident}` must be u32, i32, u64, i64 or bool"),
+            ));
+        }
+    }
+    let output = match &sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) if matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()) => None,
+        ReturnType::Type(_, ty) => {
+            if integer_type(ty).is_none() {
+                return Err(Error::new(
+                    ty.span(),
+                    "a provable method returns u32, i32, u64, i64, bool or nothing",
+                ));
+            }
+            Some(ty)
+        }
+    };
+    let name = &sig.ident;
+    let symbol = format_ident!("__opmeter_provable_{}", export);
+    let export_name = format!("provable:{export}");
+    let params = method.params.iter().map(|(ident, ty)| quote!(#ident: #ty));
+    let idents = method.params.iter().map(|(ident, _)| ident);
+    let ret = output.map(|ty| quote!(-> #ty));
+    Ok(quote! {
+        #[cfg(target_arch = "wasm32")]
+        #[allow(unsafe_code)]
+        #[export_name = #export_name]
+        extern "C" fn #symbol(#(#params),*) #ret {
+            <#self_ty>::#name(#(#idents),*)
+        }
+    })
+}
+
+fn expand_contract(item_impl: &ItemImpl, provable: &[syn::Ident]) -> syn::Result<TokenStream2> {
     if let Some((_, path, _)) = &item_impl.trait_ {
         return Err(Error::new(
             path.span(),
@@ -92,8 +178,15 @@ fn expand_contract(item_impl: &ItemImpl) -> syn::Result<TokenStream2> {
     let mut methods = Vec::new();
     for item in &item_impl.items {
         if let ImplItem::Fn(function) = item {
-            if let Some(method) = entry_point(function)? {
-                methods.push(method);
+            match entry_point(function)? {
+                Some(method) => methods.push(method),
+                None if provable.contains(&function.sig.ident) => {
+                    return Err(Error::new(
+                        function.sig.ident.span(),
+                        "#[provable] goes on a `pub fn` without `self` (an entry point)",
+                    ));
+                }
+                None => {}
             }
         }
     }
@@ -126,6 +219,9 @@ fn expand_contract(item_impl: &ItemImpl) -> syn::Result<TokenStream2> {
                 <#self_ty>::#entry()
             }
         });
+        if provable.contains(name) {
+            exports.push(provable_export(self_ty, method, &export)?);
+        }
     }
 
     Ok(quote! {

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use lru::LruCache;
-use wasmi::{CompilationMode, Config, Engine, Linker, Module, StoreLimitsBuilder};
+use wasmi::{CompilationMode, Config, Engine, Linker, Module, StoreLimits, StoreLimitsBuilder};
 
 use super::frame::HostState;
 use super::host::{define_host_functions, define_trace_functions};
+use super::provable::define_trapping_host_functions;
 use super::{CacheStats, PreparedCode, VmConfig};
 use crate::instrument::{instrument, Metering};
 use crate::outcome::VmError;
@@ -66,6 +67,8 @@ pub(super) struct Generation {
     /// Whether the engine counts fuel to look at an interrupt (never for
     /// [`Metering::Fuel`], whose fuel is the gas).
     pub(super) interruptible: bool,
+    /// The linker of provable calls: every host import is a stub that traps.
+    pub(super) pure_linker: Linker<StoreLimits>,
 }
 
 impl Generation {
@@ -80,10 +83,13 @@ impl Generation {
         let engine = Engine::new(&config);
         let mut linker = Linker::new(&engine);
         define_host_functions(&mut linker);
+        let mut pure_linker = Linker::new(&engine);
+        define_trapping_host_functions(&mut pure_linker);
         Generation {
             engine,
             linker,
             interruptible,
+            pure_linker,
         }
     }
 

@@ -24,6 +24,7 @@ use crate::state::{Checkpoint, Journal};
 use crate::trace::function_names;
 use crate::types::{Address, BlockContext, CodeHash, Status, TrapCode, U256};
 use crate::validate::validate;
+use crate::warm_set;
 
 /// Execution-wide state, moved from frame to frame.
 pub(super) struct Exec {
@@ -36,6 +37,11 @@ pub(super) struct Exec {
     pub(super) logs: Vec<String>,
     /// Stops the execution when set (interruptible executions only).
     pub(super) interrupt: Option<Interrupt>,
+    /// Codes whose full (cold) load this execution paid for, or deployed: warm for the rest of
+    /// it, and for the ledger to add to the warm set.
+    pub(super) code_paid: Vec<CodeHash>,
+    /// The code a deployment is deploying (its per-byte price covers loading it).
+    pub(super) deploying: Option<CodeHash>,
 }
 
 /// What a frame runs.
@@ -111,7 +117,7 @@ pub(super) struct HostState {
 
 /// The vm's trap code of an engine trap; `None` for out of fuel (out of gas, handled by the
 /// caller) and host out-of-memory (a node fault).
-fn map_trap(code: wasmi::TrapCode) -> Option<TrapCode> {
+pub(super) fn map_trap(code: wasmi::TrapCode) -> Option<TrapCode> {
     use wasmi::TrapCode as W;
     Some(match code {
         W::UnreachableCodeReached => TrapCode::Unreachable,
@@ -190,6 +196,42 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
     };
     let shared = Arc::clone(&exec.shared);
     let generation = Arc::clone(&exec.generation);
+    // Code loading (schedule v2 on) is charged before the module is read or compiled, warm or
+    // cold by the consensus warm set, never by what a cache holds.
+    let mut load_paid = 0;
+    let mut gas_left = args.gas_limit;
+    if let Some(costs) = shared.schedule.code_loading {
+        let warm = exec.code_paid.contains(&code_hash)
+            || exec.deploying == Some(code_hash)
+            || warm_set::is_member(exec.journal.state(), &code_hash)?;
+        let len_bytes = exec
+            .journal
+            .state()
+            .code_len_bytes(&code_hash)?
+            .ok_or_else(|| VmError::CorruptCode {
+                code_hash: code_hash.to_hex(),
+                reason: "code missing from state".into(),
+            })?;
+        let per_kib = if warm {
+            costs.warm_per_kib
+        } else {
+            costs.cold_per_kib
+        };
+        let load_gas = per_kib
+            .checked_mul(len_bytes.div_ceil(1024))
+            .ok_or_else(|| VmError::GasAccounting("code load gas overflows".into()))?;
+        let charge = exec.meter.charge_code_load(load_gas, gas_left)?;
+        if charge.exhausted {
+            exec.journal.revert_to(checkpoint);
+            let frame = FrameResult::stopped(Status::OutOfGas, Vec::new(), args.gas_limit);
+            return Ok((exec, frame));
+        }
+        if !warm {
+            exec.code_paid.push(code_hash);
+        }
+        load_paid = charge.paid;
+        gas_left = charge.left;
+    }
     let module = if exec.meter.is_traced() {
         traced_module(&mut exec, code_hash)?
     } else {
@@ -215,7 +257,7 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
     );
     let charge = exec
         .meter
-        .charge_instantiation(instantiation_gas, gas_limit)?;
+        .charge_instantiation(instantiation_gas, gas_left)?;
     if charge.exhausted {
         exec.journal.revert_to(checkpoint);
         let frame = FrameResult::stopped(Status::OutOfGas, Vec::new(), gas_limit);
@@ -244,7 +286,9 @@ fn run_frame_inner(mut exec: Exec, args: FrameArgs) -> Result<(Exec, FrameResult
         },
         memory: None,
         grow: None,
-        host_charged: charge.paid,
+        host_charged: load_paid
+            .checked_add(charge.paid)
+            .ok_or_else(|| VmError::GasAccounting("frame charges overflow".into()))?,
         children_used: 0,
     };
     let mut store = Store::new(

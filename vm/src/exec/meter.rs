@@ -75,6 +75,19 @@ impl Meter {
         Ok(charge)
     }
 
+    /// A frame's code loading, before its module is read or compiled (schedule v2 on).
+    ///
+    /// # Errors
+    /// As [`Meter::charge_deploy`].
+    #[must_use = "a charge must be applied"]
+    pub(super) fn charge_code_load(&mut self, amount: u64, left: u64) -> Result<Charge, VmError> {
+        let charge = self.take(GasCategory::CodeLoad, amount, left)?;
+        if let Some(tracer) = self.tracer.as_mut() {
+            tracer.frame_charge(GasCategory::CodeLoad, charge.paid)?;
+        }
+        Ok(charge)
+    }
+
     /// A frame's instantiation, before the instance is created. When it is paid, the frame's
     /// counter starts at what is left.
     ///

@@ -22,6 +22,7 @@ mod cache;
 mod frame;
 mod host;
 mod meter;
+mod provable;
 
 use std::fmt;
 use std::num::NonZeroUsize;
@@ -431,6 +432,7 @@ impl Vm {
             code: code.clone(),
         });
         let mut exec = self.new_exec(view, block, tracer)?;
+        exec.deploying = Some(code.code_hash);
         let charge = exec.meter.charge_deploy(deploy_gas, gas_limit)?;
         if charge.exhausted {
             let frame = FrameResult::stopped(Status::OutOfGas, Vec::new(), gas_limit);
@@ -481,6 +483,9 @@ impl Vm {
         let (mut outcome, trace) = self.finish(exec, frame, gas_limit)?;
         if outcome.status == Status::Success {
             outcome.writes.contracts.insert(address, code.code_hash);
+            if schedule.code_loading.is_some() && !outcome.code_paid.contains(&code.code_hash) {
+                outcome.code_paid.push(code.code_hash);
+            }
         }
         Ok((address, outcome, trace))
     }
@@ -509,6 +514,8 @@ impl Vm {
             block,
             meter: Meter::new(tracer),
             logs: Vec::new(),
+            code_paid: Vec::new(),
+            deploying: None,
         })
     }
 
@@ -524,6 +531,7 @@ impl Vm {
             journal,
             meter,
             logs,
+            code_paid,
             ..
         } = exec;
         let (breakdown, tracer) = meter.finish(frame.gas_used)?;
@@ -544,6 +552,7 @@ impl Vm {
             logs,
             writes,
             schedule_hash: self.shared.schedule_hash,
+            code_paid,
         };
         let trace = match tracer {
             None => None,

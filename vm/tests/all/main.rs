@@ -1,5 +1,6 @@
 //! The vm's integration tests (one binary).
 
+mod code_loading;
 mod codes;
 mod conformance;
 mod conformance_findings;

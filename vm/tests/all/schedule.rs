@@ -13,6 +13,27 @@ fn schedule_v1_is_pinned() {
 }
 
 #[test]
+fn schedule_v2_is_pinned() {
+    let schedule = Schedule::v2();
+    let json = serde_json::to_string_pretty(&schedule).unwrap();
+    expect_test::expect_file!["../snapshots/schedule_v2.json"].assert_eq(&json);
+    expect_test::expect!["a40aba280a0bd77eff7e4c4eaed686fe373b792da2940b819d6cb6fd6b078643"]
+        .assert_eq(&hex::encode(schedule.hash()));
+}
+
+#[test]
+fn schedules_are_found_by_version_and_by_hash() {
+    for version in Schedule::VERSIONS {
+        let schedule = Schedule::by_version(version).unwrap();
+        assert_eq!(schedule.version, version);
+        assert_eq!(Schedule::by_hash(&schedule.hash()), Some(schedule));
+    }
+    assert_eq!(Schedule::by_version(0), None);
+    assert_eq!(Schedule::by_hash(&[0; 32]), None);
+    assert_ne!(Schedule::v1().hash(), Schedule::v2().hash());
+}
+
+#[test]
 fn every_host_function_has_a_distinct_name_and_code() {
     let all = opmeter_vm::HostFn::ALL;
     for (i, a) in all.iter().enumerate() {

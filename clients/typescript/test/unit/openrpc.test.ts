@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 
 import { defineAll, SCHEMA_SHAPES, type Shape } from '../../src/codec.js';
-import { ADMISSION_CODE_BASE, ADMISSION_REASONS, errorName } from '../../src/errors.js';
+import { ADMISSION_CODE_BASE, ADMISSION_REASONS, errorName, PROVER_CODE_BASE, PROVER_REASONS } from '../../src/errors.js';
 import { clientMethodName, METHODS, type MethodSpec } from '../../src/methods.js';
 import { OpmeterClient } from '../../src/client.js';
 import '../../src/schemas.js';
@@ -258,7 +258,9 @@ function differences(doc: Doc): string[] {
       out.push(`method ${name} errors: ${JSON.stringify(errors)} vs the client's ${JSON.stringify(mine)}`);
     }
     for (const code of errors) {
-      if (code !== ADMISSION_CODE_BASE && errorName(code) === null) out.push(`method ${name}: unknown error code ${code}`);
+      if (code !== ADMISSION_CODE_BASE && code !== PROVER_CODE_BASE && errorName(code) === null) {
+        out.push(`method ${name}: unknown error code ${code}`);
+      }
     }
     const subscription = method['x-subscription'] ?? null;
     if (JSON.stringify(subscription) !== JSON.stringify(spec.subscription ?? null)) {
@@ -289,6 +291,22 @@ describe('OpenRPC document', () => {
       assert.ok(range, message);
       assert.equal(Number(range[1]), ADMISSION_REASONS.length, message);
     }
+  });
+
+  it('names the prover range the client knows', () => {
+    const doc = loadDoc();
+    const messages = (doc['methods'] as Doc[])
+      .flatMap((m) => (m['errors'] as Doc[]) ?? [])
+      .filter((e) => e['code'] === PROVER_CODE_BASE)
+      .map((e) => e['message'] as string);
+    assert.ok(messages.length >= 3);
+    for (const message of messages) {
+      const range = /n = 1\.\.(\d+)/.exec(message);
+      assert.ok(range, message);
+      assert.equal(Number(range[1]), PROVER_REASONS.length, message);
+    }
+    assert.equal(errorName(3011), 'prover');
+    assert.equal(errorName(3014), null);
   });
 
   // The comparison itself: each kind of change to the document is reported.

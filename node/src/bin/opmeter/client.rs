@@ -112,12 +112,24 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 }
                 (2005, _) => "this chain is not a development chain",
                 (2006, _) => "the transaction is pending: check later with `opmeter receipt HASH`",
-                (2007, _) => {
+                (2007, _) => "check the address (`opmeter account ADDRESS` shows its code hash)",
+                (2009, _) => {
                     "the call ran past the node's time limit: lower its work, or send it as a transaction"
                 }
-                (2009, _) => {
+                (2011, _) => {
                     "the contract spent its daily read-only gas: retry after data.retryAfterMs, or send a transaction"
                 }
+                (3001, _) => {
+                    "the method is outside the provable subset: `opmeter deploy` prints why, per method"
+                }
+                (3002 | 3003, _) => "try a larger --profile (s, m, l) or smaller arguments",
+                (3004, _) => "profiles are s, m and l",
+                (3005 | 3006 | 3012, _) => {
+                    "on the node's machine: `opmeter zk setup --profile NAME`, then restart the node"
+                }
+                (3009, _) => "the call traps (e.g. division by zero): there is nothing to prove",
+                (3010, _) => "pass one integer per parameter",
+                (3011, _) => "the prover's queue is full: retry in a moment",
                 (-32602, _) => "check the arguments (`opmeter help`)",
                 _ => "",
             };
@@ -235,6 +247,25 @@ pub(crate) enum ClientCommand {
         #[arg(long)]
         bundle: Option<PathBuf>,
     },
+    /// Prove a provable method's output and gas on the node (a job: shows its progress), and
+    /// write the proof file (check it offline with `opmeter zk verify`).
+    Prove {
+        /// The contract address.
+        contract: String,
+        /// The provable method.
+        method: String,
+        /// Its integer arguments.
+        args: Vec<u64>,
+        /// The profile (s, m, l; default: the smallest the node serves that fits the call).
+        #[arg(long)]
+        profile: Option<String>,
+        /// Read the contract's code at this height.
+        #[arg(long)]
+        height: Option<u64>,
+        /// Where to write the proof (default: METHOD.proof.json).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Show a block (default: the head).
     Block {
         /// Height, `0x` hash, or `latest`.
@@ -342,6 +373,26 @@ pub(crate) async fn run(opts: &ClientOpts, command: ClientCommand) -> anyhow::Re
         } => receipt(&session, &hash, trace, blocks).await,
         ClientCommand::Audit { hash, bundle } => audit(&session, &hash, bundle).await,
         ClientCommand::Block { id, txs } => block(&session, id, txs).await,
+        ClientCommand::Prove {
+            contract,
+            method,
+            args,
+            profile,
+            height,
+            out,
+        } => {
+            crate::zk::prove(
+                opts,
+                &session.client,
+                &contract,
+                method,
+                args,
+                profile,
+                height,
+                out,
+            )
+            .await
+        }
     }
 }
 
@@ -399,7 +450,55 @@ async fn deploy(
         salt,
         value: U256::zero(),
     };
-    s.send("deploying", payload, gas_limit).await
+    let signer = s.signer().await?;
+    let receipt = with_spinner(s.opts, "deploying", signer.send(payload, gas_limit))
+        .await
+        .map_err(|e| s.explain(e))?;
+    // Which provable methods the node can prove (node-side, not part of the receipt).
+    let provability = match receipt.contract_address {
+        Some(address) if receipt.status_code == 0 => s
+            .client
+            .contract_provability(address, None)
+            .await
+            .ok()
+            .filter(|p| !p.methods.is_empty()),
+        _ => None,
+    };
+    if s.opts.json {
+        let mut value = serde_json::to_value(&receipt)?;
+        if let Some(provability) = &provability {
+            value["provability"] = serde_json::to_value(provability)?;
+        }
+        print_json(&value)?;
+    } else {
+        print_receipt(&receipt);
+        if let Some(provability) = &provability {
+            print_provability(provability);
+        }
+    }
+    Ok(exit_for(receipt.status_code))
+}
+
+/// The provable methods of a deployed contract, and why the others are not.
+fn print_provability(view: &opmeter_rpc::types::ProvabilityView) {
+    println!(
+        "  provable methods (prove with `opmeter prove {} METHOD ARGS…`):",
+        view.contract
+    );
+    for method in &view.methods {
+        match (&method.reason, method.offset) {
+            (None, _) => println!(
+                "    {:<18} provable ({} instructions)",
+                method.method,
+                method.instructions.unwrap_or(0)
+            ),
+            (Some(reason), Some(offset)) => println!(
+                "    {:<18} NOT provable: {reason} (offset {offset:#x})",
+                method.method
+            ),
+            (Some(reason), None) => println!("    {:<18} NOT provable: {reason}", method.method),
+        }
+    }
 }
 
 /// `opmeter call CONTRACT METHOD [ARGS] [--height H] [--gas-limit N]`: read-only.

@@ -45,6 +45,9 @@ pub(crate) struct ExecArgs {
     /// Block timestamp (ms since the epoch) seen by the contract.
     #[arg(long, default_value_t = 0)]
     timestamp_ms: u64,
+    /// The gas schedule version to bill with (see `specs/gas.md`).
+    #[arg(long, default_value_t = 1)]
+    schedule: u32,
 }
 
 fn read_module(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -85,7 +88,14 @@ pub(crate) fn validate(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
 /// asked) against a fresh in-memory state.
 pub(crate) fn exec(args: ExecArgs, json: bool) -> anyhow::Result<ExitCode> {
     let wasm = read_module(&args.file)?;
-    let vm = Vm::new(Schedule::v1());
+    let schedule = Schedule::by_version(args.schedule).with_context(|| {
+        format!(
+            "schedule {} is unknown (known: {:?})",
+            args.schedule,
+            Schedule::VERSIONS
+        )
+    })?;
+    let vm = Vm::new(schedule);
     let prepared = match vm.prepare(&wasm) {
         Ok(prepared) => prepared,
         Err(report) => {

@@ -9,6 +9,7 @@ mod node;
 mod render;
 mod scaffold;
 mod verify;
+mod zk;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,6 +69,11 @@ enum Command {
         /// The bundle (JSON, from `opmeter audit TX --bundle FILE` or `audit_bundle`).
         file: PathBuf,
     },
+    /// Groth16 proofs of provable methods: development keys, offline verification.
+    Zk {
+        #[command(subcommand)]
+        command: zk::ZkCommand,
+    },
     /// Build a contract crate (or a workspace of them) for wasm32v1-none.
     Build {
         /// The crate directory (default: the current directory).
@@ -116,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::New { name, dir, sdk } => build::new(&name, &dir, sdk, json),
         Command::Build { path } => build::build(path, json),
         Command::Verify { file } => verify::run(&file, json),
+        Command::Zk { command } => zk::run(command, json),
         Command::Client(command) => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

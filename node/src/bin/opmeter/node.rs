@@ -11,6 +11,8 @@ use opmeter_node::api::NodeBackend;
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
 use opmeter_node::quota::{QuotaConfig, Quotas};
 use opmeter_node::service::{BlockMode, Node, NodeConfig};
+use opmeter_node::zk::{ProofService, ZkConfig};
+use opmeter_prover::{Keys, Profile};
 use opmeter_rpc::RpcConfig;
 use opmeter_vm::Address;
 
@@ -78,6 +80,17 @@ pub(crate) struct NodeArgs {
     /// its `request` span with the id also returned in `opmeter-request-id`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Where the zk proving keys are (`<dir>/<profile>/…` from `opmeter zk setup`; default:
+    /// `<data dir>/zk`).
+    #[arg(long)]
+    zk_keys: Option<PathBuf>,
+    /// Profiles to serve proofs in, comma-separated (`s,m`), or `none` (default: every profile
+    /// with keys in the keys directory).
+    #[arg(long)]
+    zk_profiles: Option<String>,
+    /// Most prove jobs waiting; more are refused with `proverBusy`.
+    #[arg(long, default_value_t = opmeter_node::zk::ZkConfig::QUEUE_MAX)]
+    zk_queue: usize,
     /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
     /// a killed process cannot).
     #[arg(long)]
@@ -159,9 +172,13 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         },
     )
     .context("opening the quota usage")?;
-    let backend = Arc::new(NodeBackend::with_quotas(
+    let zk = zk_config(&args, &config.data_dir)?;
+    print_zk(&zk);
+    let prover = ProofService::start(zk);
+    let backend = Arc::new(NodeBackend::with(
         Arc::clone(&node),
         Arc::clone(&quotas),
+        Arc::clone(&prover),
     ));
     let (addr, server) = runtime
         .block_on(opmeter_rpc::serve(
@@ -178,6 +195,7 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         producer.as_ref().is_some_and(|p| p.is_finished())
     }));
     eprintln!("stopping");
+    prover.stop();
     node.stop();
     if let Err(e) = quotas.save() {
         eprintln!("warning: {e}");
@@ -224,6 +242,49 @@ fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
         sync_writes: !args.no_sync,
         mempool: Default::default(),
     })
+}
+
+fn zk_config(args: &NodeArgs, data_dir: &std::path::Path) -> anyhow::Result<ZkConfig> {
+    let keys_dir = args
+        .zk_keys
+        .clone()
+        .unwrap_or_else(|| opmeter_node::zk::default_keys_dir(data_dir));
+    let profiles = match args.zk_profiles.as_deref() {
+        None => Profile::ALL
+            .iter()
+            .copied()
+            .filter(|p| Keys::dir(&keys_dir, p).join("manifest.json").exists())
+            .collect(),
+        Some("none") | Some("") => Vec::new(),
+        Some(list) => list
+            .split(',')
+            .map(|name| {
+                Profile::by_name(name.trim()).ok_or_else(|| {
+                    anyhow!("--zk-profiles: no profile `{name}` (code 3004, unknownProfile); profiles are s, m, l")
+                })
+            })
+            .collect::<anyhow::Result<Vec<Profile>>>()?,
+    };
+    let mut config = ZkConfig::new(keys_dir, profiles);
+    config.queue_max = args.zk_queue.max(1);
+    Ok(config)
+}
+
+fn print_zk(config: &ZkConfig) {
+    if config.profiles.is_empty() {
+        println!(
+            "  zk:         no profiles (keys: `opmeter zk setup --profile s --dir {}`)",
+            config.keys_dir.display()
+        );
+    } else {
+        let names: Vec<&str> = config.profiles.iter().map(|p| p.name).collect();
+        println!(
+            "  zk:         profiles {} from {} (one proof at a time, queue {})",
+            names.join(","),
+            config.keys_dir.display(),
+            config.queue_max
+        );
+    }
 }
 
 fn rpc_config(args: &NodeArgs) -> RpcConfig {

@@ -21,7 +21,13 @@ pub(crate) fn run(file: &Path, json: bool) -> anyhow::Result<ExitCode> {
             file.display()
         )
     })?;
-    let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+    // The bundle's chain chose its schedule at genesis; the verifier checks the header names it.
+    let schedule = opmeter_ledger::encoding::from_hex0x(&bundle.schedule_hash)
+        .ok()
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .and_then(|hash| opmeter_vm::Schedule::by_hash(&hash))
+        .unwrap_or_else(opmeter_vm::Schedule::v1);
+    let vm = opmeter_vm::Vm::new(schedule);
     let verdict = verify_bundle(&bundle, &vm);
     if json {
         let value = match &verdict {
