@@ -570,32 +570,25 @@ pub fn call_items(schedule: &Schedule) -> Vec<Item> {
         let bytes: String = address.0.iter().map(|b| format!("\\{b:02x}")).collect();
         format!(r#"(data (i32.const 0) "{bytes}") (data (i32.const 32) "run")"#)
     };
-    let mut nested = Item::new(
-        format!("call: a nested call of a {pages_max}-page callee"),
-        Group::Call,
-        &looped(
-            &format!("{IMPORTS} {}", write_callee(CALLEE)),
-            1,
-            "",
-            call_body,
-            1,
-            200,
-        ),
-    );
-    nested.others.push((CALLEE, callee(pages_max)));
-    let mut small = Item::new(
-        "call: a nested call of a 1-page callee",
-        Group::Call,
-        &looped(
-            &format!("{IMPORTS} {}", write_callee(CALLEE)),
-            1,
-            "",
-            call_body,
-            1,
-            200,
-        ),
-    );
-    small.others.push((CALLEE, callee(1)));
+    // 200 nested calls of a callee whose memory has `pages` initial pages.
+    let nested_calls = |pages: u32| {
+        let mut item = Item::new(
+            format!("call: a nested call of a {pages}-page callee"),
+            Group::Call,
+            &looped(
+                &format!("{IMPORTS} {}", write_callee(CALLEE)),
+                1,
+                "",
+                call_body,
+                1,
+                200,
+            ),
+        );
+        item.others.push((CALLEE, callee(pages)));
+        item
+    };
+    let small = nested_calls(1);
+    let nested = nested_calls(pages_max);
     // A chain: the contract calls itself `depth_max - 1` times (input = remaining depth).
     let chain = Item {
         input: vec![depth_max as u8 - 1],

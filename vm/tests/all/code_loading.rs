@@ -46,17 +46,24 @@ fn make_warm(state: &mut MemoryState, hash: CodeHash, len: usize) {
     }
 }
 
-fn call(vm: &Vm, state: &MemoryState, gas_limit: u64) -> Outcome {
-    let request = CallRequest {
+fn request(gas_limit: u64) -> CallRequest {
+    CallRequest {
         caller: CALLER,
         contract: CONTRACT,
         method: "run".into(),
         input: Vec::new(),
         value: U256::zero(),
         gas_limit,
-    };
-    vm.execute(Arc::new(state.clone()), BlockContext::default(), request)
-        .unwrap()
+    }
+}
+
+fn call(vm: &Vm, state: &MemoryState, gas_limit: u64) -> Outcome {
+    vm.execute(
+        Arc::new(state.clone()),
+        BlockContext::default(),
+        request(gas_limit),
+    )
+    .unwrap()
 }
 
 fn load_gas(outcome: &Outcome) -> u64 {
@@ -84,19 +91,11 @@ fn cold_code_pays_per_kib_and_is_reported_warm_code_pays_little() {
     assert_eq!(cold.code_paid, vec![hash]);
     assert_eq!(cold.breakdown_total(), cold.gas_used);
     // A gas trace attributes the load charges to their frames and agrees with the outcome.
-    let request = CallRequest {
-        caller: CALLER,
-        contract: CONTRACT,
-        method: "run".into(),
-        input: Vec::new(),
-        value: U256::zero(),
-        gas_limit: 10_000_000,
-    };
     let (traced, trace) = v2()
         .execute_traced(
             Arc::new(state.clone()),
             BlockContext::default(),
-            request,
+            request(10_000_000),
             &Default::default(),
         )
         .unwrap();
