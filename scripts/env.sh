@@ -1,9 +1,10 @@
-# Sourced by the scripts (from the repository root): a build cache outside the clone, so repeated
+# Sourced by the scripts (from anywhere: the key is this checkout's root): a build cache outside the clone, so repeated
 # runs are incremental. One cache per checkout: cargo reuses a crate built from another checkout
 # whose files are older, with that checkout's paths compiled in (`env!("CARGO_MANIFEST_DIR")`),
 # so two clones sharing one target dir would test each other's builds.
 if [ -z "${CARGO_TARGET_DIR:-}" ]; then
-  checkout_key="$(printf '%s' "$(pwd -P)" | sha256sum | cut -c1-12)"
+  checkout_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+  checkout_key="$(printf '%s' "$checkout_root" | sha256sum | cut -c1-12)"
   export CARGO_TARGET_DIR="$HOME/.cache/opmeter/target-${checkout_key}"
 fi
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-auto}"

@@ -2,9 +2,8 @@
 // a real node, and so do the other error classes (unknown block, call gas, rate limit, failed
 // estimate, dev-only, subscriptions, oversized requests).
 //
-// 1014 (`mempoolFull`) is not reached here: the pool holds 100,000 transactions and
-// `opmeter node` has no flag to lower that, so filling it would take minutes. Its mapping is
-// checked in `test/unit/basics.test.ts` like every other code.
+// 1014 (`mempoolFull`) is reached on a second node started with `--mempool-max-txs 2` whose
+// blocks come once a minute, so pending transactions stay pending.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -156,11 +155,24 @@ describe('admission refusals (1001–1013)', () => {
     assert.equal(receipt.status, 'success');
   });
 
-  it('reached every refusal but mempoolFull', () => {
-    assert.deepEqual(
-      [...covered].sort(),
-      ADMISSION_REASONS.filter((r) => r !== 'mempoolFull').sort(),
-    );
+  it('1014 mempoolFull: a third pending transaction on a node that keeps two', async () => {
+    const small = await startNode(['--mempool-max-txs', '2', '--block-time', '60s']);
+    const smallClient = new OpmeterClient({ url: small.url, strict: true });
+    try {
+      const dev = Keypair.dev();
+      const pending = async (nonce: number): Promise<Uint8Array> =>
+        raw({ key: dev, nonce });
+      await smallClient.txSendRaw(await pending(0));
+      await smallClient.txSendRaw(await pending(1));
+      await refused(smallClient.txSendRaw(await pending(2)), 'mempoolFull');
+    } finally {
+      await smallClient.close();
+      await small.stop();
+    }
+  });
+
+  it('reached every refusal', () => {
+    assert.deepEqual([...covered].sort(), [...ADMISSION_REASONS].sort());
   });
 });
 

@@ -28,6 +28,10 @@ pub(crate) struct NodeArgs {
     /// Produce a block every interval (e.g. `500ms`, `2s`) instead of one per batch.
     #[arg(long, value_parser = parse_duration)]
     block_time: Option<Duration>,
+    /// Most pending transactions; more are refused with `mempoolFull` (1014). Bounds the memory
+    /// and disk a flood of valid transactions can take before blocks drain them.
+    #[arg(long, default_value_t = opmeter_node::mempool::MempoolConfig::default().max_txs)]
+    mempool_max_txs: u32,
     /// JSON-RPC listen address (HTTP and WebSocket).
     #[arg(long, default_value = opmeter_rpc::DEFAULT_RPC_ADDR)]
     rpc_addr: String,
@@ -240,7 +244,10 @@ fn node_config(args: &NodeArgs) -> anyhow::Result<NodeConfig> {
             None => BlockMode::Instant,
         },
         sync_writes: !args.no_sync,
-        mempool: Default::default(),
+        mempool: opmeter_node::mempool::MempoolConfig {
+            max_txs: args.mempool_max_txs,
+            ..Default::default()
+        },
     })
 }
 
