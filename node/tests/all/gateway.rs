@@ -372,15 +372,10 @@ async fn openapi_document_is_served_and_the_spec_copy_is_current() {
     assert_eq!(served.status, 200);
     let document = opmeter_rpc::openapi::document(opmeter_rpc::RpcConfig::default().call_gas_max);
     assert_eq!(served.json(), document);
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/openapi.json");
-    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        on_disk == text,
-        "specs/openapi.json is stale: run `UPDATE_EXPECT=1 cargo test -p opmeter-node --test all openapi`"
+    crate::support::assert_spec_current(
+        "openapi.json",
+        &document,
+        "UPDATE_EXPECT=1 cargo test -p opmeter-node --test all openapi",
     );
 }
 

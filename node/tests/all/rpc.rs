@@ -766,15 +766,10 @@ fn openrpc_document_lists_exactly_the_served_methods_and_the_spec_copy_is_curren
     documented.sort();
     assert_eq!(served, documented);
     let document = opmeter_rpc::openrpc::document();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/openrpc.json");
-    let text = serde_json::to_string_pretty(&document).unwrap() + "\n";
-    if std::env::var_os("UPDATE_EXPECT").is_some() {
-        std::fs::write(&path, &text).unwrap();
-    }
-    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        on_disk == text,
-        "specs/openrpc.json is stale: run `UPDATE_EXPECT=1 cargo test --workspace --test all openrpc`"
+    crate::support::assert_spec_current(
+        "openrpc.json",
+        &document,
+        "UPDATE_EXPECT=1 cargo test --workspace --test all openrpc",
     );
 }
 

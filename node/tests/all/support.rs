@@ -218,3 +218,17 @@ pub(crate) fn json_of(output: &Output) -> serde_json::Value {
     );
     serde_json::from_slice(&output.stdout).expect("--json prints JSON")
 }
+
+/// Checks that `specs/<name>` holds `document` as pretty JSON (rewrites it under
+/// `UPDATE_EXPECT`); `rerun` is the command that refreshes it.
+pub(crate) fn assert_spec_current(name: &str, document: &serde_json::Value, rerun: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../specs")
+        .join(name);
+    let text = serde_json::to_string_pretty(document).unwrap() + "\n";
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(on_disk == text, "specs/{name} is stale: run `{rerun}`");
+}
