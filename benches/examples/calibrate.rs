@@ -56,6 +56,7 @@ fn node(schedule: &Schedule, senders: u8) -> (tempfile::TempDir, Arc<Node>, Vec<
         balances,
         dev: false,
         schedule_version: schedule.version,
+        validators: Vec::new(),
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let node = Node::open(&NodeConfig {

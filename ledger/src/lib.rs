@@ -35,6 +35,7 @@ pub mod block;
 pub mod bundle;
 pub mod codes;
 pub mod compare;
+pub mod consensus;
 pub mod encoding;
 pub mod merkle;
 pub mod state;

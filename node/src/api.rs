@@ -246,6 +246,20 @@ impl Backend for NodeBackend {
         Ok(self.node.head().header)
     }
 
+    fn commit_certificate(
+        &self,
+        height: u64,
+    ) -> Result<Option<opmeter_ledger::consensus::CommitCertificate>, BackendError> {
+        let Some(bytes) = self.chain().store().certificate(height)? else {
+            return Ok(None);
+        };
+        borsh::from_slice(&bytes).map(Some).map_err(|e| {
+            BackendError::Fault(format!(
+                "the certificate of block {height} does not decode: {e}"
+            ))
+        })
+    }
+
     fn block(&self, id: BlockRef) -> Result<Option<Block>, BackendError> {
         let store = self.chain().store();
         let head = self.node.head().header.height;

@@ -81,6 +81,30 @@ pub struct Finalized {
     pub receipts: Vec<Receipt>,
 }
 
+/// A block executed on top of the head into staged state, not yet persisted (see
+/// [`Chain::execute_proposal`], [`Chain::execute_block`] and [`Chain::commit_staged`]).
+#[derive(Debug)]
+pub struct StagedBlock {
+    commit: BlockCommit,
+}
+
+impl StagedBlock {
+    /// The block, its header carrying the roots its execution produced.
+    pub fn block(&self) -> &Block {
+        &self.commit.block
+    }
+
+    /// Its receipts, in transaction order.
+    pub fn receipts(&self) -> &[Receipt] {
+        &self.commit.receipts
+    }
+
+    /// The hash of its header.
+    pub fn hash(&self) -> Hash32 {
+        self.commit.block.header.hash()
+    }
+}
+
 /// A verified gas estimate (see [`Chain::estimate_gas`]).
 #[derive(Clone, Debug)]
 pub struct Estimate {
@@ -282,6 +306,7 @@ impl Chain {
             changes,
             tree_batch,
             mempool_removed: Vec::new(),
+            certificate: None,
         };
         self.store.commit(&commit, Some(&self.genesis.to_json()))?;
         Ok(())
@@ -569,6 +594,27 @@ impl Chain {
         checked: &[CheckedTx],
         mempool_removed: Vec<Hash32>,
     ) -> Result<Finalized, NodeError> {
+        let staged = self.execute_proposal(proposal, checked, mempool_removed)?;
+        let finalized = Finalized {
+            block: staged.commit.block.clone(),
+            receipts: staged.commit.receipts.clone(),
+        };
+        *self.staged.lock() = Some(staged.commit);
+        Ok(finalized)
+    }
+
+    /// `FinalizeBlock` without the single staging slot: executes an accepted proposal into a
+    /// [`StagedBlock`] the caller keeps (consensus may execute several values for one height,
+    /// one per round, and commits only the decided one with [`Chain::commit_staged`]).
+    ///
+    /// # Errors
+    /// Node faults only (a failing transaction is a receipt).
+    pub fn execute_proposal(
+        &self,
+        proposal: &Proposal,
+        checked: &[CheckedTx],
+        mempool_removed: Vec<Hash32>,
+    ) -> Result<StagedBlock, NodeError> {
         let base = CommittedView::new(Arc::clone(&self.store), Version::Head);
         let overlay = Arc::new(Overlay::new(base));
         let context = BlockContext {
@@ -609,14 +655,16 @@ impl Chain {
             header,
             transactions: proposal.transactions.clone(),
         };
-        *self.staged.lock() = Some(BlockCommit {
-            block: block.clone(),
-            receipts: receipts.clone(),
-            changes,
-            tree_batch,
-            mempool_removed,
-        });
-        Ok(Finalized { block, receipts })
+        Ok(StagedBlock {
+            commit: BlockCommit {
+                block,
+                receipts,
+                changes,
+                tree_batch,
+                mempool_removed,
+                certificate: None,
+            },
+        })
     }
 
     /// ABCI `Commit`: persists the finalized block in one atomic write and moves the head.
@@ -647,16 +695,35 @@ impl Chain {
     /// [`NodeError::Proposal`] when the block is invalid, [`NodeError::HeaderMismatch`] when
     /// executing it gives another header.
     pub fn import_block(&self, block: &Block, now_ms: u64) -> Result<Vec<Receipt>, NodeError> {
+        let staged = self.execute_block(block, now_ms, &|_| false)?;
+        let receipts = staged.receipts().to_vec();
+        self.commit_staged(staged, None)?;
+        Ok(receipts)
+    }
+
+    /// Executes a block produced elsewhere on top of the head — process, then finalize — and
+    /// compares every root with the block's header: a peer's roots are never trusted without
+    /// executing. Nothing is persisted; commit the result with [`Chain::commit_staged`].
+    ///
+    /// # Errors
+    /// [`NodeError::Proposal`] when the block is invalid, [`NodeError::HeaderMismatch`] when
+    /// executing it gives another header.
+    pub fn execute_block(
+        &self,
+        block: &Block,
+        now_ms: u64,
+        known_valid: &(dyn Fn(&SignedTransaction) -> bool + Sync),
+    ) -> Result<StagedBlock, NodeError> {
         let proposal = Proposal {
             height: block.header.height,
             parent_hash: block.header.parent_hash,
             timestamp_ms: block.header.timestamp_ms,
             transactions: block.transactions.clone(),
         };
-        let checked = self.process_proposal(&proposal, now_ms, &|_| false)?;
+        let checked = self.process_proposal(&proposal, now_ms, known_valid)?;
         let included = checked.iter().map(|tx| tx.hash).collect();
-        let finalized = self.finalize_block(&proposal, &checked, included)?;
-        let ours = &finalized.block.header;
+        let staged = self.execute_proposal(&proposal, &checked, included)?;
+        let ours = &staged.commit.block.header;
         let theirs = &block.header;
         let field = if ours.state_root != theirs.state_root {
             Some("state root")
@@ -669,15 +736,42 @@ impl Chain {
         } else {
             None
         };
-        if let Some(field) = field {
-            self.staged.lock().take();
-            return Err(NodeError::HeaderMismatch {
+        match field {
+            Some(field) => Err(NodeError::HeaderMismatch {
                 height: block.header.height,
                 field,
-            });
+            }),
+            None => Ok(staged),
         }
-        self.commit()?;
-        Ok(finalized.receipts)
+    }
+
+    /// Persists a staged block in one atomic write (with the certificate that decided it, when
+    /// consensus did) and moves the head. The block must extend the current head.
+    ///
+    /// # Errors
+    /// [`NodeError::Invariant`] when the block does not extend the head; store faults (then
+    /// nothing was written).
+    pub fn commit_staged(
+        &self,
+        mut staged: StagedBlock,
+        certificate: Option<Vec<u8>>,
+    ) -> Result<Head, NodeError> {
+        let mut head = self.head.lock();
+        let header = &staged.commit.block.header;
+        if header.parent_hash != head.hash || header.height != head.header.height + 1 {
+            return Err(NodeError::Invariant(format!(
+                "block {} does not extend the head {}",
+                header.height, head.header.height
+            )));
+        }
+        staged.commit.certificate = certificate;
+        self.store.commit(&staged.commit, None)?;
+        let header = staged.commit.block.header;
+        *head = Head {
+            hash: header.hash(),
+            header,
+        };
+        Ok(head.clone())
     }
 
     fn execute_tx(

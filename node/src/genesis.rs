@@ -46,6 +46,22 @@ pub struct Genesis {
     /// by genesis: those chains are version 1.
     #[serde(default = "schedule_version_1")]
     pub schedule_version: u32,
+    /// The validators of a replicated chain, who decide its blocks by BFT consensus (the
+    /// `opmeter-validator` binary); empty for a chain one node produces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validators: Vec<GenesisValidator>,
+}
+
+/// A validator listed in a genesis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisValidator {
+    /// A name for logs.
+    pub name: String,
+    /// Its ed25519 consensus public key (`0x` + 64 hex digits).
+    pub public_key: String,
+    /// Its voting power (more than two thirds of the total decides a block).
+    pub voting_power: u64,
 }
 
 fn schedule_version_1() -> u32 {
@@ -72,6 +88,7 @@ impl Genesis {
             dev: true,
             // v2 becomes the development default once its code-loading model lands.
             schedule_version: 1,
+            validators: Vec::new(),
         }
     }
 

@@ -23,7 +23,7 @@ use opmeter_ledger::block::{Block, CommittedBlock, Receipt};
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::tx::SignedTransaction;
 
-use crate::chain::{Chain, CheckedTx, Head};
+use crate::chain::{Chain, CheckedTx, Head, StagedBlock};
 use crate::error::{NodeError, SubmitError};
 use crate::genesis::Genesis;
 use crate::mempool::{Mempool, MempoolConfig};
@@ -76,6 +76,7 @@ pub struct Node {
     /// Serialises block production (one producer at a time).
     producing: Mutex<()>,
     blocks: broadcast::Sender<Arc<CommittedBlock>>,
+    admitted: broadcast::Sender<Arc<Vec<u8>>>,
     stopping: AtomicBool,
     /// Blocks this node produced since it started (for the metrics page).
     produced: Mutex<ProducedBlocks>,
@@ -115,12 +116,14 @@ impl Node {
         let store = Arc::new(Store::open(&config.data_dir, config.sync_writes)?);
         let chain = Chain::open(store, config.genesis.clone())?;
         let (blocks, _) = broadcast::channel(1024);
+        let (admitted, _) = broadcast::channel(65_536);
         let node = Arc::new(Node {
             chain,
             mempool: Mutex::new(Mempool::new(config.mempool)),
             pending: Condvar::new(),
             producing: Mutex::new(()),
             blocks,
+            admitted,
             stopping: AtomicBool::new(false),
             produced: Mutex::new(ProducedBlocks::default()),
         });
@@ -218,7 +221,11 @@ impl Node {
                 let max_cost = mempool.check(&tx, &account)?;
                 let hash = tx.hash;
                 if persist {
-                    admitted.push((hash, tx.signed.encode()));
+                    let encoded = tx.signed.encode();
+                    if self.admitted.receiver_count() > 0 {
+                        let _ = self.admitted.send(Arc::new(encoded.clone()));
+                    }
+                    admitted.push((hash, encoded));
                 }
                 mempool.insert(tx, max_cost);
                 Ok(hash)
@@ -260,32 +267,103 @@ impl Node {
     ) -> Result<Option<Arc<CommittedBlock>>, NodeError> {
         let _producing = self.producing.lock();
         let started = std::time::Instant::now();
-        let head = self.chain.head();
+        let Some(staged) = self.build_block(now_ms(), allow_empty)? else {
+            return Ok(None);
+        };
+        let committed = self.commit_locked(staged, None)?;
+        self.produced.lock().seconds.observe(started.elapsed());
+        Ok(Some(committed))
+    }
+
+    /// Builds the next block from the pending transactions — `PrepareProposal`, then
+    /// `ProcessProposal` and `FinalizeBlock` — without committing it: what a validator proposes.
+    /// `None` when nothing is pending and not `allow_empty`.
+    ///
+    /// # Errors
+    /// Node faults.
+    pub fn propose_block(
+        &self,
+        now_ms: u64,
+        allow_empty: bool,
+    ) -> Result<Option<StagedBlock>, NodeError> {
+        let _producing = self.producing.lock();
+        self.build_block(now_ms, allow_empty)
+    }
+
+    fn build_block(&self, now: u64, allow_empty: bool) -> Result<Option<StagedBlock>, NodeError> {
         let max = self.chain.genesis().block_tx_max as usize;
         let next_nonce = |address: &opmeter_vm::Address| self.committed_nonce(address);
         let candidates = self.mempool.lock().candidates(next_nonce, max);
         if candidates.is_empty() && !allow_empty {
             return Ok(None);
         }
-        // Signatures verified at admission, keyed by the exact signed transaction.
         let verified: HashMap<Hash32, [u8; 64]> = candidates
             .iter()
             .map(|tx| (tx.hash, tx.signed.signature))
             .collect();
-        let now = now_ms();
         let proposal = self.chain.prepare_proposal(candidates, now);
-        debug_assert_eq!(proposal.height, head.header.height + 1);
         let checked = self.chain.process_proposal(&proposal, now, &|signed| {
             verified.get(&signed.hash()) == Some(&signed.signature)
         })?;
         let included: Vec<Hash32> = checked.iter().map(|tx| tx.hash).collect();
-        let finalized = self
-            .chain
-            .finalize_block(&proposal, &checked, included.clone())?;
-        // Admission reads committed accounts under this lock: for it, the commit and the pool's
-        // clean-up are one step.
+        Ok(Some(
+            self.chain.execute_proposal(&proposal, &checked, included)?,
+        ))
+    }
+
+    /// Executes a block proposed by another node on top of the head and checks that it
+    /// re-executes to the roots its header claims (`ProcessProposal` + `FinalizeBlock` +
+    /// comparison), without committing it. Signatures the mempool already verified are not
+    /// verified again.
+    ///
+    /// # Errors
+    /// [`NodeError::Proposal`] or [`NodeError::HeaderMismatch`] for an invalid block; node faults.
+    pub fn validate_block(&self, block: &Block) -> Result<StagedBlock, NodeError> {
+        let _producing = self.producing.lock();
+        let verified: HashMap<Hash32, [u8; 64]> = {
+            let mempool = self.mempool.lock();
+            block
+                .transactions
+                .iter()
+                .filter_map(|tx| {
+                    let hash = tx.hash();
+                    mempool
+                        .get(&hash)
+                        .map(|known| (hash, known.signed.signature))
+                })
+                .collect()
+        };
+        self.chain.execute_block(block, now_ms(), &|signed| {
+            verified.get(&signed.hash()) == Some(&signed.signature)
+        })
+    }
+
+    /// Commits a staged block (with the certificate that decided it, on a replicated chain):
+    /// one atomic write, then the mempool drops what the block included or made stale, and
+    /// subscribers hear of the block.
+    ///
+    /// # Errors
+    /// [`NodeError::Invariant`] when the block does not extend the head; node faults.
+    pub fn commit_block(
+        &self,
+        staged: StagedBlock,
+        certificate: Option<Vec<u8>>,
+    ) -> Result<Arc<CommittedBlock>, NodeError> {
+        let _producing = self.producing.lock();
+        self.commit_locked(staged, certificate)
+    }
+
+    fn commit_locked(
+        &self,
+        staged: StagedBlock,
+        certificate: Option<Vec<u8>>,
+    ) -> Result<Arc<CommittedBlock>, NodeError> {
+        let next_nonce = |address: &opmeter_vm::Address| self.committed_nonce(address);
+        let included: Vec<Hash32> = staged.receipts().iter().map(|r| r.tx_hash).collect();
+        let block = staged.block().clone();
+        let receipts = staged.receipts().to_vec();
         let mut mempool = self.mempool.lock();
-        self.chain.commit()?;
+        self.chain.commit_staged(staged, certificate)?;
         let stale = mempool.remove_committed(&included, next_nonce);
         drop(mempool);
         let stale: Vec<Hash32> = stale
@@ -295,14 +373,10 @@ impl Node {
         if !stale.is_empty() {
             self.chain.store().mempool_delete(&stale)?;
         }
-        let committed = Arc::new(CommittedBlock {
-            block: finalized.block,
-            receipts: finalized.receipts,
-        });
+        let committed = Arc::new(CommittedBlock { block, receipts });
         {
             let header = &committed.block.header;
             let mut produced = self.produced.lock();
-            produced.seconds.observe(started.elapsed());
             produced.transactions += u64::from(header.tx_count);
             produced.gas = produced.gas.saturating_add(header.gas_used);
         }
@@ -313,7 +387,7 @@ impl Node {
             gas = committed.block.header.gas_used,
             "committed block"
         );
-        Ok(Some(committed))
+        Ok(committed)
     }
 
     /// Imports a block produced by another node (process → finalize → compare → commit).
@@ -321,24 +395,17 @@ impl Node {
     /// # Errors
     /// An invalid block or a header that does not match execution; node faults.
     pub fn import_block(&self, block: &Block) -> Result<Vec<Receipt>, NodeError> {
-        let _producing = self.producing.lock();
-        let mut mempool = self.mempool.lock();
-        let receipts = self.chain.import_block(block, now_ms())?;
-        let included: Vec<Hash32> = receipts.iter().map(|r| r.tx_hash).collect();
-        let stale = mempool.remove_committed(&included, |address| self.committed_nonce(address));
-        drop(mempool);
-        self.chain.store().mempool_delete(&stale)?;
-        let committed = Arc::new(CommittedBlock {
-            block: block.clone(),
-            receipts: receipts.clone(),
-        });
-        let _ = self.blocks.send(committed);
-        Ok(receipts)
+        let staged = self.validate_block(block)?;
+        Ok(self.commit_block(staged, None)?.receipts.clone())
     }
 
-    /// The account's committed next nonce for ordering the pool. A store failure reads as 0,
-    /// which only makes the pool offer fewer transactions; the block itself re-reads the
-    /// account and fails properly.
+    /// The transactions this node admitted from clients, in admission order (encoded), for a
+    /// validator to forward to its peers. A receiver that lags misses some; they stay pending
+    /// here and are proposed by this node.
+    pub fn subscribe_admitted(&self) -> broadcast::Receiver<Arc<Vec<u8>>> {
+        self.admitted.subscribe()
+    }
+
     fn committed_nonce(&self, address: &opmeter_vm::Address) -> u64 {
         self.chain
             .store()

@@ -48,8 +48,9 @@ const CF_RECEIPTS: &str = "receipts";
 const CF_TX_INDEX: &str = "tx_index";
 const CF_BLOCK_INDEX: &str = "block_index";
 const CF_MEMPOOL: &str = "mempool";
+const CF_CERTIFICATES: &str = "certificates";
 
-const ALL_CFS: [&str; 12] = [
+const ALL_CFS: [&str; 13] = [
     CF_META,
     CF_ACCOUNTS,
     CF_STORAGE,
@@ -62,6 +63,7 @@ const ALL_CFS: [&str; 12] = [
     CF_TX_INDEX,
     CF_BLOCK_INDEX,
     CF_MEMPOOL,
+    CF_CERTIFICATES,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -124,6 +126,9 @@ pub struct BlockCommit {
     pub tree_batch: TreeUpdateBatch,
     /// Mempool entries to delete (included or dropped transactions).
     pub mempool_removed: Vec<Hash32>,
+    /// The encoded commit certificate of the validators that decided the block (replicated
+    /// chains only), stored in the same write as the block.
+    pub certificate: Option<Vec<u8>>,
 }
 
 /// The RocksDB store. Safe to share across threads; one writer (the block producer).
@@ -482,6 +487,14 @@ impl Store {
         Ok(receipts)
     }
 
+    /// The encoded commit certificate stored with block `height` (replicated chains only).
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn certificate(&self, height: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        self.get(CF_CERTIFICATES, &height_key(height))
+    }
+
     /// Where a committed transaction is: `(height, index)`.
     ///
     /// # Errors
@@ -649,6 +662,9 @@ impl Store {
         for hash in &commit.mempool_removed {
             batch.delete_cf(mempool, hash.0);
         }
+        if let Some(certificate) = &commit.certificate {
+            batch.put_cf(self.cf(CF_CERTIFICATES)?, height_key(height), certificate);
+        }
         let meta = self.cf(CF_META)?;
         if let Some(genesis) = genesis_json {
             batch.put_cf(meta, META_GENESIS, genesis.as_bytes());
@@ -728,6 +744,7 @@ mod tests {
             changes,
             tree_batch,
             mempool_removed: vec![],
+            certificate: None,
         };
         store.commit(&commit, None).unwrap();
         root

@@ -42,6 +42,11 @@ pub trait OpmeterApi {
         with_transactions: Option<bool>,
     ) -> RpcResult<Option<BlockView>>;
 
+    /// The commit certificate of block `height` on a replicated chain: what shows that the
+    /// validators decided it. `null` on a chain one node produces, or for an unknown block.
+    #[method(name = "chain_getCommit", blocking)]
+    fn chain_get_commit(&self, height: u64) -> RpcResult<Option<CommitView>>;
+
     /// The last committed block header.
     #[method(name = "chain_head", blocking)]
     fn chain_head(&self) -> RpcResult<HeaderView>;
@@ -591,6 +596,12 @@ impl OpmeterApiServer for Api {
             block_gas_limit: status.block_gas_limit.into(),
             call_gas_max: self.config.call_gas_max.into(),
         })
+    }
+
+    fn chain_get_commit(&self, height: u64) -> RpcResult<Option<CommitView>> {
+        Ok(rpc(self.backend.commit_certificate(height))?
+            .as_ref()
+            .map(CommitView::from))
     }
 
     fn chain_get_block(

@@ -383,6 +383,16 @@ pub trait Backend: Send + Sync + 'static {
     /// Node faults.
     fn block(&self, id: BlockRef) -> Result<Option<Block>, BackendError>;
 
+    /// The commit certificate of block `height` on a replicated chain (`None` on a chain one
+    /// node produces, or for an unknown block).
+    ///
+    /// # Errors
+    /// Node faults.
+    fn commit_certificate(
+        &self,
+        height: u64,
+    ) -> Result<Option<opmeter_ledger::consensus::CommitCertificate>, BackendError>;
+
     /// An account at the head or at `height`.
     ///
     /// # Errors

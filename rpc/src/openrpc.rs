@@ -100,6 +100,14 @@ const METHODS: &[Method] = &[
         subscription: None,
     },
     Method {
+        name: "chain_getCommit",
+        summary: "The commit certificate of a block of a replicated chain (the validators' precommits for its hash); null on a single-node chain or for an unknown block.",
+        params: &[p("height", s::<u64>, "the block's height")],
+        result: s::<Option<CommitView>>,
+        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        subscription: None,
+    },
+    Method {
         name: "chain_head",
         summary: "The last committed block header.",
         params: &[],

@@ -102,6 +102,50 @@ pub struct BlockView {
     pub transactions: Option<Vec<TxView>>,
 }
 
+/// The commit certificate of a block of a replicated chain: precommits for its hash from more
+/// than two thirds of the validators' voting power (`specs/node.md`, "Replicated chains").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitView {
+    /// The block's height.
+    pub height: u64,
+    /// The round it was decided in.
+    pub round: u32,
+    /// `0x` hash of the block (its header).
+    #[schemars(with = "String")]
+    pub block_hash: Hash32,
+    /// The precommits.
+    pub signatures: Vec<CommitSignatureView>,
+}
+
+/// One precommit of a [`CommitView`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CommitSignatureView {
+    /// `0x` + the validator's 20-byte address (`blake3(public key)[..20]`).
+    pub validator: String,
+    /// `0x` + its 64-byte ed25519 signature over the precommit.
+    pub signature: String,
+}
+
+impl From<&opmeter_ledger::consensus::CommitCertificate> for CommitView {
+    fn from(c: &opmeter_ledger::consensus::CommitCertificate) -> CommitView {
+        CommitView {
+            height: c.height,
+            round: c.round,
+            block_hash: c.block_hash,
+            signatures: c
+                .signatures
+                .iter()
+                .map(|s| CommitSignatureView {
+                    validator: format!("0x{}", hex::encode(s.validator)),
+                    signature: format!("0x{}", hex::encode(s.signature)),
+                })
+                .collect(),
+        }
+    }
+}
+
 /// What a transaction does, as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(

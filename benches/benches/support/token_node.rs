@@ -52,6 +52,7 @@ pub(crate) fn token_node(chain: &str, tag: u8, senders: u8, block_tx_max: u32) -
         balances,
         dev: false,
         schedule_version: 1,
+        validators: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
     let node = Node::open(&NodeConfig {

@@ -39,6 +39,7 @@ import {
   type CallResultView,
   type ChainInfo,
   type CodeView,
+  type CommitView,
   type EstimateArgs,
   type EstimateView,
   type EventFilter,
@@ -363,6 +364,12 @@ export class OpmeterClient {
   /** `chain_getBlock`: a block by height, hash or `"latest"`; `null` when unknown. */
   chainGetBlock(block: BlockId, withTransactions?: boolean): Promise<BlockView | null> {
     return this.invoke(METHODS.chain_getBlock, [block, withTransactions]);
+  }
+
+  /** `chain_getCommit`: the commit certificate of block `height` on a replicated chain (the
+   * validators' precommits for its hash); `null` on a single-node chain or for an unknown block. */
+  chainGetCommit(height: number): Promise<CommitView | null> {
+    return this.invoke(METHODS.chain_getCommit, [height]);
   }
 
   /** `chain_head`: the last committed header. */

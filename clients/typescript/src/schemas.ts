@@ -165,6 +165,26 @@ export interface BlockView {
   transactions: TxView[] | null;
 }
 
+/** One precommit of a commit certificate. */
+export interface CommitSignatureView {
+  /** `0x` + the validator's 20-byte address. */
+  validator: Hex;
+  /** `0x` + its 64-byte ed25519 signature over the precommit. */
+  signature: Hex;
+}
+
+/** The commit certificate of a block of a replicated chain (`specs/node.md`). */
+export interface CommitView {
+  /** The block's height. */
+  height: number;
+  /** The round it was decided in. */
+  round: number;
+  /** The block's hash. */
+  blockHash: Hex;
+  /** The precommits. */
+  signatures: CommitSignatureView[];
+}
+
 /** An account as served. */
 export interface AccountView {
   /** The address. */
@@ -739,6 +759,21 @@ export const BlockViewCodec: Codec<BlockView> = named('BlockView', () =>
     header: required(HeaderViewCodec),
     transactionHashes: required(array(hex32)),
     transactions: defaulted(nullable(array(TxViewCodec)), null),
+  }),
+);
+
+/** @internal */
+export const CommitSignatureViewCodec: Codec<CommitSignatureView> = named('CommitSignatureView', () =>
+  object<CommitSignatureView>({ validator: required(hex(20)), signature: required(hex(64)) }),
+);
+
+/** @internal */
+export const CommitViewCodec: Codec<CommitView> = named('CommitView', () =>
+  object<CommitView>({
+    height: required(u64),
+    round: required(u32),
+    blockHash: required(hex32),
+    signatures: required(array(CommitSignatureViewCodec)),
   }),
 );
 

@@ -39,6 +39,7 @@ pub(crate) fn genesis() -> Genesis {
         balances,
         dev: false,
         schedule_version: 1,
+        validators: Vec::new(),
     }
 }
 

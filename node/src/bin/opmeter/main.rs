@@ -38,6 +38,13 @@ enum Command {
     /// Run a node. With no flags: a development chain under ~/.opmeter/dev with a funded
     /// development account (its key is printed) and a block per batch of transactions.
     Node(node::NodeArgs),
+    /// Write a local network of validators (keys, a genesis listing them, a home each): runs
+    /// `opmeter-validator testnet` with these arguments (`--validators 4 --dir DIR`).
+    Testnet {
+        /// Arguments of `opmeter-validator testnet`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Work with contract code.
     Code {
         #[command(subcommand)]
@@ -109,6 +116,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let json = opts.json;
     match cli.command {
         Command::Node(args) => node::run(args),
+        Command::Testnet { args } => {
+            let mut all = vec!["testnet".to_string()];
+            all.extend(args);
+            node::run_validator_binary(&all)
+        }
         Command::Code {
             command: CodeCommand::Validate { file },
         } => code::validate(&file, json),

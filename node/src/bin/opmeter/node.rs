@@ -19,6 +19,13 @@ use opmeter_vm::Address;
 /// What `opmeter node` takes.
 #[derive(clap::Args)]
 pub(crate) struct NodeArgs {
+    /// Run as a validator of a replicated chain (Malachite BFT): runs `opmeter-validator node
+    /// --home HOME`, built beside this binary. Write homes with `opmeter testnet`.
+    #[arg(long, requires = "home")]
+    validator: bool,
+    /// The validator's home directory (key, config, data), with `--validator`.
+    #[arg(long, requires = "validator")]
+    home: Option<PathBuf>,
     /// Where the chain's RocksDB lives (created when missing; reopened on restart).
     #[arg(long, env = "OPMETER_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -155,6 +162,10 @@ fn default_data_dir() -> PathBuf {
 /// Runs a node until Ctrl-C, or until its block producer stops on its own (a node fault: a
 /// node that acknowledges transactions but can no longer commit them must not keep running).
 pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    if let (true, Some(home)) = (args.validator, &args.home) {
+        let home = home.to_string_lossy().into_owned();
+        return run_validator_binary(&["node".to_string(), "--home".to_string(), home]);
+    }
     init_logging(args.log_format);
     let config = node_config(&args)?;
     let node = Node::open(&config).with_context(|| {
@@ -346,5 +357,36 @@ async fn wait_for_stop(stopped: impl Fn() -> bool) {
                 }
             }
         }
+    }
+}
+
+/// Runs `opmeter-validator` (built beside this binary; it links Malachite, which the plain node
+/// does not) with `args`, replacing this process on Unix.
+pub(crate) fn run_validator_binary(args: &[String]) -> anyhow::Result<ExitCode> {
+    let binary = std::env::current_exe()
+        .context("locating this binary")?
+        .with_file_name("opmeter-validator");
+    if !binary.exists() {
+        bail!(
+            "{} is not built: `cargo build --release -p opmeter-validator` (or ./scripts/testnet.sh, which builds it)",
+            binary.display()
+        );
+    }
+    let mut command = std::process::Command::new(&binary);
+    command.args(args);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt as _;
+        let error = command.exec();
+        bail!("running {}: {error}", binary.display())
+    }
+    #[cfg(not(unix))]
+    {
+        let status = command.status().context("running opmeter-validator")?;
+        Ok(if status.success() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
     }
 }
