@@ -82,12 +82,12 @@ pub enum AdmissionError {
         /// The chain's block gas limit.
         block_gas_limit: u64,
     },
-    /// The gas limit does not cover the intrinsic gas.
+    /// The gas limit does not cover the intrinsic gas (with a name payload's fixed name gas).
     #[error("gas limit {gas_limit} is below the intrinsic gas {intrinsic_gas}")]
     GasLimitBelowIntrinsic {
         /// The transaction's gas limit.
         gas_limit: u64,
-        /// `tx_base + tx_per_byte × length`.
+        /// `tx_base + tx_per_byte × length`, plus `crate::name::payload_gas` for name payloads.
         intrinsic_gas: u64,
     },
     /// The gas price is below the chain's minimum.
