@@ -15,8 +15,8 @@ use opmeter_ledger::tx::{Payload, Transaction};
 use opmeter_prover::{Proof, ProvableProgram, ProverError, Statement};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    JobFailure, KnownTx, NameProof, NodeMetrics, ProofJob, ProvabilityReport, ProveRequest, QuotaState,
-    ReceiptTrace, StorageProof, StoredCode, Verdict,
+    JobFailure, KnownTx, NameProof, NodeMetrics, ProofJob, ProvabilityReport, ProveRequest,
+    QuotaState, ReceiptTrace, StorageProof, StoredCode, Verdict,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,

@@ -74,7 +74,9 @@ pub fn host_contract<B>(request: &HttpRequest<B>, domain: Option<&str>) -> Optio
         _ => host,
     };
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let label = host.strip_suffix(&domain.to_ascii_lowercase())?.strip_suffix('.')?;
+    let label = host
+        .strip_suffix(&domain.to_ascii_lowercase())?
+        .strip_suffix('.')?;
     (!label.is_empty() && !label.contains('.')).then(|| label.to_string())
 }
 
@@ -316,7 +318,16 @@ async fn route_host(
         query.args
     };
     let target = AddressOrName::Name(name);
-    call(api, remote, target, contract_method, args, query.controls, logs).await
+    call(
+        api,
+        remote,
+        target,
+        contract_method,
+        args,
+        query.controls,
+        logs,
+    )
+    .await
 }
 
 /// A call's query and whether it asks for the debug log lines (`_logs` or `opmeter-logs: true`).

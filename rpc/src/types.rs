@@ -96,7 +96,9 @@ impl Serialize for AddressOrName {
 }
 
 impl<'de> Deserialize<'de> for AddressOrName {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<AddressOrName, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<AddressOrName, D::Error> {
         let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(deserializer)?;
         AddressOrName::parse(&text).map_err(serde::de::Error::custom)
     }

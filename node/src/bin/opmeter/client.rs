@@ -16,9 +16,9 @@ use opmeter_vm::U256;
 use serde_json::{json, Value};
 
 use crate::keys::{address_of, load_key, resolve_address, resolve_target};
+use crate::render::{group, output_text, print_json, print_receipt, print_replay, print_trace};
 use opmeter_rpc::AddressOrName;
 use opmeter_vm::Address;
-use crate::render::{group, output_text, print_json, print_receipt, print_replay, print_trace};
 
 /// Options shared by every command that talks to a node.
 #[derive(clap::Args, Clone, Debug)]
@@ -510,7 +510,8 @@ async fn deploy(
 ) -> anyhow::Result<ExitCode> {
     // A malformed name is refused before anything is sent.
     if let Some(name) = &name {
-        opmeter_ledger::name::Name::parse(name).map_err(|rule| anyhow!("--name {name:?}: {rule}"))?;
+        opmeter_ledger::name::Name::parse(name)
+            .map_err(|rule| anyhow!("--name {name:?}: {rule}"))?;
     }
     let bytes = std::fs::read(&file).with_context(|| {
         format!(

@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use opmeter_ledger::name::Name;
-use opmeter_rpc::AddressOrName;
 use anyhow::{anyhow, bail, Context};
 use ed25519_dalek::SigningKey;
 use opmeter_ledger::encoding::to_hex0x;
+use opmeter_ledger::name::Name;
+use opmeter_rpc::AddressOrName;
 use opmeter_vm::Address;
 use serde_json::json;
 

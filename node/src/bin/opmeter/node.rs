@@ -327,7 +327,9 @@ fn parse_domain(text: &str) -> Result<String, String> {
     let label_ok = |label: &str| {
         !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
     };
     if domain.is_empty() || !domain.split('.').all(label_ok) {
         return Err(format!("`{text}` is not a domain name (e.g. example.test)"));
