@@ -385,3 +385,118 @@ async fn a_registered_name_calls_its_contract_everywhere_an_address_does_and_sur
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(answer.body, br#""bob""#);
 }
+
+/// The CLI: `deploy --name`, calls and sends by name, `name show|transfer|point`, typed
+/// refusals before anything is sent; and a name transaction's audit bundle verifies offline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_deploys_with_a_name_calls_by_name_and_name_transactions_audit() {
+    use crate::support::{json_of, opmeter, Running};
+    let node = Running::start(&[]);
+    let work = tempfile::tempdir().unwrap();
+    let keys = work.path().join("keys");
+    let wat = work.path().join("kv.wat");
+    std::fs::write(&wat, KV).unwrap();
+    let file = wat.to_str().unwrap();
+    let deployed = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &[
+            "deploy", file, "--salt", "0x01", "--name", "my-kv", "--json",
+        ],
+    ));
+    assert_eq!(deployed["status"], "success", "{deployed}");
+    assert_eq!(deployed["nameReceipt"]["status"], "success", "{deployed}");
+    let contract = deployed["contractAddress"].as_str().unwrap().to_string();
+    let shown = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["name", "show", "my-kv", "--json"],
+    ));
+    assert_eq!(shown["target"], contract.as_str());
+    assert_eq!(shown["registered"], true);
+
+    let sent = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["send", "my-kv", "put", r#""named""#, "--json"],
+    ));
+    assert_eq!(sent["status"], "success", "{sent}");
+    let called = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["call", "my-kv", "get", "--json"],
+    ));
+    assert_eq!(called["outputJson"], "named");
+    let account = json_of(&opmeter(&node.url, &keys, &["account", "my-kv", "--json"]));
+    assert_eq!(account["address"], contract.as_str());
+
+    // Refused before sending: a malformed name; a name taken: a failed receipt, exit 1.
+    let bad = opmeter(&node.url, &keys, &["deploy", file, "--name", "My_KV"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("a-z, 0-9 and -"));
+    // Taken, or not registered: the estimate says how the transaction would fail (its typed
+    // status) and what to do next; nothing is sent.
+    let taken = opmeter(
+        &node.url,
+        &keys,
+        &["name", "register", "my-kv", &contract, "--salt", "0x01"],
+    );
+    assert_eq!(taken.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&taken.stderr);
+    assert!(
+        stderr.contains("nameTaken") && stderr.contains("choose another"),
+        "{stderr}"
+    );
+    let taken = opmeter(
+        &node.url,
+        &keys,
+        &["name", "point", "nobody", &contract, "--salt", "0x01"],
+    );
+    assert!(String::from_utf8_lossy(&taken.stderr).contains("nameNotFound"));
+    let free = opmeter(&node.url, &keys, &["name", "show", "nobody"]);
+    assert_eq!(free.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&free.stdout).contains("is free"));
+
+    // Transfer to a key; the audit bundle of the transfer verifies with the node gone.
+    json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["keys", "new", "alice", "--json"],
+    ));
+    let given = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["name", "transfer", "my-kv", "alice", "--json"],
+    ));
+    assert_eq!(given["status"], "success", "{given}");
+    let shown = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["name", "show", "my-kv", "--json"],
+    ));
+    let alice = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &["keys", "show", "alice", "--json"],
+    ));
+    assert_eq!(shown["owner"], alice["address"]);
+    let bundle = work.path().join("bundle.json");
+    let audited = opmeter(
+        &node.url,
+        &keys,
+        &[
+            "audit",
+            given["txHash"].as_str().unwrap(),
+            "--bundle",
+            bundle.to_str().unwrap(),
+        ],
+    );
+    assert!(audited.status.success(), "{audited:?}");
+    drop(node);
+    let verified = opmeter(
+        "http://127.0.0.1:9",
+        &keys,
+        &["verify", bundle.to_str().unwrap()],
+    );
+    assert!(verified.status.success(), "{verified:?}");
+}

@@ -85,12 +85,17 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
             "the node did not answer in time; check it is running and not overloaded".into()
         }
         ClientError::Rpc(E::Call(object)) => {
-            let reason = object
+            let data = object
                 .data()
                 .and_then(|d| serde_json::from_str::<Value>(d.get()).ok())
-                .and_then(|d| d.get("reason").and_then(|r| r.as_str()).map(String::from))
                 .unwrap_or_default();
-            let next = match (object.code(), reason.as_str()) {
+            let text = |key: &str| data.get(key).and_then(|r| r.as_str()).unwrap_or_default();
+            // A failing estimate says how the transaction fails: its receipt status.
+            let reason = match object.code() {
+                2004 => text("status"),
+                _ => text("reason"),
+            };
+            let next = match (object.code(), reason) {
                 (_, "insufficientFunds" | "insufficientBalance") => {
                     "fund the account: `opmeter transfer ADDRESS AMOUNT --key dev`"
                 }
@@ -104,6 +109,19 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 (_, "invalidCode") => {
                     "fix the module: `opmeter code validate FILE` lists every violation"
                 }
+                (_, "invalidName") => {
+                    "a name is 3–32 of a-z, 0-9 and -, without a leading or trailing -, not starting with 0x"
+                }
+                (_, "nameTaken") => {
+                    "the name is taken: `opmeter name show NAME` shows its owner; choose another"
+                }
+                (_, "nameNotFound") => "nobody holds this name: `opmeter name register NAME CONTRACT`",
+                (_, "notNameOwner") => {
+                    "only the name's owner may do this: `opmeter name show NAME` shows it (--key)"
+                }
+                (_, "notDeployer") => {
+                    "a name names contracts this key deployed: pass the --salt it was deployed with"
+                }
                 (_, "gasPriceTooLow") => {
                     "raise the gas price to the chain's `minGasPrice` (JSON-RPC `chain_info`)"
                 }
@@ -115,6 +133,7 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 (2005, _) => "this chain is not a development chain",
                 (2006, _) => "the transaction is pending: check later with `opmeter receipt HASH`",
                 (2007, _) => "check the address (`opmeter account ADDRESS` shows its code hash)",
+                (2010, _) => "no contract has this name: `opmeter name show NAME`",
                 (2009, _) => {
                     "the call ran past the node's time limit: lower its work, or send it as a transaction"
                 }
