@@ -347,6 +347,16 @@ pub(crate) enum NameCommand {
     },
 }
 
+/// When `target` is a name because no key has it, the error says how to make that key too.
+fn or_key_hint(target: &AddressOrName, error: anyhow::Error) -> anyhow::Error {
+    match target {
+        AddressOrName::Name(name) => anyhow!(
+            "{error:#}\n  (no key `{name}` either: create one with `opmeter keys new {name}`)"
+        ),
+        AddressOrName::Address(_) => error,
+    }
+}
+
 fn decimal(what: &str, text: &str) -> anyhow::Result<U256> {
     DecU256::parse(text)
         .map(|d| d.0)
@@ -498,9 +508,9 @@ async fn account(
     let address = resolve_target(s.opts, who.as_deref().unwrap_or(&s.opts.key))?;
     let account = s
         .client
-        .account_get(address, height)
+        .account_get(address.clone(), height)
         .await
-        .map_err(|x| s.explain(x))?;
+        .map_err(|x| or_key_hint(&address, s.explain(x)))?;
     if s.opts.json {
         print_json(&account)?;
     } else {
@@ -762,7 +772,11 @@ async fn send(
 
 /// `opmeter transfer TO AMOUNT`.
 async fn transfer(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCode> {
-    let to = s.address(resolve_target(s.opts, to)?).await?;
+    let target = resolve_target(s.opts, to)?;
+    let to = s
+        .address(target.clone())
+        .await
+        .map_err(|e| or_key_hint(&target, e))?;
     let amount = decimal("AMOUNT", amount)?;
     s.send("transferring", Payload::Transfer { to, amount }, None)
         .await
@@ -772,9 +786,10 @@ async fn transfer(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<Exi
 async fn fund(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCode> {
     let to = resolve_target(s.opts, to)?;
     let amount = decimal("AMOUNT", amount)?;
-    let funded = with_spinner(s.opts, "funding", s.client.dev_fund(to, DecU256(amount)))
+    let funding = s.client.dev_fund(to.clone(), DecU256(amount));
+    let funded = with_spinner(s.opts, "funding", funding)
         .await
-        .map_err(|x| s.explain(x))?;
+        .map_err(|x| or_key_hint(&to, s.explain(x)))?;
     if s.opts.json {
         print_json(&funded)?;
     } else {
