@@ -979,12 +979,13 @@ impl OpmeterApiServer for Api {
                 ))
             })?),
         };
+        let (contract, height) = self.resolve(&args.contract, args.height)?;
         let job = rpc(self.backend.prove(ProveRequest {
-            contract: args.contract,
+            contract,
             method: args.method,
             args: args.args.iter().map(|a| a.0).collect(),
             profile,
-            height: args.height,
+            height,
         }))?;
         Ok(ProofJobView::from(&job))
     }

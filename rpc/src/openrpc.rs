@@ -300,6 +300,7 @@ const METHODS: &[Method] = &[
         errors: &[
             ErrorCode::InvalidParams,
             ErrorCode::UnknownBlock,
+            ErrorCode::NotFound,
             ErrorCode::UnknownContract,
             PROVER,
             ErrorCode::Internal,

@@ -236,7 +236,7 @@ export const METHODS = {
     name: 'proof_prove',
     params: [param('args', c(ProveArgsCodec))],
     result: ProofJobViewCodec,
-    errors: [E.invalidParams, E.unknownBlock, E.unknownContract, PROVER, E.internal],
+    errors: [E.invalidParams, E.unknownBlock, E.notFound, E.unknownContract, PROVER, E.internal],
   },
   proof_job: {
     name: 'proof_job',

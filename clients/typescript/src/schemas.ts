@@ -1256,8 +1256,8 @@ export interface ProofErrorView {
 
 /** What `proof_prove` takes. */
 export interface ProveArgs {
-  /** The contract. */
-  contract: Hex;
+  /** The contract: `0x` address or registered name. */
+  contract: AddressOrName;
   /** The provable method. */
   method: string;
   /** Its integer arguments (an `i32` argument must fit 32 bits). */
@@ -1374,7 +1374,7 @@ export const ProofErrorViewCodec: Codec<ProofErrorView> = named('ProofErrorView'
 export const ProveArgsCodec: Codec<ProveArgs> = named('ProveArgs', () =>
   object<ProveArgs>(
     {
-      contract: required(hex32),
+      contract: required(addressOrName),
       method: required(text),
       args: optional(array(amount)),
       profile: optional(nullable(text)),
