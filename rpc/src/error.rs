@@ -375,9 +375,9 @@ mod tests {
             .filter(|c| matches!(c, ErrorCode::Admission(_)))
             .map(|c| c.code())
             .collect();
-        assert_eq!(admission, (1001..=1014).collect::<Vec<i32>>());
+        assert_eq!(admission, (1001..=1015).collect::<Vec<i32>>());
         assert_eq!(ErrorCode::from_code(1000), None);
-        assert_eq!(ErrorCode::from_code(1015), None);
+        assert_eq!(ErrorCode::from_code(1016), None);
         let prover: Vec<(i32, &str)> = ErrorCode::ALL
             .iter()
             .filter(|c| matches!(c, ErrorCode::Prover(_)))
