@@ -8,8 +8,8 @@
 //! GET  /v1/tx/{hash}                     a transaction and its receipt
 //! GET  /v1/openapi.json                  this API's OpenAPI document
 //!
-//! with a domain configured (`RpcConfig::http_domain`, `opmeter node --http-domain D`), a request
-//! whose host is `{name}.D` is a call of the contract named `{name}`, whatever its path prefix:
+//! with a domain configured (`RpcConfig::http_domain`, `opmeter node --http-domain D`), every
+//! request whose host is `{name}.D` is for the contract named `{name}` (other paths: 404):
 //! GET  /{method}?k=v&…                    as GET /v1/c/{name}/{method}
 //! POST /{method}                          as POST /v1/c/{name}/{method}
 //! ```
