@@ -269,6 +269,7 @@ fn overhead(c: &mut Criterion, chain: &Chain, height: u64) {
                     StateKey::Storage(contract, slot) => {
                         store.storage(contract, slot).unwrap().is_some()
                     }
+                    StateKey::Name(name) => store.name(name).unwrap().is_some(),
                 };
                 black_box(found);
             }

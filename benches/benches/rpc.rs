@@ -110,7 +110,7 @@ fn setup() -> Bench {
 
 fn get(counter: Address) -> CallArgs {
     CallArgs {
-        contract: counter,
+        contract: counter.into(),
         method: "get".into(),
         ..CallArgs::default()
     }

@@ -5,10 +5,12 @@
 //! use opmeter_ledger::admission::{AdmissionCode, AdmissionError};
 //! assert_eq!(AdmissionError::BadSignature.code(), AdmissionCode::BadSignature);
 //! assert_eq!(AdmissionCode::BadSignature.code(), 4);
-//! assert_eq!(AdmissionCode::ALL.len(), 14);
+//! assert_eq!(AdmissionCode::ALL.len(), 15);
 //! ```
 
 use opmeter_vm::{ValidationReport, U256};
+
+use crate::name::NameRule;
 
 crate::stable_codes! {
     /// The stable code of each [`AdmissionError`].
@@ -42,6 +44,8 @@ crate::stable_codes! {
         NonceTaken = 13 => "nonceTaken",
         /// [`AdmissionError::MempoolFull`].
         MempoolFull = 14 => "mempoolFull",
+        /// [`AdmissionError::InvalidName`].
+        InvalidName = 15 => "invalidName",
     }
 }
 
@@ -78,12 +82,12 @@ pub enum AdmissionError {
         /// The chain's block gas limit.
         block_gas_limit: u64,
     },
-    /// The gas limit does not cover the intrinsic gas.
+    /// The gas limit does not cover the intrinsic gas (with a name payload's fixed name gas).
     #[error("gas limit {gas_limit} is below the intrinsic gas {intrinsic_gas}")]
     GasLimitBelowIntrinsic {
         /// The transaction's gas limit.
         gas_limit: u64,
-        /// `tx_base + tx_per_byte × length`.
+        /// `tx_base + tx_per_byte × length`, plus `crate::name::payload_gas` for name payloads.
         intrinsic_gas: u64,
     },
     /// The gas price is below the chain's minimum.
@@ -139,6 +143,14 @@ pub enum AdmissionError {
         /// Its capacity.
         max_txs: u32,
     },
+    /// A name payload's name breaks a naming rule (`specs/names.md`).
+    #[error("invalid name {name:?}: {rule}")]
+    InvalidName {
+        /// The name as sent.
+        name: String,
+        /// The rule it breaks.
+        rule: NameRule,
+    },
 }
 
 impl AdmissionError {
@@ -161,6 +173,7 @@ impl AdmissionError {
             AdmissionError::AlreadyKnown => AdmissionCode::AlreadyKnown,
             AdmissionError::NonceTaken { .. } => AdmissionCode::NonceTaken,
             AdmissionError::MempoolFull { .. } => AdmissionCode::MempoolFull,
+            AdmissionError::InvalidName { .. } => AdmissionCode::InvalidName,
         }
     }
 
@@ -219,6 +232,10 @@ mod tests {
             AdmissionError::AlreadyKnown,
             AdmissionError::NonceTaken { nonce: 0 },
             AdmissionError::MempoolFull { max_txs: 0 },
+            AdmissionError::InvalidName {
+                name: String::new(),
+                rule: NameRule::TooShort,
+            },
         ];
         let codes: Vec<AdmissionCode> = all.iter().map(AdmissionError::code).collect();
         assert_eq!(codes, AdmissionCode::ALL);
@@ -283,6 +300,10 @@ mod tests {
                 (
                     14,
                     "mempoolFull",
+                ),
+                (
+                    15,
+                    "invalidName",
                 ),
             ]
         "#]]

@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use opmeter_ledger::block::{Receipt, ReceiptStatus};
-//! assert_eq!(ReceiptStatus::ALL.len(), 7);
+//! assert_eq!(ReceiptStatus::ALL.len(), 12);
 //! assert_eq!(ReceiptStatus::from_code(5), Some(ReceiptStatus::InsufficientFunds));
 //! ```
 
@@ -83,8 +83,9 @@ pub struct CommittedBlock {
 
 crate::stable_codes! {
     /// The outcome class of a transaction. Stable codes: `0..=3` mirror the vm's [`Status`];
-    /// `4..` are transactions a block contained but that could not be executed at all (no fee,
-    /// no state change, nonce not consumed).
+    /// `4..=5` are transactions a block contained but that could not be executed at all (no
+    /// fee, no state change, nonce not consumed); `6..` executed and failed (fee charged, nonce
+    /// consumed, nothing else changed).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, BorshSerialize, BorshDeserialize)]
     #[borsh(use_discriminant = true)]
     pub enum ReceiptStatus: u8 {
@@ -103,6 +104,17 @@ crate::stable_codes! {
         /// A deployment whose code fails validation (only a faulty proposer can include one):
         /// the intrinsic gas is charged, nothing is deployed.
         InvalidCode = 6 => "invalidCode",
+        /// A name payload whose name breaks the naming rules (only a faulty proposer can include
+        /// one): the intrinsic and name gas are charged, nothing changes.
+        InvalidName = 7 => "invalidName",
+        /// `RegisterName` of a name someone (maybe the sender) already registered.
+        NameTaken = 8 => "nameTaken",
+        /// `PointName` or `TransferName` of a name nobody registered.
+        NameNotFound = 9 => "nameNotFound",
+        /// `PointName` or `TransferName` by an account that does not own the name.
+        NotNameOwner = 10 => "notNameOwner",
+        /// The target is not a contract the sender deployed with the given salt.
+        NotDeployer = 11 => "notDeployer",
     }
 }
 
@@ -244,6 +256,26 @@ mod tests {
                 (
                     6,
                     "invalidCode",
+                ),
+                (
+                    7,
+                    "invalidName",
+                ),
+                (
+                    8,
+                    "nameTaken",
+                ),
+                (
+                    9,
+                    "nameNotFound",
+                ),
+                (
+                    10,
+                    "notNameOwner",
+                ),
+                (
+                    11,
+                    "notDeployer",
                 ),
             ]
         "#]]

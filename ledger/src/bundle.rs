@@ -29,6 +29,7 @@ use crate::block::{intrinsic_gas, Account, Header, Receipt};
 use crate::compare::{compare_receipts, FieldCheck};
 use crate::encoding::{from_hex0x, to_hex0x, Hash32};
 use crate::merkle::verify_merkle_path;
+use crate::name::{Name, NameRecord};
 use crate::state::{self, StateKey};
 use crate::transition::{execute_transaction, LedgerState, TransitionError, TxEnv, TxInput};
 use crate::tx::SignedTransaction;
@@ -101,7 +102,7 @@ pub struct BundleCode {
 #[cfg_attr(feature = "json-schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct BundleRead {
-    /// `0x` state key (`"acct" ‖ address` or `"stor" ‖ contract ‖ key`).
+    /// `0x` state key (`"acct" ‖ address`, `"stor" ‖ contract ‖ key` or `"name" ‖ name`).
     pub key: String,
     /// `0x` value in the parent state (`null`: absent). Accounts are `borsh(Account)`.
     pub value: Option<String>,
@@ -338,8 +339,12 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
     for (i, read) in bundle.reads.iter().enumerate() {
         let field = format!("reads[{i}]");
         let key_bytes = hex_field(&format!("{field}.key"), &read.key)?;
-        let key = StateKey::decode(&key_bytes)
-            .ok_or_else(|| malformed(format!("{field}.key"), "not an account or storage key"))?;
+        let key = StateKey::decode(&key_bytes).ok_or_else(|| {
+            malformed(
+                format!("{field}.key"),
+                "not an account, storage or name key",
+            )
+        })?;
         let value = read
             .value
             .as_deref()
@@ -361,6 +366,7 @@ pub fn verify_bundle(bundle: &Bundle, vm: &Vm) -> Result<Verification, BundleErr
         accounts: RwLock::default(),
         storage: RwLock::default(),
         credits: RwLock::default(),
+        names: RwLock::default(),
     });
     let block = opmeter_vm::BlockContext {
         height: header.height,
@@ -414,6 +420,7 @@ struct BundleState {
     accounts: RwLock<BTreeMap<Address, Account>>,
     storage: RwLock<Slots>,
     credits: RwLock<BTreeMap<Address, U256>>,
+    names: RwLock<BTreeMap<Name, NameRecord>>,
 }
 
 impl BundleState {
@@ -509,6 +516,24 @@ impl LedgerState for BundleState {
         value: Option<Vec<u8>>,
     ) -> Result<(), StateError> {
         self.storage.write().insert((contract, key), value);
+        Ok(())
+    }
+
+    fn name(&self, name: &Name) -> Result<Option<NameRecord>, StateError> {
+        if let Some(record) = self.names.read().get(name) {
+            return Ok(Some(*record));
+        }
+        self.proven(&StateKey::Name(name.clone()))?
+            .as_deref()
+            .map(|bytes| {
+                borsh::from_slice(bytes)
+                    .map_err(|e| StateError(format!("name {name} does not decode: {e}")))
+            })
+            .transpose()
+    }
+
+    fn set_name(&self, name: &Name, record: NameRecord) -> Result<(), StateError> {
+        self.names.write().insert(name.clone(), record);
         Ok(())
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! Opmeter's consensus data model and state transition, as a client or a verifier needs them:
 //! transactions and their signing bytes ([`tx`]), accounts, headers, blocks and receipts
-//! ([`block`]), Merkle roots and paths ([`merkle`]), state keys and storage proofs ([`state`]),
+//! ([`block`]), Merkle roots and paths ([`merkle`]), names of contracts ([`name`]), state keys
+//! and storage proofs ([`state`]),
 //! what one transaction does to the ledger ([`transition`]), receipt comparison ([`compare`]),
 //! and the audit bundle with its offline verifier ([`bundle`]). Text forms are in [`encoding`].
 //!
@@ -38,6 +39,7 @@ pub mod compare;
 pub mod consensus;
 pub mod encoding;
 pub mod merkle;
+pub mod name;
 pub mod state;
 pub mod transition;
 pub mod tx;

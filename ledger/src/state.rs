@@ -16,6 +16,8 @@
 use jmt::{KeyHash, RootHash};
 use opmeter_vm::Address;
 
+use crate::name::Name;
+
 /// The hasher of the state tree: blake3.
 #[derive(Clone, Debug, Default)]
 pub struct TreeHasher(blake3::Hasher);
@@ -44,11 +46,14 @@ pub enum StateKey {
     Account(Address),
     /// One storage slot of a contract (raw value bytes).
     Storage(Address, Vec<u8>),
+    /// A name's record (`borsh(NameRecord)`, see [`crate::name`]).
+    Name(Name),
 }
 
 impl StateKey {
-    /// The bytes the tree hashes into its key: `"acct" ‖ address` or
-    /// `"stor" ‖ contract ‖ key`. A verifier hashes these with blake3 to get the key hash.
+    /// The bytes the tree hashes into its key: `"acct" ‖ address`,
+    /// `"stor" ‖ contract ‖ key` or `"name" ‖ name`. A verifier hashes these with blake3 to get
+    /// the key hash.
     pub fn encode(&self) -> Vec<u8> {
         match self {
             StateKey::Account(address) => {
@@ -64,12 +69,23 @@ impl StateKey {
                 out.extend_from_slice(key);
                 out
             }
+            StateKey::Name(name) => {
+                let mut out = Vec::with_capacity(4 + name.as_str().len());
+                out.extend_from_slice(b"name");
+                out.extend_from_slice(name.as_str().as_bytes());
+                out
+            }
         }
     }
 
     /// Parses [`StateKey::encode`]'s bytes back; `None` for anything else.
     pub fn decode(bytes: &[u8]) -> Option<StateKey> {
         let (tag, rest) = bytes.split_at_checked(4)?;
+        if tag == b"name" {
+            return Name::parse(std::str::from_utf8(rest).ok()?)
+                .ok()
+                .map(StateKey::Name);
+        }
         let (address, key) = rest.split_at_checked(32)?;
         let address = Address(address.try_into().ok()?);
         match tag {
@@ -142,7 +158,8 @@ mod tests {
     fn known_answers_for_state_keys() {
         let account = StateKey::Account(Address([0x11; 32]));
         let storage = StateKey::Storage(Address([0x22; 32]), b"count".to_vec());
-        let text: Vec<String> = [&account, &storage]
+        let name = StateKey::Name(Name::parse("hello").unwrap());
+        let text: Vec<String> = [&account, &storage, &name]
             .iter()
             .map(|k| {
                 format!(
@@ -156,9 +173,10 @@ mod tests {
             [
                 "616363741111111111111111111111111111111111111111111111111111111111111111 -> f886798e776bce18da484b842b57d61fee7d1fd5d85a117103820412267c15da",
                 "73746f722222222222222222222222222222222222222222222222222222222222222222636f756e74 -> 90673fff5975559b967e4922c0b38a294f0aebca4889693366fbcb1ddad09a26",
+                "6e616d6568656c6c6f -> b769c9a1eba5eadb312aec58853636ae9da8bf5bb53084771a40b6d31d3fcc09",
             ]
         "#]].assert_debug_eq(&text);
-        for key in [account, storage] {
+        for key in [account, storage, name] {
             assert_eq!(StateKey::decode(&key.encode()), Some(key));
         }
         assert_eq!(StateKey::decode(b"acct"), None, "too short");
@@ -172,5 +190,7 @@ mod tests {
         let mut other = StateKey::Account(Address([1; 32])).encode();
         other[..4].copy_from_slice(b"code");
         assert_eq!(StateKey::decode(&other), None, "unknown tag");
+        assert_eq!(StateKey::decode(b"nameHello"), None, "a malformed name");
+        assert_eq!(StateKey::decode(b"name"), None, "an empty name");
     }
 }

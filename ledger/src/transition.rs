@@ -10,8 +10,9 @@
 //! validate        nonce is the sender's next; balance ≥ gas_limit × gas_price + value
 //!                 (else a receipt without fee: nonceMismatch / insufficientFunds)
 //! pre_execution   debit gas_limit × gas_price, nonce + 1
-//! execute_payload intrinsic gas, then transfer | deploy (validate, vm.deploy) | call (vm.execute);
-//!                 a successful execution's writes are applied
+//! execute_payload intrinsic gas, then transfer | deploy (validate, vm.deploy) | call (vm.execute)
+//!                 | a name operation (its fixed name gas, then the ownership and deployer
+//!                 checks); a successful execution's writes are applied
 //! post_execution  breakdown sums to gas_used ≤ gas_limit; refund unused gas; credit the fee
 //! ```
 //!
@@ -25,12 +26,13 @@ use std::sync::Arc;
 
 use opmeter_vm::warm_set;
 use opmeter_vm::{
-    Address, BlockContext, CallRequest, CodeHash, DeployRequest, Outcome, PreparedCode, StateError,
-    StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
+    Address, BlockContext, CallRequest, CodeHash, DeployRequest, GasCategory, Outcome,
+    PreparedCode, StateError, StateView, Status, Trace, TraceOptions, Vm, VmError, WriteSet, U256,
 };
 
 use crate::block::{breakdown_with_intrinsic, Account, Receipt, ReceiptStatus};
 use crate::encoding::Hash32;
+use crate::name::{name_gas, Name, NameRecord};
 use crate::tx::{Payload, Transaction};
 
 /// The ledger as a transaction sees it: accounts plus everything the vm reads.
@@ -70,6 +72,18 @@ pub trait LedgerState: StateView {
         key: Vec<u8>,
         value: Option<Vec<u8>>,
     ) -> Result<(), StateError>;
+
+    /// A name's record (`None` when nobody registered it).
+    ///
+    /// # Errors
+    /// When the backend fails or does not hold the value.
+    fn name(&self, name: &Name) -> Result<Option<NameRecord>, StateError>;
+
+    /// Replaces a name's record (names are never removed).
+    ///
+    /// # Errors
+    /// When the backend fails.
+    fn set_name(&self, name: &Name, record: NameRecord) -> Result<(), StateError>;
 
     /// Applies a successful execution's writes: new balances, new contracts' code hashes, storage.
     ///
@@ -193,6 +207,14 @@ pub fn execute_transaction<S: LedgerState + 'static>(
     receipt.gas_breakdown =
         breakdown_with_intrinsic(payload.outcome.as_ref(), payload.intrinsic_gas);
     receipt.gas_used = payload.intrinsic_gas + payload.outcome.as_ref().map_or(0, |o| o.gas_used);
+    for (category, gas) in payload.name_gas.into_iter().filter(|(_, gas)| *gas > 0) {
+        let entry = receipt
+            .gas_breakdown
+            .entry(category.key().to_string())
+            .or_insert(0);
+        *entry = entry.saturating_add(gas);
+        receipt.gas_used = receipt.gas_used.saturating_add(gas);
+    }
     receipt.status = payload.status;
     if let Some(outcome) = payload.outcome {
         receipt.trap_code = outcome.trap_code().map(|t| t.code());
@@ -282,6 +304,8 @@ pub struct PayloadResult {
     pub contract_address: Option<Address>,
     /// The gas trace, when asked for and code ran.
     pub trace: Option<Trace>,
+    /// The name gas charged by a name payload, by category (see [`crate::name::name_gas`]).
+    pub name_gas: Vec<(GasCategory, u64)>,
 }
 
 /// Phase 3: charges the intrinsic gas, then runs the payload with the rest of the gas limit
@@ -302,6 +326,7 @@ pub fn execute_payload<S: LedgerState + 'static>(
         deployed: None,
         contract_address: None,
         trace: None,
+        name_gas: Vec::new(),
     };
     if input.intrinsic_gas > tx.gas_limit {
         result.status = ReceiptStatus::OutOfGas;
@@ -372,8 +397,85 @@ pub fn execute_payload<S: LedgerState + 'static>(
             result.status = ReceiptStatus::from_vm(outcome.status);
             result.outcome = Some(outcome);
         }
+        Payload::RegisterName { .. } | Payload::PointName { .. } | Payload::TransferName { .. } => {
+            let parts = name_gas(vm.schedule(), &tx.payload).ok_or_else(|| {
+                TransitionError::Invariant("a name payload without name gas".into())
+            })?;
+            // Charged in order until the gas left runs out (then the whole limit is used).
+            let mut left = vm_gas;
+            for (category, gas) in parts {
+                let charged = gas.min(left);
+                left -= charged;
+                result.name_gas.push((category, charged));
+            }
+            let total: u64 = parts.iter().map(|(_, gas)| *gas).sum();
+            result.status = if total > vm_gas {
+                ReceiptStatus::OutOfGas
+            } else {
+                name_operation(state.as_ref(), env.block.height, input.sender, &tx.payload)?
+            };
+        }
     }
     Ok(result)
+}
+
+/// Runs a name payload whose gas is paid: checks the name, its owner and the target's deployer,
+/// and writes the record when they hold. Returns the receipt status.
+///
+/// # Errors
+/// State faults.
+fn name_operation<S: LedgerState + ?Sized>(
+    state: &S,
+    height: u64,
+    sender: Address,
+    payload: &Payload,
+) -> Result<ReceiptStatus, TransitionError> {
+    let Some(Ok(name)) = payload.name().map(Name::parse) else {
+        return Ok(ReceiptStatus::InvalidName);
+    };
+    let existing = state.name(&name)?;
+    let deployed_by_sender = |target: &Address, salt: &[u8]| -> Result<bool, TransitionError> {
+        Ok(match state.account(target)?.code_hash {
+            Some(code_hash) => Address::for_contract(&sender, &code_hash, salt) == *target,
+            None => false,
+        })
+    };
+    let record = match (payload, existing) {
+        (Payload::RegisterName { .. }, Some(_)) => return Ok(ReceiptStatus::NameTaken),
+        (Payload::RegisterName { target, salt, .. }, None) => {
+            if !deployed_by_sender(target, salt)? {
+                return Ok(ReceiptStatus::NotDeployer);
+            }
+            NameRecord {
+                owner: sender,
+                target: *target,
+                registered_height: height,
+            }
+        }
+        (_, None) => return Ok(ReceiptStatus::NameNotFound),
+        (_, Some(record)) if record.owner != sender => return Ok(ReceiptStatus::NotNameOwner),
+        (Payload::PointName { target, salt, .. }, Some(record)) => {
+            if !deployed_by_sender(target, salt)? {
+                return Ok(ReceiptStatus::NotDeployer);
+            }
+            NameRecord {
+                target: *target,
+                ..record
+            }
+        }
+        (Payload::TransferName { new_owner, .. }, Some(record)) => NameRecord {
+            owner: *new_owner,
+            ..record
+        },
+        (_, Some(_)) => {
+            return Err(TransitionError::Invariant(format!(
+                "{} is not a name payload",
+                payload.kind()
+            )))
+        }
+    };
+    state.set_name(&name, record)?;
+    Ok(ReceiptStatus::Success)
 }
 
 /// Adds the codes an execution paid the cold load of, and a deployment's code, to the warm set

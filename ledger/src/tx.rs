@@ -65,6 +65,33 @@ pub enum Payload {
         )]
         value: U256,
     },
+    /// Registers a free name for a contract the sender deployed with `salt` (first come, first
+    /// served); the sender owns it. See [`crate::name`].
+    RegisterName {
+        /// The name ([`crate::name::Name`] rules; refused at admission otherwise).
+        name: String,
+        /// The contract it names.
+        target: Address,
+        /// The salt `target` was deployed with by the sender: `target` must be
+        /// `Address::for_contract(sender, its code hash, salt)`.
+        salt: Vec<u8>,
+    },
+    /// Re-points a name the sender owns to another contract the sender deployed with `salt`.
+    PointName {
+        /// The name.
+        name: String,
+        /// The contract it names from now on.
+        target: Address,
+        /// The salt `target` was deployed with by the sender.
+        salt: Vec<u8>,
+    },
+    /// Gives a name the sender owns to `new_owner` (any account); the target is unchanged.
+    TransferName {
+        /// The name.
+        name: String,
+        /// Its next owner.
+        new_owner: Address,
+    },
 }
 
 impl Payload {
@@ -73,15 +100,32 @@ impl Payload {
         match self {
             Payload::Transfer { amount, .. } => *amount,
             Payload::Deploy { value, .. } | Payload::Call { value, .. } => *value,
+            Payload::RegisterName { .. }
+            | Payload::PointName { .. }
+            | Payload::TransferName { .. } => U256::zero(),
         }
     }
 
-    /// A short name: `transfer`, `deploy` or `call`.
+    /// A short name: `transfer`, `deploy`, `call`, `registerName`, `pointName` or
+    /// `transferName`.
     pub fn kind(&self) -> &'static str {
         match self {
             Payload::Transfer { .. } => "transfer",
             Payload::Deploy { .. } => "deploy",
             Payload::Call { .. } => "call",
+            Payload::RegisterName { .. } => "registerName",
+            Payload::PointName { .. } => "pointName",
+            Payload::TransferName { .. } => "transferName",
+        }
+    }
+
+    /// The name a name payload is about.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Payload::RegisterName { name, .. }
+            | Payload::PointName { name, .. }
+            | Payload::TransferName { name, .. } => Some(name),
+            _ => None,
         }
     }
 }
@@ -275,6 +319,32 @@ impl Wallet {
             method: method.into(),
             input: args.as_bytes().to_vec(),
             value: U256::zero(),
+        })
+    }
+
+    /// Registers `name` for `target`, which this wallet deployed with `salt`.
+    pub fn register_name(&mut self, name: &str, target: Address, salt: &[u8]) -> SignedTransaction {
+        self.sign(Payload::RegisterName {
+            name: name.into(),
+            target,
+            salt: salt.to_vec(),
+        })
+    }
+
+    /// Re-points `name` (owned by this wallet) to `target`, deployed by this wallet with `salt`.
+    pub fn point_name(&mut self, name: &str, target: Address, salt: &[u8]) -> SignedTransaction {
+        self.sign(Payload::PointName {
+            name: name.into(),
+            target,
+            salt: salt.to_vec(),
+        })
+    }
+
+    /// Gives `name` (owned by this wallet) to `new_owner`.
+    pub fn transfer_name(&mut self, name: &str, new_owner: Address) -> SignedTransaction {
+        self.sign(Payload::TransferName {
+            name: name.into(),
+            new_owner,
         })
     }
 }

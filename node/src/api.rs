@@ -9,13 +9,14 @@ use opmeter_ledger::block::{Block, CommittedBlock, Header, Receipt, ReceiptStatu
 use opmeter_ledger::bundle::Bundle;
 use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::name::{Name, NameRecord};
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::tx::{Payload, Transaction};
 use opmeter_prover::{Proof, ProvableProgram, ProverError, Statement};
 use opmeter_rpc::backend::{
     AccountState, AtHeight, Backend, BackendError, BlockRef, ChainStatus, CodeRef, Estimate,
-    JobFailure, KnownTx, NodeMetrics, ProofJob, ProvabilityReport, ProveRequest, QuotaState,
-    ReceiptTrace, StorageProof, StoredCode, Verdict,
+    JobFailure, KnownTx, NameProof, NodeMetrics, ProofJob, ProvabilityReport, ProveRequest,
+    QuotaState, ReceiptTrace, StorageProof, StoredCode, Verdict,
 };
 use opmeter_vm::{
     Address, CallRequest, CodeHash, Interrupt, Outcome, Trace, TraceOptions, ValidationReport,
@@ -391,11 +392,12 @@ impl Backend for NodeBackend {
         &self,
         from: Address,
         payload: Payload,
+        height: Option<u64>,
         gas_cap: u64,
         interrupt: Interrupt,
     ) -> Result<AtHeight<Estimate>, BackendError> {
         let chain = self.chain();
-        let state = self.state(None)?.with_interrupt(interrupt);
+        let state = self.state(height)?.with_interrupt(interrupt);
         let cap = gas_cap.min(chain.genesis().block_gas_limit);
         match chain.estimate_gas(&state, from, &payload, cap) {
             Ok(estimate) => Ok(AtHeight {
@@ -413,6 +415,43 @@ impl Backend for NodeBackend {
             }),
             Err(EstimateError::Node(e)) => Err(fault(e)),
         }
+    }
+
+    fn resolve_name(
+        &self,
+        name: &Name,
+        height: Option<u64>,
+    ) -> Result<AtHeight<Option<NameRecord>>, BackendError> {
+        let state = self.state(height)?;
+        Ok(AtHeight {
+            value: state.view().name(name)?,
+            height: state.height(),
+        })
+    }
+
+    fn name_proof(
+        &self,
+        name: &Name,
+        height: Option<u64>,
+    ) -> Result<AtHeight<NameProof>, BackendError> {
+        // As `storage`: the height is resolved once; value, proof and root come from the tree.
+        let at = self.state(height)?.height();
+        let store = self.chain().store();
+        let (value, proof) = store.prove(&StateKey::Name(name.clone()), at)?;
+        let record = value
+            .as_deref()
+            .map(borsh::from_slice::<NameRecord>)
+            .transpose()
+            .map_err(|e| BackendError::Fault(format!("name record of {name}: {e}")))?;
+        Ok(AtHeight {
+            value: NameProof {
+                record,
+                value,
+                state_root: store.state_root(at)?,
+                proof: borsh::to_vec(&proof).map_err(|e| BackendError::Fault(e.to_string()))?,
+            },
+            height: at,
+        })
     }
 
     fn storage(

@@ -15,6 +15,7 @@ use opmeter_ledger::admission::AdmissionError;
 use opmeter_ledger::block::{intrinsic_gas, Account, Block, Header, Receipt, ReceiptStatus};
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::merkle::merkle_root;
+use opmeter_ledger::name::{payload_gas, Name};
 use opmeter_ledger::transition::{execute_transaction, Executed, TxEnv, TxInput};
 use opmeter_ledger::tx::{Payload, SignedTransaction, Transaction};
 use opmeter_vm::{
@@ -367,10 +368,17 @@ impl Chain {
                 .verify(&checked.hash)
                 .map_err(|_| AdmissionError::BadSignature)?;
         }
-        if let Payload::Deploy { code, .. } = &checked.signed.tx.payload {
+        let payload = &checked.signed.tx.payload;
+        if let Payload::Deploy { code, .. } = payload {
             self.vm
                 .validate(code)
                 .map_err(AdmissionError::InvalidCode)?;
+        }
+        if let Some(name) = payload.name() {
+            Name::parse(name).map_err(|rule| AdmissionError::InvalidName {
+                name: name.to_string(),
+                rule,
+            })?;
         }
         Ok(checked)
     }
@@ -406,10 +414,12 @@ impl Chain {
             });
         }
         let intrinsic_gas = self.intrinsic_gas(len_bytes);
-        if tx.gas_limit < intrinsic_gas {
+        // A name payload's gas is fixed too: a limit below it could only fail.
+        let fixed_gas = intrinsic_gas.saturating_add(payload_gas(self.schedule(), &tx.payload));
+        if tx.gas_limit < fixed_gas {
             return Err(AdmissionError::GasLimitBelowIntrinsic {
                 gas_limit: tx.gas_limit,
-                intrinsic_gas,
+                intrinsic_gas: fixed_gas,
             });
         }
         if tx.gas_price < self.min_gas_price {

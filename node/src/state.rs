@@ -1,4 +1,4 @@
-//! Views of state for the vm: the committed head (the [`Store`]'s flat families, live for the
+//! Views of state for the vm and the ledger (accounts, storage, code, names): the committed head (the [`Store`]'s flat families, live for the
 //! block producer, through a [`Snapshot`] for every other reader), a past height (the tree's value
 //! history), and a staged overlay that collects one block's writes on top of the head without
 //! persisting anything.
@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use opmeter_ledger::block::Account;
+use opmeter_ledger::name::{Name, NameRecord};
 use opmeter_ledger::state::StateKey;
 use opmeter_ledger::transition::{LedgerState, TransitionError};
 use opmeter_vm::{Address, CodeHash, StateError, StateView, U256};
@@ -64,6 +65,18 @@ impl CommittedView {
             Version::At(height) => self
                 .store
                 .state_value_at(&StateKey::Storage(*contract, key.to_vec()), *height),
+        }
+    }
+
+    /// A name's record.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn name(&self, name: &Name) -> Result<Option<NameRecord>, StoreError> {
+        match &self.version {
+            Version::Head => self.store.name(name),
+            Version::Snapshot(snapshot) => snapshot.name(name),
+            Version::At(height) => self.store.name_at(name, *height),
         }
     }
 
@@ -331,6 +344,20 @@ impl LedgerState for Overlay {
     ) -> Result<(), StateError> {
         self.record(|r| r.write(StateKey::Storage(contract, key.clone())));
         self.changes.write().storage.insert((contract, key), value);
+        Ok(())
+    }
+
+    fn name(&self, name: &Name) -> Result<Option<NameRecord>, StateError> {
+        self.record(|r| r.read(StateKey::Name(name.clone())));
+        if let Some(record) = self.changes.read().names.get(name) {
+            return Ok(Some(*record));
+        }
+        Ok(self.base.name(name)?)
+    }
+
+    fn set_name(&self, name: &Name, record: NameRecord) -> Result<(), StateError> {
+        self.record(|r| r.write(StateKey::Name(name.clone())));
+        self.changes.write().names.insert(name.clone(), record);
         Ok(())
     }
 }

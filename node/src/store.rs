@@ -7,6 +7,7 @@
 //! meta            b"head" | b"genesis"                 height (u64 BE) | genesis JSON
 //! accounts        address                              borsh(Account)        (latest)
 //! storage         address ‖ key                        value bytes           (latest)
+//! names           name                                 borsh(NameRecord)     (latest)
 //! code            code hash                            original wasm
 //! jmt_nodes       borsh(NodeKey)                       borsh(Node)
 //! jmt_values      key hash ‖ version (BE)              borsh(Option<value>)  (every version)
@@ -33,6 +34,7 @@ use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBat
 
 use opmeter_ledger::block::{Account, Block, Header, Receipt};
 use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::name::{Name, NameRecord};
 use opmeter_ledger::state::{StateKey, StateProof, TreeHasher};
 use opmeter_ledger::tx::SignedTransaction;
 
@@ -48,9 +50,10 @@ const CF_RECEIPTS: &str = "receipts";
 const CF_TX_INDEX: &str = "tx_index";
 const CF_BLOCK_INDEX: &str = "block_index";
 const CF_MEMPOOL: &str = "mempool";
+const CF_NAMES: &str = "names";
 const CF_CERTIFICATES: &str = "certificates";
 
-const ALL_CFS: [&str; 13] = [
+const ALL_CFS: [&str; 14] = [
     CF_META,
     CF_ACCOUNTS,
     CF_STORAGE,
@@ -63,6 +66,7 @@ const ALL_CFS: [&str; 13] = [
     CF_TX_INDEX,
     CF_BLOCK_INDEX,
     CF_MEMPOOL,
+    CF_NAMES,
     CF_CERTIFICATES,
 ];
 
@@ -92,6 +96,8 @@ pub struct StateChanges {
     pub storage: BTreeMap<(Address, Vec<u8>), Option<Vec<u8>>>,
     /// Code uploaded by the block.
     pub codes: BTreeMap<CodeHash, Arc<[u8]>>,
+    /// Name records written (final records; names are never removed).
+    pub names: BTreeMap<Name, NameRecord>,
 }
 
 impl StateChanges {
@@ -109,7 +115,13 @@ impl StateChanges {
                 value.clone(),
             )
         });
-        accounts.chain(storage).collect()
+        let names = self.names.iter().map(|(name, record)| {
+            (
+                StateKey::Name(name.clone()).key_hash(),
+                Some(borsh::to_vec(record).unwrap_or_default()),
+            )
+        });
+        accounts.chain(storage).chain(names).collect()
     }
 }
 
@@ -206,6 +218,16 @@ pub trait LatestState {
     /// On a store failure.
     fn storage(&self, contract: &Address, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.get(CF_STORAGE, &storage_key(contract, key))
+    }
+
+    /// A name's record.
+    ///
+    /// # Errors
+    /// On a store failure; [`StoreError::Corrupt`] when it does not decode.
+    fn name(&self, name: &Name) -> Result<Option<NameRecord>, StoreError> {
+        self.get(CF_NAMES, name.as_str().as_bytes())?
+            .map(|bytes| decode("name", &bytes))
+            .transpose()
     }
 
     /// Code by hash (content-addressed: the same in every state that has it).
@@ -382,6 +404,16 @@ impl Store {
     ) -> Result<Option<Account>, StoreError> {
         self.state_value_at(&StateKey::Account(*address), height)?
             .map(|bytes| decode("account", &bytes))
+            .transpose()
+    }
+
+    /// A name's record as of block `height`.
+    ///
+    /// # Errors
+    /// On a store failure.
+    pub fn name_at(&self, name: &Name, height: u64) -> Result<Option<NameRecord>, StoreError> {
+        self.state_value_at(&StateKey::Name(name.clone()), height)?
+            .map(|bytes| decode("name", &bytes))
             .transpose()
     }
 
@@ -618,6 +650,14 @@ impl Store {
                 Some(value) => batch.put_cf(storage, flat_key, value),
                 None => batch.delete_cf(storage, flat_key),
             }
+        }
+        let names = self.cf(CF_NAMES)?;
+        for (name, record) in &commit.changes.names {
+            batch.put_cf(
+                names,
+                name.as_str().as_bytes(),
+                borsh::to_vec(record).unwrap_or_default(),
+            );
         }
         let code = self.cf(CF_CODE)?;
         for (code_hash, wasm) in &commit.changes.codes {

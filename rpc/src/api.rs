@@ -53,15 +53,20 @@ pub trait OpmeterApi {
 
     /// Balance and nonce of an account, at the head or at `height`.
     #[method(name = "account_get", blocking)]
-    fn account_get(&self, address: Address, height: Option<u64>) -> RpcResult<AccountView>;
+    fn account_get(&self, address: AddressOrName, height: Option<u64>) -> RpcResult<AccountView>;
 
-    /// Code by `codeHash`, or the code of the contract at `address` (exactly one). `null` when
-    /// unknown.
+    /// A name's record (owner, target, registering block) at the head or at `height`, with its
+    /// Merkle proof against that block's state root; `registered: false` when nobody holds it.
+    #[method(name = "name_get", blocking)]
+    fn name_get(&self, name: String, height: Option<u64>) -> RpcResult<NameView>;
+
+    /// Code by `codeHash`, or the code of the contract at `address` (an address or a name;
+    /// exactly one). `null` when unknown.
     #[method(name = "code_get", blocking)]
     fn code_get(
         &self,
         code_hash: Option<Hash32>,
-        address: Option<Address>,
+        address: Option<AddressOrName>,
     ) -> RpcResult<Option<CodeView>>;
 
     /// Checks `0x` wasm against every rule of deployment; returns every violation.
@@ -97,13 +102,13 @@ pub trait OpmeterApi {
     /// A contract's daily quota of read-only gas (rolling 24 h, over all callers): the budget,
     /// what its read-only calls used and what is left.
     #[method(name = "contract_quota", blocking)]
-    fn contract_quota(&self, contract: Address) -> RpcResult<QuotaView>;
+    fn contract_quota(&self, contract: AddressOrName) -> RpcResult<QuotaView>;
 
     /// A contract's storage value with its Merkle proof against a block's state root.
     #[method(name = "contract_storage", blocking)]
     fn contract_storage(
         &self,
-        contract: Address,
+        contract: AddressOrName,
         key: HexBytes,
         height: Option<u64>,
     ) -> RpcResult<StorageProofView>;
@@ -168,7 +173,7 @@ pub trait OpmeterApi {
     #[method(name = "contract_provability", blocking)]
     fn contract_provability(
         &self,
-        contract: Address,
+        contract: AddressOrName,
         height: Option<u64>,
     ) -> RpcResult<ProvabilityView>;
 
@@ -180,7 +185,7 @@ pub trait OpmeterApi {
     /// Development chains only: moves `amount` (decimal string) from the development account to
     /// `address`.
     #[method(name = "dev_fund", blocking)]
-    fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView>;
+    fn dev_fund(&self, address: AddressOrName, amount: DecU256) -> RpcResult<FundView>;
 
     /// This API's OpenRPC document.
     #[method(name = "rpc.discover")]
@@ -205,15 +210,19 @@ pub fn call_input(
     }
 }
 
-/// The payload of a transaction to estimate.
+/// The payload of a transaction to estimate, with its names resolved by `resolve`.
 ///
 /// # Errors
-/// `args` and `input` both given.
-pub fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
+/// `args` and `input` both given; what `resolve` returns.
+pub fn payload_of(
+    tx: &TxRequest,
+    mut resolve: impl FnMut(&AddressOrName) -> Result<Address, RpcError>,
+) -> Result<Payload, RpcError> {
     let value = |v: &Option<DecU256>| v.map_or_else(U256::zero, |v| v.0);
+    let salt = |s: &Option<HexBytes>| s.as_ref().map(|s| s.0.clone()).unwrap_or_default();
     Ok(match tx {
         TxRequest::Transfer { to, amount } => Payload::Transfer {
-            to: *to,
+            to: resolve(to)?,
             amount: amount.0,
         },
         TxRequest::Deploy {
@@ -235,10 +244,32 @@ pub fn payload_of(tx: &TxRequest) -> Result<Payload, RpcError> {
             input,
             value: amount,
         } => Payload::Call {
-            contract: *contract,
+            contract: resolve(contract)?,
             method: method.clone(),
             input: call_input(args.as_ref(), input.as_ref())?,
             value: value(amount),
+        },
+        TxRequest::RegisterName {
+            name,
+            target,
+            salt: s,
+        } => Payload::RegisterName {
+            name: name.clone(),
+            target: *target,
+            salt: salt(s),
+        },
+        TxRequest::PointName {
+            name,
+            target,
+            salt: s,
+        } => Payload::PointName {
+            name: name.clone(),
+            target: *target,
+            salt: salt(s),
+        },
+        TxRequest::TransferName { name, new_owner } => Payload::TransferName {
+            name: name.clone(),
+            new_owner: *new_owner,
         },
     })
 }
@@ -247,7 +278,7 @@ impl From<&Payload> for TxRequest {
     fn from(payload: &Payload) -> TxRequest {
         match payload {
             Payload::Transfer { to, amount } => TxRequest::Transfer {
-                to: *to,
+                to: (*to).into(),
                 amount: (*amount).into(),
             },
             Payload::Deploy {
@@ -268,11 +299,25 @@ impl From<&Payload> for TxRequest {
                 input,
                 value,
             } => TxRequest::Call {
-                contract: *contract,
+                contract: (*contract).into(),
                 method: method.clone(),
                 args: None,
                 input: Some(HexBytes::from(&input[..])),
                 value: Some((*value).into()),
+            },
+            Payload::RegisterName { name, target, salt } => TxRequest::RegisterName {
+                name: name.clone(),
+                target: *target,
+                salt: Some(HexBytes::from(&salt[..])),
+            },
+            Payload::PointName { name, target, salt } => TxRequest::PointName {
+                name: name.clone(),
+                target: *target,
+                salt: Some(HexBytes::from(&salt[..])),
+            },
+            Payload::TransferName { name, new_owner } => TxRequest::TransferName {
+                name: name.clone(),
+                new_owner: *new_owner,
             },
         }
     }
@@ -348,8 +393,41 @@ pub(crate) fn notices(backend: &dyn Backend) -> broadcast::Sender<Arc<BlockNotic
 }
 
 impl Api {
-    /// A read-only call's request, its gas limit checked against `callGasMax`.
-    pub(crate) fn call_request(&self, call: CallArgs) -> Result<CallRequest, RpcError> {
+    /// The address `target` names and the committed state the request must then read: an
+    /// address as given (with `height`), a name resolved once in the state of `height` (or the
+    /// head) and that state's height, so the name and everything after it are read from one
+    /// committed state.
+    ///
+    /// # Errors
+    /// `notFound` (2010) for a name nobody registered; `unknownBlock`; node faults.
+    pub(crate) fn resolve(
+        &self,
+        target: &AddressOrName,
+        height: Option<u64>,
+    ) -> Result<(Address, Option<u64>), RpcError> {
+        match target {
+            AddressOrName::Address(address) => Ok((*address, height)),
+            AddressOrName::Name(name) => {
+                let read = self.backend.resolve_name(name, height)?;
+                match read.value {
+                    Some(record) => Ok((record.target, Some(read.height))),
+                    None => Err(BackendError::UnknownName {
+                        name: name.clone(),
+                        height: read.height,
+                    }
+                    .into()),
+                }
+            }
+        }
+    }
+
+    /// A read-only call's request, its gas limit checked against `callGasMax`, its contract
+    /// resolved ([`Api::resolve`]), with the height it must run at.
+    pub(crate) fn call_request(
+        &self,
+        call: CallArgs,
+        height: Option<u64>,
+    ) -> Result<(CallRequest, Option<u64>), RpcError> {
         let gas_limit = call.gas_limit.map_or(self.config.call_gas_max, |g| g.0);
         if gas_limit > self.config.call_gas_max {
             return Err(RpcError::new(
@@ -361,14 +439,17 @@ impl Api {
             )
             .with_data(serde_json::json!({ "callGasMax": self.config.call_gas_max.to_string() })));
         }
-        Ok(CallRequest {
+        let input = call_input(call.args.as_ref(), call.input.as_ref())?;
+        let (contract, height) = self.resolve(&call.contract, height)?;
+        let request = CallRequest {
             caller: call.from.unwrap_or(Address([0; 32])),
-            contract: call.contract,
+            contract,
             method: call.method,
-            input: call_input(call.args.as_ref(), call.input.as_ref())?,
+            input,
             value: call.value.map_or_else(U256::zero, |v| v.0),
             gas_limit,
-        })
+        };
+        Ok((request, height))
     }
 
     /// Runs a read-only call in an execution slot under the time limit, after checking the
@@ -637,7 +718,8 @@ impl OpmeterApiServer for Api {
         Ok(HeaderView::from(&rpc(self.backend.head())?))
     }
 
-    fn account_get(&self, address: Address, height: Option<u64>) -> RpcResult<AccountView> {
+    fn account_get(&self, address: AddressOrName, height: Option<u64>) -> RpcResult<AccountView> {
+        let (address, height) = self.resolve(&address, height)?;
         let read = rpc(self.backend.account(address, height))?;
         let AccountState {
             account,
@@ -653,14 +735,28 @@ impl OpmeterApiServer for Api {
         })
     }
 
+    fn name_get(&self, name: String, height: Option<u64>) -> RpcResult<NameView> {
+        let name = opmeter_ledger::name::Name::parse(&name).map_err(|rule| {
+            RpcError::invalid_params(format!("invalid name {name:?}: {rule}")).with_data(
+                serde_json::json!({ "reason": "invalidName", "rule": rule.name(), "ruleCode": rule.code() }),
+            )
+        })?;
+        let read = rpc(self.backend.name_proof(&name, height))?;
+        Ok(NameView::new(&name, &read.value, read.height))
+    }
+
     fn code_get(
         &self,
         code_hash: Option<Hash32>,
-        address: Option<Address>,
+        address: Option<AddressOrName>,
     ) -> RpcResult<Option<CodeView>> {
         let target = match (code_hash, address) {
             (Some(hash), None) => CodeRef::Hash(hash),
-            (None, Some(address)) => CodeRef::Contract(address),
+            (None, Some(address)) => match self.resolve(&address, None) {
+                Ok((address, _)) => CodeRef::Contract(address),
+                Err(e) if e.code == ErrorCode::NotFound.code() => return Ok(None),
+                Err(e) => return Err(e.into()),
+            },
             _ => {
                 return Err(RpcError::invalid_params(
                     "give exactly one of `codeHash` and `address`",
@@ -732,7 +828,7 @@ impl OpmeterApiServer for Api {
         call: CallArgs,
         height: Option<u64>,
     ) -> RpcResult<CallResultView> {
-        let request = self.call_request(call)?;
+        let (request, height) = self.call_request(call, height)?;
         let (view, _) = self.metered(ext, request, |request, interrupt| {
             let run = self.backend.call(request, height, interrupt)?;
             let used = run.value.gas_used;
@@ -746,7 +842,13 @@ impl OpmeterApiServer for Api {
         ext: &Extensions,
         args: EstimateArgs,
     ) -> RpcResult<EstimateView> {
-        let payload = payload_of(&args.tx)?;
+        // A name is resolved at the head, and the estimate runs against that same state.
+        let mut at = None;
+        let payload = payload_of(&args.tx, |target| {
+            let (address, height) = self.resolve(target, at)?;
+            at = height;
+            Ok(address)
+        })?;
         let ip = client_ip(ext);
         let cap = self.config.call_gas_max;
         // Up to two executions plus a bisection over (used, cap] plus a final run: reserve them
@@ -757,7 +859,7 @@ impl OpmeterApiServer for Api {
         let result = self.executions.run(|| {
             let deadline = Deadline::start(self.config.call_time_max);
             self.backend
-                .estimate_gas(args.from, payload, cap, deadline.interrupt())
+                .estimate_gas(args.from, payload, at, cap, deadline.interrupt())
         });
         let spent = match &result {
             Ok(estimate) => estimate.value.gas_burned,
@@ -782,7 +884,8 @@ impl OpmeterApiServer for Api {
         ))
     }
 
-    fn contract_quota(&self, contract: Address) -> RpcResult<QuotaView> {
+    fn contract_quota(&self, contract: AddressOrName) -> RpcResult<QuotaView> {
+        let (contract, _) = self.resolve(&contract, None)?;
         let quota = self.backend.quota_status(contract);
         Ok(QuotaView {
             contract,
@@ -795,10 +898,11 @@ impl OpmeterApiServer for Api {
 
     fn contract_storage(
         &self,
-        contract: Address,
+        contract: AddressOrName,
         key: HexBytes,
         height: Option<u64>,
     ) -> RpcResult<StorageProofView> {
+        let (contract, height) = self.resolve(&contract, height)?;
         let read = rpc(self.backend.storage(contract, &key.0, height))?;
         let key_hash = StateKey::Storage(contract, key.0.clone()).key_hash();
         Ok(StorageProofView {
@@ -866,7 +970,7 @@ impl OpmeterApiServer for Api {
         options: Option<TraceArgs>,
     ) -> RpcResult<TraceView> {
         let options = options.unwrap_or_default().options();
-        let request = self.call_request(call)?;
+        let (request, height) = self.call_request(call, height)?;
         let (view, _) = self.metered(ext, request, |request, interrupt| {
             let run = self
                 .backend
@@ -886,12 +990,13 @@ impl OpmeterApiServer for Api {
                 ))
             })?),
         };
+        let (contract, height) = self.resolve(&args.contract, args.height)?;
         let job = rpc(self.backend.prove(ProveRequest {
-            contract: args.contract,
+            contract,
             method: args.method,
             args: args.args.iter().map(|a| a.0).collect(),
             profile,
-            height: args.height,
+            height,
         }))?;
         Ok(ProofJobView::from(&job))
     }
@@ -949,9 +1054,10 @@ impl OpmeterApiServer for Api {
 
     fn contract_provability(
         &self,
-        contract: Address,
+        contract: AddressOrName,
         height: Option<u64>,
     ) -> RpcResult<ProvabilityView> {
+        let (contract, height) = self.resolve(&contract, height)?;
         let read = rpc(self.backend.provability(contract, height))?;
         Ok(ProvabilityView::new(&read.value, read.height))
     }
@@ -1010,7 +1116,8 @@ impl OpmeterApiServer for Api {
         Ok(())
     }
 
-    fn dev_fund(&self, address: Address, amount: DecU256) -> RpcResult<FundView> {
+    fn dev_fund(&self, address: AddressOrName, amount: DecU256) -> RpcResult<FundView> {
+        let (address, _) = self.resolve(&address, None)?;
         let tx_hash = rpc(self.backend.dev_fund(address, amount.0))?;
         Ok(FundView::new(address, amount.0, tx_hash))
     }

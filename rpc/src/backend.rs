@@ -13,6 +13,7 @@ use opmeter_ledger::block::{Account, Block, CommittedBlock, Header, Receipt};
 use opmeter_ledger::bundle::Bundle;
 use opmeter_ledger::compare::ReplayReport;
 use opmeter_ledger::encoding::Hash32;
+use opmeter_ledger::name::{Name, NameRecord};
 use opmeter_ledger::tx::{Payload, SignedTransaction};
 use opmeter_prover::{KeyOrigin, NotProvable, Profile, Proof, ProverError, Statement};
 use opmeter_vm::{
@@ -113,6 +114,19 @@ pub struct Estimate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StorageProof {
     /// The value (`None`: absent).
+    pub value: Option<Vec<u8>>,
+    /// The state root of the block it was read from.
+    pub state_root: Hash32,
+    /// Borsh of the `jmt` 0.12 `SparseMerkleProof` (inclusion or exclusion).
+    pub proof: Vec<u8>,
+}
+
+/// A name's record with its Merkle proof against the state root of its block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameProof {
+    /// The record (`None`: nobody registered the name).
+    pub record: Option<NameRecord>,
+    /// Its encoding as proven (`borsh(NameRecord)`).
     pub value: Option<Vec<u8>>,
     /// The state root of the block it was read from.
     pub state_root: Hash32,
@@ -353,6 +367,14 @@ pub enum BackendError {
         /// The height read.
         height: u64,
     },
+    /// No name registered under that name (in the state read).
+    #[error("no contract is named `{name}` at height {height}")]
+    UnknownName {
+        /// The name.
+        name: Name,
+        /// The height read.
+        height: u64,
+    },
     /// Proving or verifying failed before a job existed (not provable, unknown profile, keys
     /// missing or corrupt, prover busy, …).
     #[error(transparent)]
@@ -458,7 +480,8 @@ pub trait Backend: Send + Sync + 'static {
         interrupt: Interrupt,
     ) -> Result<AtHeight<(Outcome, Trace)>, BackendError>;
 
-    /// The smallest gas limit at which `payload` from `from` succeeds against the head, at most
+    /// The smallest gas limit at which `payload` from `from` succeeds against the head (or the
+    /// committed state of `height`, where a name in the request was resolved), at most
     /// `gas_cap`, verified by executing at exactly that limit; every execution sees the same
     /// committed state. The executions stop once `interrupt` is set.
     ///
@@ -469,6 +492,7 @@ pub trait Backend: Send + Sync + 'static {
         &self,
         from: Address,
         payload: Payload,
+        height: Option<u64>,
         gas_cap: u64,
         interrupt: Interrupt,
     ) -> Result<AtHeight<Estimate>, BackendError>;
@@ -483,6 +507,27 @@ pub trait Backend: Send + Sync + 'static {
         key: &[u8],
         height: Option<u64>,
     ) -> Result<AtHeight<StorageProof>, BackendError>;
+
+    /// A name's record in the committed state of `height` (or the head), read once: the height
+    /// returned is the state every later read of the same request must use.
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults.
+    fn resolve_name(
+        &self,
+        name: &Name,
+        height: Option<u64>,
+    ) -> Result<AtHeight<Option<NameRecord>>, BackendError>;
+
+    /// A name's record with its proof against the state root of `height` (or the head).
+    ///
+    /// # Errors
+    /// [`BackendError::UnknownBlock`]; node faults.
+    fn name_proof(
+        &self,
+        name: &Name,
+        height: Option<u64>,
+    ) -> Result<AtHeight<NameProof>, BackendError>;
 
     /// Re-executes committed transaction `tx_hash` (its whole block, against the state before
     /// it) and compares its receipt field by field; `None` when not committed. Also returns the

@@ -126,7 +126,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
             Some(nonce) => Ok(nonce),
             None => Ok(self
                 .client
-                .account_get(self.address(), None)
+                .account_get(self.address().into(), None)
                 .await?
                 .pending_nonce),
         }
@@ -268,7 +268,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
             .contract_call(
                 CallArgs {
                     from: Some(self.address()),
-                    contract,
+                    contract: contract.into(),
                     method: method.into(),
                     args: Some(args.clone()).filter(|a| !a.is_null()),
                     ..CallArgs::default()

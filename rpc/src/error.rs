@@ -176,11 +176,17 @@ impl RpcError {
 }
 
 /// The JSON-RPC error of an admission refusal: code `1000 + n`, the message, and `data` with the
-/// stable name (and every violation for invalid code).
+/// stable name (and every violation for invalid code; the name and the broken rule for an
+/// invalid name).
 pub fn admission_error(error: &AdmissionError) -> RpcError {
     let mut data = json!({ "reason": error.name() });
     if let AdmissionError::InvalidCode(report) = error {
         data["violations"] = json!(ViolationView::all(report));
+    }
+    if let AdmissionError::InvalidName { name, rule } = error {
+        data["name"] = json!(name);
+        data["rule"] = json!(rule.name());
+        data["ruleCode"] = json!(rule.code());
     }
     RpcError::new(ErrorCode::Admission(error.code()), error.to_string()).with_data(data)
 }
@@ -227,6 +233,10 @@ impl From<BackendError> for RpcError {
             }
             BackendError::UnknownContract { .. } => {
                 RpcError::new(ErrorCode::UnknownContract, error.to_string())
+            }
+            BackendError::UnknownName { ref name, height } => {
+                let data = json!({ "name": name.as_str(), "height": height });
+                RpcError::new(ErrorCode::NotFound, error.to_string()).with_data(data)
             }
             BackendError::Prover(e) => prover_error(&e),
             BackendError::QuotaExhausted {
@@ -365,9 +375,9 @@ mod tests {
             .filter(|c| matches!(c, ErrorCode::Admission(_)))
             .map(|c| c.code())
             .collect();
-        assert_eq!(admission, (1001..=1014).collect::<Vec<i32>>());
+        assert_eq!(admission, (1001..=1015).collect::<Vec<i32>>());
         assert_eq!(ErrorCode::from_code(1000), None);
-        assert_eq!(ErrorCode::from_code(1015), None);
+        assert_eq!(ErrorCode::from_code(1016), None);
         let prover: Vec<(i32, &str)> = ErrorCode::ALL
             .iter()
             .filter(|c| matches!(c, ErrorCode::Prover(_)))

@@ -3,9 +3,15 @@
 //! ```text
 //! GET  /v1/c/{contract}/{method}?k=v&…   read-only call, arguments from the query
 //! POST /v1/c/{contract}/{method}         read-only call, arguments as the JSON body
+//!                                        ({contract}: a 0x address or a registered name)
 //! POST /v1/tx[?wait=true]                a signed transaction (raw bytes or 0x hex)
 //! GET  /v1/tx/{hash}                     a transaction and its receipt
 //! GET  /v1/openapi.json                  this API's OpenAPI document
+//!
+//! with a domain configured (`RpcConfig::http_domain`, `opmeter node --http-domain D`), every
+//! request whose host is `{name}.D` is for the contract named `{name}` (other paths: 404):
+//! GET  /{method}?k=v&…                    as GET /v1/c/{name}/{method}
+//! POST /{method}                          as POST /v1/c/{name}/{method}
 //! ```
 //!
 //! A call answers with the contract's output as the body (`application/json` when it is JSON),
@@ -32,7 +38,8 @@ use serde_json::{json, Value};
 use crate::api::{Api, ClientAddr, OpmeterApiServer};
 use crate::backend::AtHeight;
 use crate::error::{ErrorCode, RpcError};
-use crate::types::CallArgs;
+use crate::types::{AddressOrName, CallArgs};
+use opmeter_ledger::name::Name;
 use opmeter_prover::ErrorCode as ProverCode;
 
 /// Where the gateway's routes start.
@@ -50,6 +57,29 @@ pub fn is_gateway_request<B>(request: &HttpRequest<B>) -> bool {
     path.starts_with(PREFIX) || path == "/v1"
 }
 
+/// The contract label of `request`'s host under `domain`: `hello` for `Host: hello.<domain>`
+/// (any port, any case, a trailing dot allowed); `None` for any other host (the node's own
+/// name, an IP address, a deeper subdomain) and without a domain. The label is not checked
+/// here: a label that is not a name is an unknown contract.
+pub fn host_contract<B>(request: &HttpRequest<B>, domain: Option<&str>) -> Option<String> {
+    let domain = domain?.trim_end_matches('.');
+    let host = request
+        .headers()
+        .get(hyper::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().host())?;
+    // Strip the port (never an IPv6 literal here: those do not end with a domain).
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let label = host
+        .strip_suffix(&domain.to_ascii_lowercase())?
+        .strip_suffix('.')?;
+    (!label.is_empty() && !label.contains('.')).then(|| label.to_string())
+}
+
 /// The `route` label of a gateway path (bounded: one name per route).
 pub fn route_name(path: &str) -> &'static str {
     let rest = path.strip_prefix(PREFIX).unwrap_or("");
@@ -61,6 +91,9 @@ pub fn route_name(path: &str) -> &'static str {
         _ => "gateway_other",
     }
 }
+
+/// The `route` label of a call routed by host name.
+pub const HOST_CALL_ROUTE: &str = "gateway_host_call";
 
 /// An error answer: an HTTP status and the JSON-RPC error it carries.
 #[derive(Debug)]
@@ -142,7 +175,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             | AdmissionCode::NonceTooLow
             | AdmissionCode::NonceTooHigh
             | AdmissionCode::InsufficientBalance
-            | AdmissionCode::InvalidCode => StatusCode::BAD_REQUEST,
+            | AdmissionCode::InvalidCode
+            | AdmissionCode::InvalidName => StatusCode::BAD_REQUEST,
         },
     }
 }
@@ -204,7 +238,11 @@ pub(crate) async fn handle(
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let response = match route(api, request, remote).await {
+    let routed = match host_contract(&request, api.config.http_domain.as_deref()) {
+        Some(label) => route_host(api, request, remote, label).await,
+        None => route(api, request, remote).await,
+    };
+    let response = match routed {
         Ok(response) => response,
         Err(failure) => failure.response(),
     };
@@ -230,6 +268,79 @@ fn segments(path: &str) -> Result<Vec<String>, Failure> {
         .collect()
 }
 
+/// A request to `{label}.<domain>`: `GET|POST /{method}` calls the contract named `label`.
+async fn route_host(
+    api: Api,
+    request: HttpRequest<hyper::body::Incoming>,
+    remote: SocketAddr,
+    label: String,
+) -> Result<HttpResponse, Failure> {
+    let path = request.uri().path().to_string();
+    let method = request.method().clone();
+    let segment = path
+        .strip_prefix('/')
+        .filter(|rest| !rest.is_empty() && !rest.contains('/'));
+    let Some(segment) = segment else {
+        return Err(Failure::from(RpcError::new(
+            ErrorCode::NotFound,
+            format!("no route {path} on the host of contract `{label}`: call /{{method}}"),
+        )));
+    };
+    if method != Method::GET && method != Method::POST {
+        let mut failure = Failure::from(RpcError::new(
+            ErrorCode::InvalidRequest,
+            format!("{method} is not allowed on {path} (only GET, POST)"),
+        ))
+        .with_status(StatusCode::METHOD_NOT_ALLOWED);
+        failure
+            .headers
+            .push((hyper::header::ALLOW, HeaderValue::from_static("GET, POST")));
+        return Err(failure);
+    }
+    let name = match Name::parse(&label) {
+        Ok(name) => name,
+        Err(rule) => {
+            return Err(Failure::from(RpcError::new(
+                ErrorCode::NotFound,
+                format!("no contract is named `{label}` ({rule})"),
+            )))
+        }
+    };
+    let contract_method = percent_encoding::percent_decode_str(segment)
+        .decode_utf8()
+        .map_err(|_| Failure::from(RpcError::invalid_params("a path segment is not UTF-8")))?
+        .into_owned();
+    let (query, logs) = call_query(&request)?;
+    let args = if method == Method::POST {
+        let body = read_body(&api, request).await?;
+        body_args(&body)?.or(query.args)
+    } else {
+        query.args
+    };
+    let target = AddressOrName::Name(name);
+    call(
+        api,
+        remote,
+        target,
+        contract_method,
+        args,
+        query.controls,
+        logs,
+    )
+    .await
+}
+
+/// A call's query and whether it asks for the debug log lines (`_logs` or `opmeter-logs: true`).
+fn call_query<B>(request: &HttpRequest<B>) -> Result<(Query, bool), Failure> {
+    let query = Query::parse(request.uri().query())?;
+    let logs = query.logs
+        || request
+            .headers()
+            .get("opmeter-logs")
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+    Ok((query, logs))
+}
+
 async fn route(
     api: Api,
     request: HttpRequest<hyper::body::Incoming>,
@@ -245,13 +356,8 @@ async fn route(
             &crate::openapi::document(api.config.call_gas_max),
         )),
         (&Method::GET | &Method::POST, ["c", target, name]) => {
-            let query = Query::parse(request.uri().query())?;
-            let logs = query.logs
-                || request
-                    .headers()
-                    .get("opmeter-logs")
-                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-            let target = (*target).to_string();
+            let (query, logs) = call_query(&request)?;
+            let target = resolve(target)?;
             let name = (*name).to_string();
             let args = if method == Method::POST {
                 let body = read_body(&api, request).await?;
@@ -259,7 +365,7 @@ async fn route(
             } else {
                 query.args
             };
-            call(api, remote, &target, name, args, query.controls, logs).await
+            call(api, remote, target, name, args, query.controls, logs).await
         }
         (&Method::POST, ["tx"]) => {
             let wait = Query::parse_wait(request.uri().query())?;
@@ -410,13 +516,10 @@ impl Query {
     }
 }
 
-/// The contract a path names: a `0x` address.
-fn resolve(target: &str) -> Result<Address, Failure> {
-    serde_json::from_value(Value::String(target.to_string())).map_err(|e| {
-        bad(format!(
-            "`{target}` is not a contract address (0x and 64 hex digits): {e}"
-        ))
-    })
+/// The contract a path names: a `0x` address or a name (resolved with the call, in the state it
+/// reads).
+fn resolve(target: &str) -> Result<AddressOrName, Failure> {
+    AddressOrName::parse(target).map_err(bad)
 }
 
 fn header(name: &'static str, value: impl ToString) -> (HeaderName, HeaderValue) {
@@ -488,13 +591,12 @@ fn failed_call(run: &AtHeight<Outcome>, logs: bool) -> Failure {
 async fn call(
     api: Api,
     remote: SocketAddr,
-    target: &str,
+    contract: AddressOrName,
     method: String,
     args: Option<Value>,
     controls: Controls,
     logs: bool,
 ) -> Result<HttpResponse, Failure> {
-    let contract = resolve(target)?;
     let call = CallArgs {
         from: controls.from,
         contract,
@@ -504,11 +606,10 @@ async fn call(
         value: None,
         gas_limit: controls.gas_limit.map(DecU64),
     };
-    let height = controls.height;
     let (run, quota) = tokio::task::spawn_blocking(move || {
         let mut ext = Extensions::new();
         ext.insert(ClientAddr(remote));
-        let request = api.call_request(call)?;
+        let (request, height) = api.call_request(call, controls.height)?;
         api.metered(&ext, request, |request, interrupt| {
             let run = api.backend.call(request, height, interrupt)?;
             let used = run.value.gas_used;

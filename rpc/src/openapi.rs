@@ -12,6 +12,9 @@ use crate::types::{ReceiptView, TxView};
 /// An address or a hash: `0x` and 64 hex digits.
 const ADDRESS_PATTERN: &str = "^0x[0-9a-fA-F]{64}$";
 
+/// A contract in a path: an address, or a name (`specs/names.md`).
+const TARGET_PATTERN: &str = "^(0x[0-9a-fA-F]{64}|[a-z0-9][a-z0-9-]{1,30}[a-z0-9])$";
+
 /// The error body: `{"error": {"code", "name", "message", "data"?}}`.
 fn error_schema() -> Value {
     json!({
@@ -77,8 +80,8 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
     };
     let mut parameters = vec![
         json!({ "name": "target", "in": "path", "required": true,
-                "description": "the contract: 0x and 64 hex digits",
-                "schema": { "type": "string", "pattern": ADDRESS_PATTERN } }),
+                "description": "the contract: 0x and 64 hex digits, or a registered name (3–32 of a-z, 0-9 and -, not starting with 0x)",
+                "schema": { "type": "string", "pattern": TARGET_PATTERN } }),
         json!({ "name": "method", "in": "path", "required": true,
                 "description": "the method to call", "schema": { "type": "string" } }),
         json!({ "name": "_gas", "in": "query", "required": false,
@@ -119,7 +122,7 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
                 },
             },
             "400": error("malformed target, controls or arguments (-32602, -32700), or a gas limit above callGasMax (2002)"),
-            "404": error("no such contract or method (2004 with the execution), or no such block (2001)"),
+            "404": error("no such contract or method (2004 with the execution), no such name (2010), or no such block (2001)"),
             "422": error("the call reverted, trapped or ran out of gas (2004, data is the execution)"),
             "429": limited("the client's read-only budget (2003) or the contract's daily quota (2011) is used up"),
             "504": error("the call ran past the server's time limit and was stopped (2009)"),
@@ -186,7 +189,7 @@ pub fn document(call_gas_max: u64) -> Value {
                                 "properties": { "hash": { "type": "string" } },
                             } } },
                         },
-                        "400": error("refused at admission (1001–1011), or a body that is not hex"),
+                        "400": error("refused at admission (1001–1011, 1015), or a body that is not hex"),
                         "409": error("already known or its nonce is taken (1012, 1013)"),
                         "413": error("the body exceeds the server's limit (-32007, 1001)"),
                         "503": error("the mempool is full (1014)"),

@@ -62,8 +62,13 @@ const READ_ERRORS: &[ErrorCode] = &[
     ErrorCode::QuotaExhausted,
     ErrorCode::ExecutionTimeout,
     ErrorCode::UnknownBlock,
+    ErrorCode::NotFound,
     ErrorCode::Internal,
 ];
+
+/// What an address-or-name parameter is.
+const TARGET: &str =
+    "0x address, or a registered name (resolved once, in the state the request reads; unknown: 2010)";
 
 const AUDIT_ERRORS: &[ErrorCode] = &[
     ErrorCode::InvalidParams,
@@ -71,7 +76,7 @@ const AUDIT_ERRORS: &[ErrorCode] = &[
     ErrorCode::Internal,
 ];
 
-/// Admission codes documented once: `1000 + n`, n = 1..=14.
+/// Admission codes documented once: `1000 + n`, n = 1..=15.
 const ADMISSION: ErrorCode = ErrorCode::Admission(AdmissionCode::TooLarge);
 
 /// Prover codes documented once: `3000 + n`, n = 1..=13.
@@ -118,8 +123,24 @@ const METHODS: &[Method] = &[
     Method {
         name: "account_get",
         summary: "Balance, nonce and code hash of an account at the head or a height.",
-        params: &[p("address", s::<String>, "0x address"), HEIGHT],
+        params: &[p("address", s::<String>, TARGET), HEIGHT],
         result: s::<AccountView>,
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownBlock,
+            ErrorCode::NotFound,
+            ErrorCode::Internal,
+        ],
+        subscription: None,
+    },
+    Method {
+        name: "name_get",
+        summary: "A name's record (owner, target contract, registering block) at the head or a height, with its Merkle proof against that block's state root; registered: false when nobody holds it.",
+        params: &[
+            p("name", s::<String>, "the name (3–32 of a-z, 0-9, -; specs/names.md)"),
+            HEIGHT,
+        ],
+        result: s::<NameView>,
         errors: &[ErrorCode::InvalidParams, ErrorCode::UnknownBlock, ErrorCode::Internal],
         subscription: None,
     },
@@ -128,7 +149,7 @@ const METHODS: &[Method] = &[
         summary: "Code by code hash, or the code of the contract at an address; null when unknown.",
         params: &[
             opt("codeHash", s::<String>, "0x blake3 of the code"),
-            opt("address", s::<String>, "0x contract address"),
+            opt("address", s::<String>, TARGET),
         ],
         result: s::<Option<CodeView>>,
         errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
@@ -230,6 +251,7 @@ const METHODS: &[Method] = &[
         result: s::<EstimateView>,
         errors: &[
             ErrorCode::InvalidParams,
+            ErrorCode::NotFound,
             ErrorCode::ExecutionFailed,
             ErrorCode::RateLimited,
             ErrorCode::ExecutionTimeout,
@@ -240,21 +262,26 @@ const METHODS: &[Method] = &[
     Method {
         name: "contract_quota",
         summary: "A contract's daily quota of read-only gas (rolling 24 h): the budget, what its read-only calls used, what is left.",
-        params: &[p("contract", s::<String>, "0x contract address")],
+        params: &[p("contract", s::<String>, TARGET)],
         result: s::<QuotaView>,
-        errors: &[ErrorCode::InvalidParams, ErrorCode::Internal],
+        errors: &[ErrorCode::InvalidParams, ErrorCode::NotFound, ErrorCode::Internal],
         subscription: None,
     },
     Method {
         name: "contract_storage",
         summary: "A storage value with its Merkle proof against a block's state root.",
         params: &[
-            p("contract", s::<String>, "0x contract address"),
+            p("contract", s::<String>, TARGET),
             p("key", s::<String>, "0x storage key"),
             HEIGHT,
         ],
         result: s::<StorageProofView>,
-        errors: &[ErrorCode::InvalidParams, ErrorCode::UnknownBlock, ErrorCode::Internal],
+        errors: &[
+            ErrorCode::InvalidParams,
+            ErrorCode::UnknownBlock,
+            ErrorCode::NotFound,
+            ErrorCode::Internal,
+        ],
         subscription: None,
     },
     Method {
@@ -281,6 +308,7 @@ const METHODS: &[Method] = &[
         errors: &[
             ErrorCode::InvalidParams,
             ErrorCode::UnknownBlock,
+            ErrorCode::NotFound,
             ErrorCode::UnknownContract,
             PROVER,
             ErrorCode::Internal,
@@ -319,11 +347,12 @@ const METHODS: &[Method] = &[
     Method {
         name: "contract_provability",
         summary: "Per provable: export of a contract's code, whether it is in the provable subset and why not (the first instruction outside it, with its offset).",
-        params: &[p("contract", s::<String>, "0x contract address"), HEIGHT],
+        params: &[p("contract", s::<String>, TARGET), HEIGHT],
         result: s::<ProvabilityView>,
         errors: &[
             ErrorCode::InvalidParams,
             ErrorCode::UnknownBlock,
+            ErrorCode::NotFound,
             ErrorCode::UnknownContract,
             ErrorCode::Internal,
         ],
@@ -345,7 +374,7 @@ const METHODS: &[Method] = &[
         name: "dev_fund",
         summary: "Development chains only: moves an amount from the development account to an address.",
         params: &[
-            p("address", s::<String>, "0x address"),
+            p("address", s::<String>, TARGET),
             p("amount", s::<String>, "decimal amount"),
         ],
         result: s::<FundView>,
@@ -384,7 +413,7 @@ fn error_json(code: ErrorCode) -> Value {
     match code {
         ErrorCode::Admission(_) => json!({
             "code": 1000,
-            "message": "admission refused: the code is 1000 + n, n = 1..14 (data.reason names it; see specs/node.md)",
+            "message": "admission refused: the code is 1000 + n, n = 1..15 (data.reason names it; see specs/node.md)",
         }),
         ErrorCode::Prover(_) => json!({
             "code": 3000,

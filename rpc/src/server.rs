@@ -62,6 +62,9 @@ pub struct RpcConfig {
     pub read_gas_burst: u64,
     /// How long `tx_sendRawAndWait` waits for the receipt.
     pub receipt_wait: Duration,
+    /// The domain of host-name routing: a request to `{name}.{domain}` calls the contract named
+    /// `name` (`GET|POST /{method}`, see [`crate::gateway`]). `None`: no host-name routing.
+    pub http_domain: Option<String>,
 }
 
 impl Default for RpcConfig {
@@ -80,6 +83,7 @@ impl Default for RpcConfig {
             read_gas_per_second: 2_000_000_000,
             read_gas_burst: 4_000_000_000,
             receipt_wait: Duration::from_secs(30),
+            http_domain: None,
         }
     }
 }
@@ -406,9 +410,11 @@ impl Route {
     }
 }
 
-fn route_of<B>(request: &HttpRequest<B>) -> Route {
+fn route_of<B>(request: &HttpRequest<B>, http_domain: Option<&str>) -> Route {
     let path = request.uri().path();
-    if request.method() == hyper::Method::GET && path == "/metrics" {
+    if crate::gateway::host_contract(request, http_domain).is_some() {
+        Route::Gateway(crate::gateway::HOST_CALL_ROUTE)
+    } else if request.method() == hyper::Method::GET && path == "/metrics" {
         Route::Metrics
     } else if crate::gateway::is_gateway_request(request) {
         Route::Gateway(crate::gateway::route_name(path))
@@ -583,8 +589,10 @@ pub async fn serve(
                 move |mut request: HttpRequest<hyper::body::Incoming>| {
                     // The gas report page (`GET /`, `GET /ui`): a constant answered here, under
                     // the socket limits; everything else (POST, WebSocket) is JSON-RPC.
-                    let page = crate::ui::is_page_request(&request).then(crate::ui::page_response);
-                    let route = route_of(&request);
+                    let route = route_of(&request, api.config.http_domain.as_deref());
+                    let page = (crate::ui::is_page_request(&request)
+                        && !matches!(route, Route::Gateway(crate::gateway::HOST_CALL_ROUTE)))
+                    .then(crate::ui::page_response);
                     let api = api.clone();
                     // Every request gets an id: in its log lines (a span) and in its answer.
                     let id = request_ids.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;

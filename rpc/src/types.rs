@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use opmeter_ledger::block::{Header, Receipt, ReceiptStatus};
 use opmeter_ledger::encoding::{DecU256, DecU64, Hash32, HexBytes};
+use opmeter_ledger::name::Name;
 use opmeter_ledger::tx::{Payload, SignedTransaction};
 use opmeter_vm::{Address, CodeHash, Event, GasCategory, Outcome, ValidationReport, U256};
 use schemars::JsonSchema;
@@ -16,6 +17,145 @@ mod audit;
 mod proof;
 pub use audit::*;
 pub use proof::*;
+
+/// A contract or account named by its `0x` address or by its registered name (`specs/names.md`):
+/// accepted wherever an address is. An address is 64 hex digits (`0x` optional); a name is 3–32
+/// bytes of `[a-z0-9-]` and never starts with `0x`, so the two never overlap. A name is resolved
+/// once per request, in the committed state the request then reads.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum AddressOrName {
+    /// An address.
+    Address(Address),
+    /// A registered name.
+    Name(Name),
+}
+
+impl AddressOrName {
+    /// Parses an address, else a name.
+    ///
+    /// # Errors
+    /// Neither: the message names the naming rule the text breaks.
+    pub fn parse(text: &str) -> Result<AddressOrName, String> {
+        if let Ok(address) = Address::from_hex(text) {
+            return Ok(AddressOrName::Address(address));
+        }
+        Name::parse(text).map(AddressOrName::Name).map_err(|rule| {
+            format!("`{text}` is neither a 0x address (64 hex digits) nor a name: {rule}")
+        })
+    }
+
+    /// The address, when given as one.
+    pub fn address(&self) -> Option<Address> {
+        match self {
+            AddressOrName::Address(address) => Some(*address),
+            AddressOrName::Name(_) => None,
+        }
+    }
+}
+
+impl Default for AddressOrName {
+    /// The zero address.
+    fn default() -> AddressOrName {
+        AddressOrName::Address(Address([0; 32]))
+    }
+}
+
+impl From<Address> for AddressOrName {
+    fn from(address: Address) -> AddressOrName {
+        AddressOrName::Address(address)
+    }
+}
+
+impl From<Name> for AddressOrName {
+    fn from(name: Name) -> AddressOrName {
+        AddressOrName::Name(name)
+    }
+}
+
+impl std::fmt::Display for AddressOrName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddressOrName::Address(address) => write!(f, "{address}"),
+            AddressOrName::Name(name) => f.write_str(name.as_str()),
+        }
+    }
+}
+
+impl std::str::FromStr for AddressOrName {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<AddressOrName, String> {
+        AddressOrName::parse(text)
+    }
+}
+
+impl Serialize for AddressOrName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AddressOrName {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<AddressOrName, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(deserializer)?;
+        AddressOrName::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A name's record (`name_get`), with its Merkle proof against the state root of the block read.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NameView {
+    /// The name.
+    pub name: String,
+    /// Whether anyone registered it; `owner`, `target` and `registeredHeight` are `null` when not.
+    pub registered: bool,
+    /// `0x` the account that owns it (may re-point and transfer it).
+    #[schemars(with = "Option<String>")]
+    pub owner: Option<Address>,
+    /// `0x` the contract it names.
+    #[schemars(with = "Option<String>")]
+    pub target: Option<Address>,
+    /// The block that registered it.
+    pub registered_height: Option<u64>,
+    /// The block whose state it was read from.
+    pub height: u64,
+    /// `0x` that block's state root.
+    #[schemars(with = "String")]
+    pub state_root: Hash32,
+    /// `0x` key hash in the tree: `blake3("name" ‖ name)`.
+    #[schemars(with = "String")]
+    pub key_hash: Hash32,
+    /// `0x` the value proven: `borsh(NameRecord)` (`owner ‖ target ‖ registeredHeight` as u64
+    /// little-endian), `null` when absent.
+    #[schemars(with = "Option<String>")]
+    pub value: Option<HexBytes>,
+    /// `0x` borsh encoding of the `jmt` 0.12 `SparseMerkleProof` (inclusion or exclusion).
+    #[schemars(with = "String")]
+    pub proof: HexBytes,
+}
+
+impl NameView {
+    /// The view of `name`'s record read at `height` with its proof.
+    pub fn new(name: &Name, proven: &crate::backend::NameProof, height: u64) -> NameView {
+        let record = proven.record.as_ref();
+        let key_hash = opmeter_ledger::state::StateKey::Name(name.clone()).key_hash();
+        NameView {
+            name: name.to_string(),
+            registered: record.is_some(),
+            owner: record.map(|r| r.owner),
+            target: record.map(|r| r.target),
+            registered_height: record.map(|r| r.registered_height),
+            height,
+            state_root: proven.state_root,
+            key_hash: Hash32(key_hash.0),
+            value: proven.value.clone().map(HexBytes),
+            proof: HexBytes(proven.proof.clone()),
+        }
+    }
+}
 
 /// A block header as served.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -194,6 +334,36 @@ pub enum PayloadView {
         #[schemars(with = "String")]
         value: DecU256,
     },
+    /// Registers a name for a contract the sender deployed.
+    RegisterName {
+        /// The name.
+        name: String,
+        /// The contract it names.
+        #[schemars(with = "String")]
+        target: Address,
+        /// `0x` the salt the sender deployed `target` with.
+        #[schemars(with = "String")]
+        salt: HexBytes,
+    },
+    /// Re-points a name the sender owns to another contract the sender deployed.
+    PointName {
+        /// The name.
+        name: String,
+        /// The contract it names from now on.
+        #[schemars(with = "String")]
+        target: Address,
+        /// `0x` the salt the sender deployed `target` with.
+        #[schemars(with = "String")]
+        salt: HexBytes,
+    },
+    /// Gives a name the sender owns to another account.
+    TransferName {
+        /// The name.
+        name: String,
+        /// Its next owner.
+        #[schemars(with = "String")]
+        new_owner: Address,
+    },
 }
 
 /// A transaction as served.
@@ -370,9 +540,9 @@ pub struct CallArgs {
     #[serde(default)]
     #[schemars(with = "Option<String>")]
     pub from: Option<Address>,
-    /// The contract.
+    /// The contract: `0x` address or registered name.
     #[schemars(with = "String")]
-    pub contract: Address,
+    pub contract: AddressOrName,
     /// The method.
     pub method: String,
     /// Arguments as JSON (sdk contracts); sent as its compact encoding.
@@ -434,9 +604,9 @@ pub struct CallResultView {
 pub enum TxRequest {
     /// A value transfer.
     Transfer {
-        /// Recipient.
+        /// Recipient: `0x` address or registered name.
         #[schemars(with = "String")]
-        to: Address,
+        to: AddressOrName,
         /// Amount (decimal string).
         #[schemars(with = "String")]
         amount: DecU256,
@@ -464,9 +634,9 @@ pub enum TxRequest {
     },
     /// A call.
     Call {
-        /// The contract.
+        /// The contract: `0x` address or registered name.
         #[schemars(with = "String")]
-        contract: Address,
+        contract: AddressOrName,
         /// The method.
         method: String,
         /// Arguments as JSON.
@@ -480,6 +650,38 @@ pub enum TxRequest {
         #[serde(default)]
         #[schemars(with = "Option<String>")]
         value: Option<DecU256>,
+    },
+    /// Registers a name for a contract the sender deployed with `salt`.
+    RegisterName {
+        /// The name.
+        name: String,
+        /// `0x` the contract it names.
+        #[schemars(with = "String")]
+        target: Address,
+        /// `0x` the salt the sender deployed `target` with (default: empty).
+        #[serde(default)]
+        #[schemars(with = "Option<String>")]
+        salt: Option<HexBytes>,
+    },
+    /// Re-points a name the sender owns to another contract the sender deployed with `salt`.
+    PointName {
+        /// The name.
+        name: String,
+        /// `0x` the contract it names from now on.
+        #[schemars(with = "String")]
+        target: Address,
+        /// `0x` the salt the sender deployed `target` with (default: empty).
+        #[serde(default)]
+        #[schemars(with = "Option<String>")]
+        salt: Option<HexBytes>,
+    },
+    /// Gives a name the sender owns to another account.
+    TransferName {
+        /// The name.
+        name: String,
+        /// `0x` its next owner.
+        #[schemars(with = "String")]
+        new_owner: Address,
     },
 }
 
@@ -731,6 +933,20 @@ impl From<&Payload> for PayloadView {
                 method: method.clone(),
                 input: HexBytes::from(&input[..]),
                 value: (*value).into(),
+            },
+            Payload::RegisterName { name, target, salt } => PayloadView::RegisterName {
+                name: name.clone(),
+                target: *target,
+                salt: HexBytes::from(&salt[..]),
+            },
+            Payload::PointName { name, target, salt } => PayloadView::PointName {
+                name: name.clone(),
+                target: *target,
+                salt: HexBytes::from(&salt[..]),
+            },
+            Payload::TransferName { name, new_owner } => PayloadView::TransferName {
+                name: name.clone(),
+                new_owner: *new_owner,
             },
         }
     }

@@ -35,6 +35,7 @@ fn genesis() -> Genesis {
         balances,
         dev: false,
         schedule_version: 1,
+        validators: Vec::new(),
     }
 }
 
@@ -577,4 +578,112 @@ fn every_tampered_byte_of_a_bundle_is_detected() {
             .unwrap()
             .hash()
     );
+}
+
+/// Name transactions on a node under both schedules: every receipt (status, gas, breakdown)
+/// and the state root after them pinned; every receipt replays and its bundle verifies offline;
+/// a second node importing the blocks reaches the same root.
+#[test]
+fn name_transactions_bill_exactly_and_replay_identically_under_both_schedules() {
+    let mut text = String::new();
+    for version in [1u32, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let genesis = Genesis {
+            schedule_version: version,
+            ..genesis()
+        };
+        let open_with = |dir: &std::path::Path| {
+            Node::open(&NodeConfig {
+                data_dir: dir.to_path_buf(),
+                genesis: Some(genesis.clone()),
+                mode: BlockMode::Manual,
+                sync_writes: false,
+                mempool: Default::default(),
+            })
+            .unwrap()
+        };
+        let node = open_with(dir.path());
+        let mut alice = Wallet::new(key(1), CHAIN);
+        let mut bob = Wallet::new(key(2), CHAIN);
+        alice.gas_limit = 50_000_000;
+        bob.gas_limit = 50_000_000;
+        let code = contract("counter");
+        let deployed = block(
+            &node,
+            &[
+                alice.deploy(code, r#"{"start": 1}"#, b"one"),
+                alice.deploy(code, r#"{"start": 2}"#, b"two"),
+                bob.deploy(code, r#"{"start": 3}"#, b"bob"),
+            ],
+        );
+        let [one, two, bobs] = [0, 1, 2].map(|i| deployed[i].contract_address.unwrap());
+        alice.gas_limit = 2_000_000;
+        bob.gas_limit = 2_000_000;
+        let receipts = block(
+            &node,
+            &[
+                alice.register_name("hello", one, b"one"),
+                bob.register_name("hello", bobs, b"bob"),
+                bob.register_name("bobs", one, b"one"),
+                bob.point_name("hello", bobs, b"bob"),
+                alice.point_name("hello", two, b"two"),
+                alice.transfer_name("hello", bob.address()),
+                bob.point_name("hello", bobs, b"bob"),
+                alice.transfer_name("nobody", bob.address()),
+                bob.register_name("abcdefghijklmnopqrstuvwxyz012345", bobs, b"bob"),
+            ],
+        );
+        let statuses: Vec<&str> = receipts.iter().map(|r| r.status.name()).collect();
+        assert_eq!(
+            statuses,
+            [
+                "success",
+                "nameTaken",
+                "notDeployer",
+                "notNameOwner",
+                "success",
+                "success",
+                "success",
+                "nameNotFound",
+                "success",
+            ]
+        );
+        // The name now points at Bob's counter: reads see it.
+        let state = node.chain().read_state(None).unwrap().unwrap();
+        let record = state
+            .view()
+            .name(&opmeter_ledger::name::Name::parse("hello").unwrap())
+            .unwrap()
+            .unwrap();
+        assert_eq!((record.owner, record.target), (bob.address(), bobs));
+        assert_eq!(query(&node, record.target, "get", ""), "3");
+
+        let vm = node.chain().vm().clone();
+        for receipt in &receipts {
+            assert_eq!(receipt.breakdown_total(), receipt.gas_used);
+            let report = opmeter_node::audit::replay(node.chain(), &receipt.tx_hash)
+                .unwrap()
+                .unwrap();
+            assert!(report.matches(), "{:?}", report.first_difference());
+            let bundle = opmeter_node::audit::bundle(node.chain(), &receipt.tx_hash)
+                .unwrap()
+                .unwrap();
+            let verdict = opmeter_ledger::bundle::verify_bundle(&bundle, &vm).unwrap();
+            assert!(verdict.matches(), "{:?}", verdict.first_difference());
+        }
+        let other_dir = tempfile::tempdir().unwrap();
+        let other = open_with(other_dir.path());
+        for height in 1..=node.head().header.height {
+            let block = node.chain().store().block(height).unwrap().unwrap();
+            other.import_block(&block).unwrap();
+        }
+        assert_eq!(other.head().hash, node.head().hash);
+
+        text.push_str(&format!(
+            "schedule v{version}: state root {}\n",
+            node.head().header.state_root
+        ));
+        text.push_str(&render(&receipts));
+    }
+    expect_file!["snapshots/node_names.txt"].assert_eq(&text);
 }

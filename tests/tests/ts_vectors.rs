@@ -57,6 +57,15 @@ fn payload_json(payload: &Payload) -> Value {
             "kind": "call", "contract": contract.to_hex(), "method": method,
             "input": hex0x(input), "value": value.to_string(),
         }),
+        Payload::RegisterName { name, target, salt } => json!({
+            "kind": "registerName", "name": name, "target": target.to_hex(), "salt": hex0x(salt),
+        }),
+        Payload::PointName { name, target, salt } => json!({
+            "kind": "pointName", "name": name, "target": target.to_hex(), "salt": hex0x(salt),
+        }),
+        Payload::TransferName { name, new_owner } => json!({
+            "kind": "transferName", "name": name, "newOwner": new_owner.to_hex(),
+        }),
     }
 }
 
@@ -205,6 +214,31 @@ fn transactions() -> Vec<Value> {
         &dave,
         &signed,
     ));
+    // Names (`specs/names.md`).
+    let signed = dave.register_name("hello", Address([0x11; 32]), b"");
+    out.push(tx_vector_of(
+        "Wallet::register_name with an empty salt",
+        "dave",
+        &dave,
+        &signed,
+    ));
+    let signed = dave.point_name("my-app-2", Address([0x22; 32]), &[0, 1, 0xff]);
+    out.push(tx_vector_of(
+        "Wallet::point_name with a binary salt",
+        "dave",
+        &dave,
+        &signed,
+    ));
+    let signed = dave.transfer_name(
+        "abcdefghijklmnopqrstuvwxyz012345",
+        address_of(&seeded_key("carol")),
+    );
+    out.push(tx_vector_of(
+        "Wallet::transfer_name of a 32-byte name",
+        "dave",
+        &dave,
+        &signed,
+    ));
     out
 }
 
@@ -261,7 +295,7 @@ fn proof_vector(
     };
     let (contract, storage_key) = match key {
         StateKey::Storage(contract, k) => (json!(contract.to_hex()), json!(hex0x(k))),
-        StateKey::Account(_) => (Value::Null, Value::Null),
+        StateKey::Account(_) | StateKey::Name(_) => (Value::Null, Value::Null),
     };
     json!({
         "name": name,
@@ -297,6 +331,7 @@ fn proofs() -> Vec<Value> {
         balances,
         dev: false,
         schedule_version: 1,
+        validators: Vec::new(),
     };
     let node = Node::open(&NodeConfig {
         data_dir: dir.path().to_path_buf(),

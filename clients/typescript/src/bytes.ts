@@ -181,3 +181,34 @@ export function toAmount(value: Amount, what = 'amount', max: bigint = U256_MAX)
   }
   return big;
 }
+
+/** Fewest bytes of a name. */
+export const NAME_LEN_MIN = 3;
+/** Most bytes of a name. */
+export const NAME_LEN_MAX = 32;
+
+/** The naming rules, in the order the node checks them (`specs/names.md`). */
+export type NameRule = 'tooShort' | 'tooLong' | 'badCharacter' | 'edgeHyphen' | 'addressPrefix';
+
+/** The first naming rule `name` breaks, `null` when it is a well-formed name. */
+export function nameRule(name: string): NameRule | null {
+  const bytes = new TextEncoder().encode(name);
+  if (bytes.length < NAME_LEN_MIN) return 'tooShort';
+  if (bytes.length > NAME_LEN_MAX) return 'tooLong';
+  if (!/^[a-z0-9-]*$/.test(name)) return 'badCharacter';
+  if (name.startsWith('-') || name.endsWith('-')) return 'edgeHyphen';
+  if (name.startsWith('0x')) return 'addressPrefix';
+  return null;
+}
+
+/** Whether `text` is a well-formed name (as opposed to an address or anything else). */
+export function isName(text: string): boolean {
+  return nameRule(text) === null;
+}
+
+/**
+ * A contract or account given by its `0x` address or by its registered name: accepted wherever
+ * the API takes an address (`specs/names.md`). Names never start with `0x`, so the two never
+ * overlap.
+ */
+export type AddressOrName = string;

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { toBytes, type Amount, type BytesLike, type Hex } from './bytes.js';
+import { toBytes, type AddressOrName, type Amount, type BytesLike, type Hex } from './bytes.js';
 import { decimal, text, u8, u64, bytes, nullable, type Codec, type DecodeContext, type JsonValue } from './codec.js';
 import {
   ADMISSION_CODE_BASE,
@@ -28,7 +28,7 @@ import {
   type Violation,
 } from './errors.js';
 import { METHODS, type MethodSpec } from './methods.js';
-import { verifyStorageProof } from './proof.js';
+import { nameStateKey, verifyStateProof, verifyStorageProof } from './proof.js';
 import {
   ViolationViewCodec,
   type AccountView,
@@ -45,6 +45,7 @@ import {
   type EventFilter,
   type EventNotice,
   type FundView,
+  type NameView,
   type QuotaView,
   type HeaderView,
   type ProofJobView,
@@ -209,7 +210,7 @@ function field(data: unknown, key: string): unknown {
 }
 
 /**
- * The typed error of a JSON-RPC error object: {@link AdmissionError} for 1001–1014,
+ * The typed error of a JSON-RPC error object: {@link AdmissionError} for 1001–1015,
  * {@link RateLimitedError}, {@link ExecutionFailedError}, {@link CallGasAboveMaxError}, else
  * {@link RpcError}. A `data` of an unexpected shape gives a plain {@link RpcError} (or, strict,
  * a {@link ProtocolError}).
@@ -382,12 +383,38 @@ export class OpmeterClient {
    *
    * @throws {@link RpcError} `unknownBlock` (2001) for a height above the head.
    */
-  accountGet(address: Hex, height?: number): Promise<AccountView> {
+  accountGet(address: AddressOrName, height?: number): Promise<AccountView> {
     return this.invoke(METHODS.account_get, [address, height]);
   }
 
+  /**
+   * `name_get`: a name's record (owner, target contract, registering block) at the head or
+   * `height`, with its Merkle proof; `registered: false` when nobody holds it. Every method that
+   * takes an address also takes a name ({@link AddressOrName}).
+   *
+   * @throws {@link RpcError} `invalidParams` (-32602) for a malformed name (`data.rule`).
+   */
+  nameGet(name: string, height?: number): Promise<NameView> {
+    return this.invoke(METHODS.name_get, [name, height]);
+  }
+
+  /**
+   * `name_get`, proven against a state root the dapp trusts: the contract `name` points at, or
+   * `null` when proven free.
+   *
+   * @throws {@link ProofError} when the node's answer does not prove the record.
+   */
+  async verifiedName(
+    name: string,
+    trusted: { readonly height: number; readonly stateRoot: Hex },
+  ): Promise<NameView | null> {
+    const answer = await this.nameGet(name, trusted.height);
+    verifyStateProof(trusted.stateRoot, nameStateKey(name), answer.value, answer.proof);
+    return answer.registered ? answer : null;
+  }
+
   /** `code_get`: code by hash, or the code of the contract at an address; `null` when unknown. */
-  codeGet(target: { codeHash: Hex } | { address: Hex }): Promise<CodeView | null> {
+  codeGet(target: { codeHash: Hex } | { address: AddressOrName }): Promise<CodeView | null> {
     return 'codeHash' in target
       ? this.invoke(METHODS.code_get, [target.codeHash])
       : this.invoke(METHODS.code_get, [undefined, target.address]);
@@ -401,7 +428,7 @@ export class OpmeterClient {
   /**
    * `tx_sendRaw`: admits a signed transaction; resolves with its hash once pending and persisted.
    *
-   * @throws {@link AdmissionError} (1001–1014) when the node refuses it.
+   * @throws {@link AdmissionError} (1001–1015) when the node refuses it.
    */
   txSendRaw(tx: BytesLike | SignedTransaction): Promise<Hex> {
     return this.invoke(METHODS.tx_sendRaw, [rawTransaction(tx)]);
@@ -451,12 +478,12 @@ export class OpmeterClient {
    * `contract_storage`: a storage value with its Merkle proof against a block's state root.
    * Check it with {@link OpmeterClient.verifiedStorage} or {@link verifyStorageProof}.
    */
-  contractStorage(contract: Hex, key: BytesLike, height?: number): Promise<StorageProofView> {
+  contractStorage(contract: AddressOrName, key: BytesLike, height?: number): Promise<StorageProofView> {
     return this.invoke(METHODS.contract_storage, [contract, key, height]);
   }
 
   /** `contract_quota`: a contract's daily quota of read-only gas: budget, used, left. */
-  contractQuota(contract: Hex): Promise<QuotaView> {
+  contractQuota(contract: AddressOrName): Promise<QuotaView> {
     return this.invoke(METHODS.contract_quota, [contract]);
   }
 
@@ -486,7 +513,7 @@ export class OpmeterClient {
    *
    * @throws {@link RpcError} `devOnly` (2005) on other chains.
    */
-  devFund(address: Hex, amount: Amount): Promise<FundView> {
+  devFund(address: AddressOrName, amount: Amount): Promise<FundView> {
     return this.invoke(METHODS.dev_fund, [address, amount]);
   }
 
@@ -523,7 +550,7 @@ export class OpmeterClient {
   }
 
   /** `contract_provability`: per `provable:` export of a contract, whether it can be proven and why not. */
-  contractProvability(contract: Hex, height?: number): Promise<ProvabilityView> {
+  contractProvability(contract: AddressOrName, height?: number): Promise<ProvabilityView> {
     return this.invoke(METHODS.contract_provability, [contract, height]);
   }
 

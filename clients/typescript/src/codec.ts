@@ -19,6 +19,8 @@ import {
   toBytes,
   toHex,
   U64_MAX,
+  isName,
+  type AddressOrName,
   type Amount,
   type BytesLike,
   type Hex,
@@ -143,6 +145,22 @@ export function hex(bytes?: number): Codec<Hex> {
 
 /** A 32-byte identifier: addresses, hashes, roots, topics. */
 export const hex32: Codec<Hex> = hex(32);
+
+/**
+ * A contract or account as the API takes it: a registered name as is, anything else as a
+ * 32-byte `0x` address (`specs/names.md`).
+ */
+export const addressOrName: Codec<AddressOrName> = {
+  shape: { kind: 'string', format: 'text' },
+  decode: (wire, path, ctx) => {
+    const value = expectString(wire, path);
+    return isName(value) ? value : hex32.decode(value, path, ctx);
+  },
+  encode: (value, path) => {
+    if (typeof value === 'string' && isName(value)) return value;
+    return hex32.encode(value as Hex, path);
+  },
+};
 
 /** `0x` bytes as a `Uint8Array`. */
 export const bytes: Codec<Uint8Array> = {

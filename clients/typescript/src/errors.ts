@@ -124,9 +124,10 @@ export const ADMISSION_REASONS = [
   'alreadyKnown',
   'nonceTaken',
   'mempoolFull',
+  'invalidName',
 ] as const;
 
-/** Why the node refused a transaction (`data.reason` of codes 1001–1014). */
+/** Why the node refused a transaction (`data.reason` of codes 1001–1015). */
 export type AdmissionReason = (typeof ADMISSION_REASONS)[number];
 
 /** Proof errors are `PROVER_CODE_BASE + n` for prover error `n` of {@link PROVER_REASONS}. */
@@ -183,7 +184,7 @@ export function errorName(code: number): ErrorName | 'admission' | 'prover' | nu
 
 /** An error the node returned for a request: its stable `code`, `message` and `data`. */
 export class RpcError extends OpmeterError {
-  /** The JSON-RPC error code (see {@link ErrorCode}; 1001–1014 are admission refusals). */
+  /** The JSON-RPC error code (see {@link ErrorCode}; 1001–1015 are admission refusals). */
   readonly code: number;
   /** The code's name, or `null` for a code this client does not know. */
   readonly codeName: ErrorName | 'admission' | 'prover' | null;
@@ -215,7 +216,7 @@ export interface Violation {
   message: string;
 }
 
-/** The node refused a transaction (codes 1001–1014); nothing was stored. */
+/** The node refused a transaction (codes 1001–1015); nothing was stored. */
 export class AdmissionError extends RpcError {
   /** Which refusal (`data.reason`). */
   readonly reason: AdmissionReason;

@@ -8,11 +8,13 @@
  */
 
 import {
+  addressOrName,
   boolean,
   bytesInput,
   amount,
   hex32,
   json,
+  text,
   nullable,
   u64,
   type Codec,
@@ -33,6 +35,7 @@ import {
   EventFilterCodec,
   EventNoticeCodec,
   FundViewCodec,
+  NameViewCodec,
   QuotaViewCodec,
   HeaderViewCodec,
   ProofJobViewCodec,
@@ -68,7 +71,7 @@ export interface MethodSpec<R = unknown> {
   /** How the result is read. */
   readonly result: Codec<R>;
   /**
-   * Codes the document lists for it (`1000` stands for the admission range 1001–1014, `3000`
+   * Codes the document lists for it (`1000` stands for the admission range 1001–1015, `3000`
    * for the prover range 3001–3013).
    */
   readonly errors: readonly number[];
@@ -110,13 +113,19 @@ export const METHODS = {
   chain_head: { name: 'chain_head', params: [], result: HeaderViewCodec, errors: [E.internal] },
   account_get: {
     name: 'account_get',
-    params: [param('address', c(hex32)), height],
+    params: [param('address', c(addressOrName)), height],
     result: AccountViewCodec,
+    errors: [E.invalidParams, E.unknownBlock, E.notFound, E.internal],
+  },
+  name_get: {
+    name: 'name_get',
+    params: [param('name', c(text)), height],
+    result: NameViewCodec,
     errors: [E.invalidParams, E.unknownBlock, E.internal],
   },
   code_get: {
     name: 'code_get',
-    params: [optionalParam('codeHash', c(hex32)), optionalParam('address', c(hex32))],
+    params: [optionalParam('codeHash', c(hex32)), optionalParam('address', c(addressOrName))],
     result: nullable(CodeViewCodec),
     errors: [E.invalidParams, E.internal],
   },
@@ -179,6 +188,7 @@ export const METHODS = {
       E.quotaExhausted,
       E.executionTimeout,
       E.unknownBlock,
+      E.notFound,
       E.internal,
     ],
   },
@@ -193,6 +203,7 @@ export const METHODS = {
       E.quotaExhausted,
       E.executionTimeout,
       E.unknownBlock,
+      E.notFound,
       E.internal,
     ],
   },
@@ -200,19 +211,19 @@ export const METHODS = {
     name: 'contract_estimateGas',
     params: [param('args', c(EstimateArgsCodec))],
     result: EstimateViewCodec,
-    errors: [E.invalidParams, E.executionFailed, E.rateLimited, E.executionTimeout, E.internal],
+    errors: [E.invalidParams, E.notFound, E.executionFailed, E.rateLimited, E.executionTimeout, E.internal],
   },
   contract_quota: {
     name: 'contract_quota',
-    params: [param('contract', c(hex32))],
+    params: [param('contract', c(addressOrName))],
     result: QuotaViewCodec,
-    errors: [E.invalidParams, E.internal],
+    errors: [E.invalidParams, E.notFound, E.internal],
   },
   contract_storage: {
     name: 'contract_storage',
-    params: [param('contract', c(hex32)), param('key', c(bytesInput)), height],
+    params: [param('contract', c(addressOrName)), param('key', c(bytesInput)), height],
     result: StorageProofViewCodec,
-    errors: [E.invalidParams, E.unknownBlock, E.internal],
+    errors: [E.invalidParams, E.unknownBlock, E.notFound, E.internal],
   },
   subscribe_newHeads: {
     name: 'subscribe_newHeads',
@@ -232,7 +243,7 @@ export const METHODS = {
     name: 'proof_prove',
     params: [param('args', c(ProveArgsCodec))],
     result: ProofJobViewCodec,
-    errors: [E.invalidParams, E.unknownBlock, E.unknownContract, PROVER, E.internal],
+    errors: [E.invalidParams, E.unknownBlock, E.notFound, E.unknownContract, PROVER, E.internal],
   },
   proof_job: {
     name: 'proof_job',
@@ -254,9 +265,9 @@ export const METHODS = {
   },
   contract_provability: {
     name: 'contract_provability',
-    params: [param('contract', c(hex32)), height],
+    params: [param('contract', c(addressOrName)), height],
     result: ProvabilityViewCodec,
-    errors: [E.invalidParams, E.unknownBlock, E.unknownContract, E.internal],
+    errors: [E.invalidParams, E.unknownBlock, E.notFound, E.unknownContract, E.internal],
   },
   subscribe_proofJob: {
     name: 'subscribe_proofJob',
@@ -267,7 +278,7 @@ export const METHODS = {
   },
   dev_fund: {
     name: 'dev_fund',
-    params: [param('address', c(hex32)), param('amount', c(amount))],
+    params: [param('address', c(addressOrName)), param('amount', c(amount))],
     result: FundViewCodec,
     errors: [E.invalidParams, E.devOnly, ADMISSION, E.receiptTimeout, E.internal],
   },

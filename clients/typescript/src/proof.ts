@@ -140,6 +140,11 @@ export function accountStateKey(address: BytesLike): Uint8Array {
   return concatBytes(utf8('acct'), toBytes(address, 'address', 32));
 }
 
+/** The state-tree key of a name's record: `"name" ‖ name` (`specs/names.md`). */
+export function nameStateKey(name: string): Uint8Array {
+  return concatBytes(utf8('name'), utf8(name));
+}
+
 /** The tree's key hash of a state key: `blake3(stateKey)`. */
 export function stateKeyHash(stateKey: BytesLike): Hex {
   return toHex(blake3(toBytes(stateKey, 'state key')));

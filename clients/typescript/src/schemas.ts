@@ -6,8 +6,9 @@
  * @module
  */
 
-import type { Amount, BytesLike, Hex } from './bytes.js';
+import type { AddressOrName, Amount, BytesLike, Hex } from './bytes.js';
 import {
+  addressOrName,
   amount,
   array,
   boolean,
@@ -125,6 +126,34 @@ export type PayloadView =
       input: Uint8Array;
       /** Value moved to the contract. */
       value: bigint;
+    }
+  | {
+      /** Registers a name for a contract the sender deployed. */
+      kind: 'registerName';
+      /** The name. */
+      name: string;
+      /** The contract it names. */
+      target: Hex;
+      /** The salt the sender deployed `target` with. */
+      salt: Uint8Array;
+    }
+  | {
+      /** Re-points a name the sender owns to another contract the sender deployed. */
+      kind: 'pointName';
+      /** The name. */
+      name: string;
+      /** The contract it names from now on. */
+      target: Hex;
+      /** The salt the sender deployed `target` with. */
+      salt: Uint8Array;
+    }
+  | {
+      /** Gives a name the sender owns to another account. */
+      kind: 'transferName';
+      /** The name. */
+      name: string;
+      /** Its next owner. */
+      newOwner: Hex;
     };
 
 /** A transaction as served. */
@@ -276,8 +305,8 @@ export interface ReceiptView {
 export interface CallArgs {
   /** The caller the contract sees (default: the zero address). */
   from?: Hex | null;
-  /** The contract. */
-  contract: Hex;
+  /** The contract: `0x` address or registered name. */
+  contract: AddressOrName;
   /** The method. */
   method: string;
   /** Arguments as JSON (sdk contracts); `bigint`s are written exactly. */
@@ -321,8 +350,8 @@ export type TxRequest =
   | {
       /** A value transfer. */
       kind: 'transfer';
-      /** Recipient. */
-      to: Hex;
+      /** Recipient: `0x` address or registered name. */
+      to: AddressOrName;
       /** Amount. */
       amount: Amount;
     }
@@ -343,8 +372,8 @@ export type TxRequest =
   | {
       /** A call. */
       kind: 'call';
-      /** The contract. */
-      contract: Hex;
+      /** The contract: `0x` address or registered name. */
+      contract: AddressOrName;
       /** The method. */
       method: string;
       /** Arguments as JSON. */
@@ -353,7 +382,59 @@ export type TxRequest =
       input?: BytesLike | null;
       /** Value. */
       value?: Amount | null;
+    }
+  | {
+      /** Registers a name for a contract the sender deployed with `salt`. */
+      kind: 'registerName';
+      /** The name. */
+      name: string;
+      /** The contract it names. */
+      target: Hex;
+      /** The salt the sender deployed `target` with (default: empty). */
+      salt?: BytesLike | null;
+    }
+  | {
+      /** Re-points a name the sender owns to another contract the sender deployed with `salt`. */
+      kind: 'pointName';
+      /** The name. */
+      name: string;
+      /** The contract it names from now on. */
+      target: Hex;
+      /** The salt the sender deployed `target` with (default: empty). */
+      salt?: BytesLike | null;
+    }
+  | {
+      /** Gives a name the sender owns to another account. */
+      kind: 'transferName';
+      /** The name. */
+      name: string;
+      /** Its next owner. */
+      newOwner: Hex;
     };
+
+/** A name's record (`name_get`), with its Merkle proof against the state root of the block read. */
+export interface NameView {
+  /** The name. */
+  name: string;
+  /** Whether anyone registered it; `owner`, `target` and `registeredHeight` are `null` when not. */
+  registered: boolean;
+  /** The account that owns it. */
+  owner: Hex | null;
+  /** The contract it names. */
+  target: Hex | null;
+  /** The block that registered it. */
+  registeredHeight: number | null;
+  /** The block whose state it was read from. */
+  height: number;
+  /** That block's state root. */
+  stateRoot: Hex;
+  /** Key hash in the tree: `blake3("name" ‖ name)`. */
+  keyHash: Hex;
+  /** The value proven: `borsh(NameRecord)`, `null` when absent. */
+  value: Uint8Array | null;
+  /** Borsh of the `jmt` 0.12 proof (inclusion or exclusion). */
+  proof: Uint8Array;
+}
 
 /** What `contract_estimateGas` takes. */
 export interface EstimateArgs {
@@ -732,6 +813,23 @@ export const PayloadViewCodec: Codec<PayloadView> = named('PayloadView', () =>
       input: required(bytes),
       value: required(decimal),
     }),
+    registerName: object({
+      kind: required(constant('registerName')),
+      name: required(text),
+      target: required(hex32),
+      salt: required(bytes),
+    }),
+    pointName: object({
+      kind: required(constant('pointName')),
+      name: required(text),
+      target: required(hex32),
+      salt: required(bytes),
+    }),
+    transferName: object({
+      kind: required(constant('transferName')),
+      name: required(text),
+      newOwner: required(hex32),
+    }),
   }),
 );
 
@@ -847,7 +945,7 @@ export const CallArgsCodec: Codec<CallArgs> = named('CallArgs', () =>
   object<CallArgs>(
     {
       from: optional(nullable(hex32)),
-      contract: required(hex32),
+      contract: required(addressOrName),
       method: required(text),
       args: optional(jsonInput),
       input: optional(nullable(bytesInput)),
@@ -878,7 +976,7 @@ export const CallResultViewCodec: Codec<CallResultView> = named('CallResultView'
 /** @internal */
 export const TxRequestCodec: Codec<TxRequest> = named('TxRequest', () =>
   oneOf<TxRequest>({
-    transfer: object({ kind: required(constant('transfer')), to: required(hex32), amount: required(amount) }),
+    transfer: object({ kind: required(constant('transfer')), to: required(addressOrName), amount: required(amount) }),
     deploy: object({
       kind: required(constant('deploy')),
       code: required(bytesInput),
@@ -889,12 +987,45 @@ export const TxRequestCodec: Codec<TxRequest> = named('TxRequest', () =>
     }),
     call: object({
       kind: required(constant('call')),
-      contract: required(hex32),
+      contract: required(addressOrName),
       method: required(text),
       args: optional(jsonInput),
       input: optional(nullable(bytesInput)),
       value: optional(nullable(amount)),
     }),
+    registerName: object({
+      kind: required(constant('registerName')),
+      name: required(text),
+      target: required(hex32),
+      salt: optional(nullable(bytesInput)),
+    }),
+    pointName: object({
+      kind: required(constant('pointName')),
+      name: required(text),
+      target: required(hex32),
+      salt: optional(nullable(bytesInput)),
+    }),
+    transferName: object({
+      kind: required(constant('transferName')),
+      name: required(text),
+      newOwner: required(hex32),
+    }),
+  }),
+);
+
+/** @internal */
+export const NameViewCodec: Codec<NameView> = named('NameView', () =>
+  object<NameView>({
+    name: required(text),
+    registered: required(boolean),
+    owner: defaulted(nullable(hex32), null),
+    target: defaulted(nullable(hex32), null),
+    registeredHeight: defaulted(nullable(u64), null),
+    height: required(u64),
+    stateRoot: required(hex32),
+    keyHash: required(hex32),
+    value: defaulted(nullable(bytes), null),
+    proof: required(bytes),
   }),
 );
 
@@ -1160,8 +1291,8 @@ export interface ProofErrorView {
 
 /** What `proof_prove` takes. */
 export interface ProveArgs {
-  /** The contract. */
-  contract: Hex;
+  /** The contract: `0x` address or registered name. */
+  contract: AddressOrName;
   /** The provable method. */
   method: string;
   /** Its integer arguments (an `i32` argument must fit 32 bits). */
@@ -1278,7 +1409,7 @@ export const ProofErrorViewCodec: Codec<ProofErrorView> = named('ProofErrorView'
 export const ProveArgsCodec: Codec<ProveArgs> = named('ProveArgs', () =>
   object<ProveArgs>(
     {
-      contract: required(hex32),
+      contract: required(addressOrName),
       method: required(text),
       args: optional(array(amount)),
       profile: optional(nullable(text)),

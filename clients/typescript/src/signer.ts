@@ -11,7 +11,7 @@
  * @module
  */
 
-import { toAmount, toHex, U64_MAX, type Amount, type BytesLike, type Hex } from './bytes.js';
+import { toAmount, toHex, U64_MAX, type AddressOrName, type Amount, type BytesLike, type Hex } from './bytes.js';
 import type { OpmeterClient, WaitOptions } from './client.js';
 import type { JsonInput } from './codec.js';
 import { AdmissionError, ErrorCode, RateLimitedError, RpcError, TransportError, type AdmissionReason } from './errors.js';
@@ -86,6 +86,12 @@ function requestOf(payload: Payload): TxRequest {
       return { kind: 'deploy', code: payload.code, input: payload.initInput, salt: payload.salt, value: payload.value };
     case 'call':
       return { kind: 'call', contract: payload.contract, method: payload.method, input: payload.input, value: payload.value };
+    case 'registerName':
+      return { kind: 'registerName', name: payload.name, target: payload.target, salt: payload.salt };
+    case 'pointName':
+      return { kind: 'pointName', name: payload.name, target: payload.target, salt: payload.salt };
+    case 'transferName':
+      return { kind: 'transferName', name: payload.name, newOwner: payload.newOwner };
   }
 }
 
@@ -345,7 +351,7 @@ export class Signer {
   }
 
   /** Runs `method` read-only as this account (free; nothing is written). */
-  query(contract: Hex, method: string, args?: JsonInput): Promise<CallResultView> {
+  query(contract: AddressOrName, method: string, args?: JsonInput): Promise<CallResultView> {
     return this.client.contractCall({ from: this.address, contract, method, ...(args === undefined ? {} : { args }) });
   }
 

@@ -8,6 +8,9 @@
  * Payload = Transfer { to, amount: U256 }                                      (tag 0)
  *         | Deploy { code: Vec<u8>, init_input: Vec<u8>, salt: Vec<u8>, value } (tag 1)
  *         | Call { contract, method: String, input: Vec<u8>, value: U256 }     (tag 2)
+ *         | RegisterName { name: String, target, salt: Vec<u8> }           (tag 3)
+ *         | PointName { name: String, target, salt: Vec<u8> }              (tag 4)
+ *         | TransferName { name: String, new_owner }                       (tag 5)
  * SignedTransaction { tx: Transaction, signature: [u8; 64] }
  * ```
  *
@@ -18,6 +21,7 @@ import { blake3 } from '@noble/hashes/blake3.js';
 
 import { BorshReader, BorshWriter } from './borsh.js';
 import {
+  nameRule,
   concatBytes,
   toAmount,
   toBytes,
@@ -75,8 +79,83 @@ export interface CallPayload {
   readonly value: bigint;
 }
 
+/**
+ * Registers a free `name` for `target`, a contract the sender deployed with `salt`
+ * (`specs/names.md`).
+ */
+export interface RegisterNamePayload {
+  /** Discriminant. */
+  readonly kind: 'registerName';
+  /** The name: 3–32 of `a-z`, `0-9` and `-`, no leading or trailing `-`, not starting with `0x`. */
+  readonly name: string;
+  /** The contract it names. */
+  readonly target: Hex;
+  /** The salt the sender deployed `target` with. */
+  readonly salt: Uint8Array;
+}
+
+/** Re-points a name the sender owns to `target`, another contract it deployed with `salt`. */
+export interface PointNamePayload {
+  /** Discriminant. */
+  readonly kind: 'pointName';
+  /** The name. */
+  readonly name: string;
+  /** The contract it names from now on. */
+  readonly target: Hex;
+  /** The salt the sender deployed `target` with. */
+  readonly salt: Uint8Array;
+}
+
+/** Gives a name the sender owns to `newOwner`. */
+export interface TransferNamePayload {
+  /** Discriminant. */
+  readonly kind: 'transferName';
+  /** The name. */
+  readonly name: string;
+  /** Its next owner. */
+  readonly newOwner: Hex;
+}
+
 /** What a transaction does. */
-export type Payload = TransferPayload | DeployPayload | CallPayload;
+export type Payload =
+  | TransferPayload
+  | DeployPayload
+  | CallPayload
+  | RegisterNamePayload
+  | PointNamePayload
+  | TransferNamePayload;
+
+function checkedName(name: string, what: string): string {
+  if (typeof name !== 'string') throw new EncodingError(`${what}: the name must be a string`);
+  const rule = nameRule(name);
+  if (rule !== null) throw new EncodingError(`${what}: invalid name ${JSON.stringify(name)} (${rule})`);
+  return name;
+}
+
+/** Registers `name` for `target`, a contract the sender deployed with `salt` (default empty). */
+export function registerName(name: string, target: BytesLike, salt: BytesLike = new Uint8Array()): RegisterNamePayload {
+  return {
+    kind: 'registerName',
+    name: checkedName(name, 'registerName'),
+    target: toHex32(target, 'target'),
+    salt: toBytes(salt, 'salt'),
+  };
+}
+
+/** Re-points `name` (owned by the sender) to `target`, deployed by the sender with `salt`. */
+export function pointName(name: string, target: BytesLike, salt: BytesLike = new Uint8Array()): PointNamePayload {
+  return {
+    kind: 'pointName',
+    name: checkedName(name, 'pointName'),
+    target: toHex32(target, 'target'),
+    salt: toBytes(salt, 'salt'),
+  };
+}
+
+/** Gives `name` (owned by the sender) to `newOwner`. */
+export function transferName(name: string, newOwner: BytesLike): TransferNamePayload {
+  return { kind: 'transferName', name: checkedName(name, 'transferName'), newOwner: toHex32(newOwner, 'newOwner') };
+}
 
 /** An unsigned transaction. */
 export interface Transaction {
@@ -218,6 +297,15 @@ function writePayload(writer: BorshWriter, payload: Payload): void {
         .bytes(payload.input)
         .u256(payload.value);
       return;
+    case 'registerName':
+      writer.u8(3).string(payload.name).fixed(toBytes(payload.target, 'target', 32), 32).bytes(payload.salt);
+      return;
+    case 'pointName':
+      writer.u8(4).string(payload.name).fixed(toBytes(payload.target, 'target', 32), 32).bytes(payload.salt);
+      return;
+    case 'transferName':
+      writer.u8(5).string(payload.name).fixed(toBytes(payload.newOwner, 'newOwner', 32), 32);
+      return;
     default:
       throw new EncodingError(`unknown payload kind ${String((payload as { kind?: unknown }).kind)}`);
   }
@@ -247,7 +335,7 @@ function readTransaction(reader: BorshReader): Transaction {
   const gasLimit = reader.u64();
   const gasPrice = reader.u256();
   let payload: Payload;
-  switch (reader.tag(3, 'payload')) {
+  switch (reader.tag(6, 'payload')) {
     case 0:
       payload = { kind: 'transfer', to: toHex(reader.fixed(32)), amount: reader.u256() };
       break;
@@ -260,7 +348,7 @@ function readTransaction(reader: BorshReader): Transaction {
         value: reader.u256(),
       };
       break;
-    default:
+    case 2:
       payload = {
         kind: 'call',
         contract: toHex(reader.fixed(32)),
@@ -268,6 +356,15 @@ function readTransaction(reader: BorshReader): Transaction {
         input: reader.bytes(),
         value: reader.u256(),
       };
+      break;
+    case 3:
+      payload = { kind: 'registerName', name: reader.string(), target: toHex(reader.fixed(32)), salt: reader.bytes() };
+      break;
+    case 4:
+      payload = { kind: 'pointName', name: reader.string(), target: toHex(reader.fixed(32)), salt: reader.bytes() };
+      break;
+    default:
+      payload = { kind: 'transferName', name: reader.string(), newOwner: toHex(reader.fixed(32)) };
   }
   return { chainId, publicKey, nonce, gasLimit, gasPrice, payload };
 }

@@ -49,7 +49,11 @@ async fn settled_nonce(client: &HttpClient, address: Address) -> u64 {
     let mut last = u64::MAX;
     loop {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let nonce = client.account_get(address, None).await.unwrap().nonce;
+        let nonce = client
+            .account_get(address.into(), None)
+            .await
+            .unwrap()
+            .nonce;
         if nonce == last {
             return nonce;
         }

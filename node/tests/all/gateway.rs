@@ -17,14 +17,14 @@ use crate::support::{Running, KV};
 
 /// An HTTP answer: status, headers (lowercase names, in order), body.
 #[derive(Debug)]
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -39,7 +39,7 @@ impl Answer {
             .collect()
     }
 
-    fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!(
                 "{e}: {} {}",
@@ -50,15 +50,16 @@ impl Answer {
     }
 
     /// The JSON-RPC code of an error answer.
-    fn code(&self) -> i64 {
+    pub(crate) fn code(&self) -> i64 {
         self.json()["error"]["code"]
             .as_i64()
             .unwrap_or_else(|| panic!("no error code: {self:?}"))
     }
 }
 
-/// One HTTP/1.1 request from local address `from` (`Connection: close`), answered within 30 s.
-async fn request(
+/// One HTTP/1.1 request from local address `from` (`Connection: close`), answered within 30 s;
+/// `Host` is `addr` unless `extra` sets it.
+pub(crate) async fn request(
     from: &str,
     addr: &str,
     method: &str,
@@ -70,9 +71,15 @@ async fn request(
     socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
     let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
     let mut head = format!(
-        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        "{method} {target} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
     );
+    if !extra
+        .iter()
+        .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+    {
+        head.push_str(&format!("Host: {addr}\r\n"));
+    }
     for (name, value) in extra {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -114,13 +121,13 @@ async fn request(
     }
 }
 
-async fn get(addr: &str, target: &str) -> Answer {
+pub(crate) async fn get(addr: &str, target: &str) -> Answer {
     request("127.0.0.1", addr, "GET", target, &[], b"").await
 }
 
 /// Deploys `wat` with the development key through `POST /v1/tx?wait=true` (raw bytes); returns
 /// its address.
-async fn deploy(addr: &str, wallet: &mut Wallet, wat: &str, salt: &[u8]) -> String {
+pub(crate) async fn deploy(addr: &str, wallet: &mut Wallet, wat: &str, salt: &[u8]) -> String {
     let tx = wallet.deploy(&wat::parse_str(wat).unwrap(), "", salt);
     let answer = request(
         "127.0.0.1",
@@ -477,7 +484,7 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
     let refused = client
         .contract_call(
             opmeter_rpc::CallArgs {
-                contract: contract(&a),
+                contract: contract(&a).into(),
                 method: "get".into(),
                 ..Default::default()
             },
@@ -488,7 +495,7 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
         Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2011),
         other => panic!("expected 2011, got {other:?}"),
     }
-    let quota = client.contract_quota(contract(&a)).await.unwrap();
+    let quota = client.contract_quota(contract(&a).into()).await.unwrap();
     assert_eq!(quota.daily_gas.map(|g| g.0), Some(200_000));
     assert_eq!(quota.used_gas.0, 300_000);
     assert_eq!(quota.remaining_gas.map(|g| g.0), Some(0));
@@ -546,7 +553,7 @@ async fn metrics_page_parses_and_counts_what_happened() {
     let mut gas = 0;
     for _ in 0..3 {
         let call = opmeter_rpc::CallArgs {
-            contract,
+            contract: contract.into(),
             method: "put".into(),
             ..Default::default()
         };

@@ -6,6 +6,7 @@ mod cli;
 mod consistency;
 mod crash;
 mod gateway;
+mod names;
 mod rpc;
 mod scaffold;
 mod schedules;

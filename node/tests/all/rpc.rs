@@ -272,7 +272,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         .is_none());
 
     let code = client
-        .code_get(None, Some(contract_address))
+        .code_get(None, Some(contract_address.into()))
         .await
         .unwrap()
         .unwrap();
@@ -293,7 +293,11 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     assert!(!invalid.valid && !invalid.violations.is_empty());
 
     let storage = client
-        .contract_storage(contract_address, HexBytes(b"count".to_vec()), Some(height))
+        .contract_storage(
+            contract_address.into(),
+            HexBytes(b"count".to_vec()),
+            Some(height),
+        )
         .await
         .unwrap();
     let value = storage.value.clone().unwrap().0;
@@ -318,7 +322,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         .contract_estimate_gas(EstimateArgs {
             from: dev,
             tx: TxRequest::Call {
-                contract: contract_address,
+                contract: contract_address.into(),
                 method: "increment".into(),
                 args: Some(json!({"by": 1})),
                 input: None,
@@ -332,7 +336,11 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     let info = client.chain_info().await.unwrap();
     let mut wallet = Wallet::new(dev_key(), &info.chain_id);
     for (gas_limit, status) in [(limit - 1, "outOfGas"), (limit, "success")] {
-        wallet.nonce = client.account_get(dev, None).await.unwrap().pending_nonce;
+        wallet.nonce = client
+            .account_get(dev.into(), None)
+            .await
+            .unwrap()
+            .pending_nonce;
         wallet.gas_limit = gas_limit;
         let tx = wallet.call(contract_address, "increment", r#"{"by":1}"#);
         let receipt = client
@@ -350,7 +358,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
         .contract_estimate_gas(EstimateArgs {
             from: dev,
             tx: TxRequest::Call {
-                contract: contract_address,
+                contract: contract_address.into(),
                 method: "no_such_method".into(),
                 args: None,
                 input: None,
@@ -364,7 +372,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     let past = client
         .contract_call(
             CallArgs {
-                contract: contract_address,
+                contract: contract_address.into(),
                 method: "get".into(),
                 ..CallArgs::default()
             },
@@ -378,7 +386,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
             client
                 .contract_call(
                     CallArgs {
-                        contract: contract_address,
+                        contract: contract_address.into(),
                         method: "get".into(),
                         ..CallArgs::default()
                     },
@@ -495,7 +503,7 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
     // Gas of a read-only call: 1,000,000.
     let client = http(&node.url).unwrap();
     let call = |gas: u64| CallArgs {
-        contract: Address([1; 32]),
+        contract: (Address([1; 32])).into(),
         method: "get".into(),
         gas_limit: Some(DecU64(gas)),
         ..CallArgs::default()
@@ -526,7 +534,7 @@ async fn every_limit_is_enforced_and_the_node_keeps_serving() {
         .contract_estimate_gas(EstimateArgs {
             from: Address([2; 32]),
             tx: TxRequest::Transfer {
-                to: Address([3; 32]),
+                to: (Address([3; 32])).into(),
                 amount: DecU256::default(),
             },
         })
@@ -744,7 +752,7 @@ async fn every_malformed_input_gets_its_error_and_changes_nothing() {
     let after = client.chain_head().await.unwrap();
     assert_eq!(after, before);
     let dev = client
-        .account_get(address_of(&dev_key()), None)
+        .account_get(address_of(&dev_key()).into(), None)
         .await
         .unwrap();
     assert_eq!((dev.nonce, dev.pending_nonce), (0, 0));
@@ -840,7 +848,7 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
     let traced = client
         .contract_trace_call(
             CallArgs {
-                contract: Address::from_hex(&contract).unwrap(),
+                contract: (Address::from_hex(&contract).unwrap()).into(),
                 method: "get".into(),
                 ..CallArgs::default()
             },
@@ -925,7 +933,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
         .unwrap();
     let contract = receipt.contract_address.expect("deployed");
     let call = |method: &str, gas: u64| CallArgs {
-        contract,
+        contract: contract.into(),
         method: method.into(),
         gas_limit: Some(DecU64(gas)),
         ..CallArgs::default()
@@ -993,7 +1001,7 @@ async fn a_looping_call_is_stopped_by_the_time_limit_while_other_clients_are_ser
         .contract_estimate_gas(EstimateArgs {
             from: address_of(&dev_key()),
             tx: TxRequest::Call {
-                contract,
+                contract: contract.into(),
                 method: "spin".into(),
                 args: None,
                 input: None,

@@ -103,7 +103,7 @@ fn rpc_code<T: std::fmt::Debug>(result: Result<T, jsonrpsee::core::client::Error
 
 fn prove_args(contract: Address, method: &str, args: &[u64]) -> ProveArgs {
     ProveArgs {
-        contract,
+        contract: contract.into(),
         method: method.into(),
         args: args.iter().copied().map(DecU64).collect(),
         profile: None,

@@ -180,9 +180,9 @@ impl From<&JobFailure> for ProofErrorView {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProveArgs {
-    /// The contract.
+    /// The contract: `0x` address or registered name (resolved at `height`).
     #[schemars(with = "String")]
-    pub contract: Address,
+    pub contract: crate::types::AddressOrName,
     /// The provable method (its export is `provable:<method>`).
     pub method: String,
     /// Its integer arguments (decimal strings; an `i32` argument must fit 32 bits).

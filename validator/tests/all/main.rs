@@ -377,7 +377,7 @@ fn four_validators_agree_and_a_killed_one_catches_up_without_losing_transactions
     let balance = net.runtime.block_on(net.clients[3].contract_call(
         opmeter_rpc::types::CallArgs {
             from: None,
-            contract: token,
+            contract: token.into(),
             method: "balance_of".into(),
             args: Some(serde_json::json!({ "owner": carol.to_hex() })),
             input: None,

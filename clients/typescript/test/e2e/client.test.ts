@@ -17,6 +17,7 @@ import {
   gasReport,
   Keypair,
   OpmeterClient,
+  registerName,
   RpcError,
   Signer,
   toHex,
@@ -152,6 +153,41 @@ describe('every method', () => {
     const answer = await client.contractStorage(counter, utf8('count'));
     assert.deepEqual(answer.value, new Uint8Array([7, 0, 0, 0, 0, 0, 0, 0]));
     assert.equal(answer.stateRoot, (await client.chainHead()).stateRoot);
+  });
+
+  it('name_get, and the name wherever an address goes (specs/names.md)', async () => {
+    const free = await client.nameGet('client-counter');
+    assert.deepEqual([free.registered, free.owner, free.target], [false, null, null]);
+    const receipt = await dev.send(registerName('client-counter', counter, utf8('client test')));
+    assert.equal(receipt.status, 'success');
+    assert.ok((receipt.gasBreakdown['storage_write'] ?? 0n) > 0n, 'name gas is priced as state writes');
+    const named = await client.nameGet('client-counter');
+    assert.deepEqual(
+      [named.registered, named.owner, named.target, named.registeredHeight],
+      [true, dev.address, counter, receipt.height],
+    );
+    const head = await client.chainHead();
+    const proven = await client.verifiedName('client-counter', head);
+    assert.equal(proven?.target, counter);
+    assert.equal(await client.verifiedName('nobody-here', head), null);
+    const byName = await client.contractCall({ contract: 'client-counter', method: 'get' });
+    const byAddress = await client.contractCall({ contract: counter, method: 'get' });
+    assert.deepEqual([byName.outputJson, byName.gasUsed], [byAddress.outputJson, byAddress.gasUsed]);
+    assert.equal((await client.accountGet('client-counter')).address, counter);
+    assert.equal((await client.contractStorage('client-counter', utf8('count'))).contract, counter);
+    assert.equal((await client.contractQuota('client-counter')).contract, counter);
+    assert.deepEqual((await client.codeGet({ address: 'client-counter' }))?.code, counterWasm);
+    assert.equal((await dev.query('client-counter', 'get')).outputJson, byAddress.outputJson);
+    // Taken: a failed receipt with its typed status; unknown: notFound (2010).
+    await assert.rejects(dev.estimate(registerName('client-counter', counter, utf8('client test'))), (e: unknown) => {
+      return e instanceof ExecutionFailedError && e.execution.status === 'nameTaken';
+    });
+    await assert.rejects(client.contractCall({ contract: 'nobody-here', method: 'get' }), (e: unknown) => {
+      return e instanceof RpcError && e.code === 2010;
+    });
+    // The transaction as served.
+    const tx = await client.txGet(receipt.txHash);
+    assert.deepEqual(tx?.payload, { kind: 'registerName', name: 'client-counter', target: counter, salt: utf8('client test') });
   });
 
   it('audit_replay, audit_trace, audit_bundle', async () => {

@@ -29,6 +29,7 @@ import {
   utf8,
   type AdmissionReason,
   type Amount,
+  type Hex,
   type Payload,
 } from '../../src/index.js';
 import { startNode, type RunningNode } from '../support/node.js';
@@ -84,7 +85,7 @@ async function refused(send: Promise<unknown>, reason: AdmissionReason): Promise
   return caught;
 }
 
-describe('admission refusals (1001–1013)', () => {
+describe('admission refusals (1001–1015)', () => {
   it('1001 tooLarge: a signed transaction above 640 KiB', async () => {
     const big = await raw({ payload: deploy(new Uint8Array(660 * 1024)), gasLimit: 50_000_000 });
     assert.ok(big.length > 640 * 1024);
@@ -169,6 +170,21 @@ describe('admission refusals (1001–1013)', () => {
       await smallClient.close();
       await small.stop();
     }
+  });
+
+  it('1015 invalidName, with the rule it breaks', async () => {
+    const target: Hex = `0x${'b0'.repeat(32)}`;
+    const tx = buildTransaction({
+      chainId: 'opmeter-dev',
+      publicKey: alice.publicKey,
+      nonce: 0,
+      gasLimit: 1_000_000,
+      gasPrice: 1,
+      // Built by hand: the helper refuses a malformed name before signing.
+      payload: { kind: 'registerName', name: 'Not_A_Name', target, salt: new Uint8Array() },
+    });
+    const error = await refused(client.txSendRaw(encodeSignedTransaction(await signTransaction(tx, alice))), 'invalidName');
+    assert.deepEqual(error.data, { reason: 'invalidName', name: 'Not_A_Name', rule: 'badCharacter', ruleCode: 3 });
   });
 
   it('reached every refusal', () => {

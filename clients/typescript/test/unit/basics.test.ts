@@ -97,7 +97,7 @@ describe('borsh', () => {
 
 describe('errors', () => {
   it('every admission code maps to its reason and class', () => {
-    assert.equal(ADMISSION_REASONS.length, 14);
+    assert.equal(ADMISSION_REASONS.length, 15);
     ADMISSION_REASONS.forEach((reason, i) => {
       const code = 1001 + i;
       assert.equal(admissionCode(reason), code);

@@ -373,7 +373,7 @@ describe('OpenRPC document', () => {
           type: 'object',
         });
       },
-      /PayloadView: 4 variants vs the client's 3/,
+      /PayloadView: 7 variants vs the client's 6/,
     ],
     [
       'an amount described as decimal but read as bytes',

@@ -18,7 +18,13 @@ import {
   encodeTransaction,
   EncodingError,
   fromHex,
+  isName,
   Keypair,
+  nameRule,
+  nameStateKey,
+  pointName,
+  registerName,
+  transferName,
   ProofError,
   signingBytes,
   signTransaction,
@@ -49,7 +55,10 @@ interface TxVector {
   payload:
     | { kind: 'transfer'; to: Hex; amount: string }
     | { kind: 'deploy'; code: Hex; initInput: Hex; salt: Hex; value: string }
-    | { kind: 'call'; contract: Hex; method: string; input: Hex; value: string };
+    | { kind: 'call'; contract: Hex; method: string; input: Hex; value: string }
+    | { kind: 'registerName'; name: string; target: Hex; salt: Hex }
+    | { kind: 'pointName'; name: string; target: Hex; salt: Hex }
+    | { kind: 'transferName'; name: string; newOwner: Hex };
   encoded: Hex;
   hash: Hex;
   signingBytes: Hex;
@@ -85,6 +94,12 @@ function payloadOf(v: TxVector['payload']): Payload {
       return deploy(v.code, { initInput: v.initInput, salt: v.salt, value: BigInt(v.value) });
     case 'call':
       return call(v.contract, v.method, undefined, { input: v.input, value: BigInt(v.value) });
+    case 'registerName':
+      return registerName(v.name, v.target, v.salt);
+    case 'pointName':
+      return pointName(v.name, v.target, v.salt);
+    case 'transferName':
+      return transferName(v.name, v.newOwner);
   }
 }
 
@@ -92,13 +107,13 @@ describe('transaction vectors (Rust Wallet)', () => {
   it('are present and cover every payload kind', () => {
     assert.equal(vectors.format, 'opmeter-ts-vectors/v1');
     const kinds = new Set(vectors.transactions.map((v) => v.payload.kind));
-    assert.deepEqual([...kinds].sort(), ['call', 'deploy', 'transfer']);
+    assert.deepEqual([...kinds].sort(), ['call', 'deploy', 'pointName', 'registerName', 'transfer', 'transferName']);
     assert.ok(vectors.transactions.length >= 8);
     // Non-trivial numbers: above 2^53 and 2^64, up to 2^256 − 1.
     const numbers = vectors.transactions.flatMap((v) => [
       BigInt(v.gasPrice),
       BigInt(v.nonce),
-      'amount' in v.payload ? BigInt(v.payload.amount) : BigInt(v.payload.value),
+      'amount' in v.payload ? BigInt(v.payload.amount) : 'value' in v.payload ? BigInt(v.payload.value) : 0n,
     ]);
     assert.ok(numbers.some((n) => n === (1n << 256n) - 1n));
     assert.ok(numbers.some((n) => n > 1n << 64n && n < 1n << 255n));
@@ -159,6 +174,39 @@ describe('transaction vectors (Rust Wallet)', () => {
     if (deployed.payload.kind === 'deploy') {
       assert.equal(toHex(deploy(deployed.payload.code, { args: { start: 5 } }).initInput), deployed.payload.initInput);
     }
+  });
+});
+
+describe('names (specs/names.md)', () => {
+  it("follow the node's rules, checked before anything is signed", () => {
+    const table: [string, ReturnType<typeof nameRule>][] = [
+      ['abc', null],
+      ['hello-world', null],
+      ['a--b', null],
+      ['abcdefghijklmnopqrstuvwxyz012345', null],
+      ['ab', 'tooShort'],
+      ['abcdefghijklmnopqrstuvwxyz0123456', 'tooLong'],
+      ['Hello', 'badCharacter'],
+      ['héllo', 'badCharacter'],
+      ['hello.test', 'badCharacter'],
+      ['-abc', 'edgeHyphen'],
+      ['abc-', 'edgeHyphen'],
+      ['0xabc', 'addressPrefix'],
+    ];
+    for (const [name, rule] of table) {
+      assert.equal(nameRule(name), rule, name);
+      assert.equal(isName(name), rule === null, name);
+    }
+    assert.throws(() => registerName('Bad', `0x${'11'.repeat(32)}`), EncodingError);
+    assert.throws(() => transferName('0xab', `0x${'11'.repeat(32)}`), EncodingError);
+  });
+
+  it('have state keys "name" ‖ name', () => {
+    assert.equal(toHex(nameStateKey('hello')), '0x6e616d6568656c6c6f');
+    assert.equal(
+      stateKeyHash(nameStateKey('hello')),
+      '0xb769c9a1eba5eadb312aec58853636ae9da8bf5bb53084771a40b6d31d3fcc09',
+    );
   });
 });
 

@@ -15,8 +15,10 @@ use opmeter_rpc::types::{BlockId, CallArgs, ReceiptView, TraceArgs};
 use opmeter_vm::U256;
 use serde_json::{json, Value};
 
-use crate::keys::{address_of, load_key, resolve_address};
+use crate::keys::{address_of, load_key, resolve_address, resolve_target};
 use crate::render::{group, output_text, print_json, print_receipt, print_replay, print_trace};
+use opmeter_rpc::AddressOrName;
+use opmeter_vm::Address;
 
 /// Options shared by every command that talks to a node.
 #[derive(clap::Args, Clone, Debug)]
@@ -83,12 +85,17 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
             "the node did not answer in time; check it is running and not overloaded".into()
         }
         ClientError::Rpc(E::Call(object)) => {
-            let reason = object
+            let data = object
                 .data()
                 .and_then(|d| serde_json::from_str::<Value>(d.get()).ok())
-                .and_then(|d| d.get("reason").and_then(|r| r.as_str()).map(String::from))
                 .unwrap_or_default();
-            let next = match (object.code(), reason.as_str()) {
+            let text = |key: &str| data.get(key).and_then(|r| r.as_str()).unwrap_or_default();
+            // A failing estimate says how the transaction fails: its receipt status.
+            let reason = match object.code() {
+                2004 => text("status"),
+                _ => text("reason"),
+            };
+            let next = match (object.code(), reason) {
                 (_, "insufficientFunds" | "insufficientBalance") => {
                     "fund the account: `opmeter transfer ADDRESS AMOUNT --key dev`"
                 }
@@ -102,6 +109,19 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 (_, "invalidCode") => {
                     "fix the module: `opmeter code validate FILE` lists every violation"
                 }
+                (_, "invalidName") => {
+                    "a name is 3–32 of a-z, 0-9 and -, without a leading or trailing -, not starting with 0x"
+                }
+                (_, "nameTaken") => {
+                    "the name is taken: `opmeter name show NAME` shows its owner; choose another"
+                }
+                (_, "nameNotFound") => "nobody holds this name: `opmeter name register NAME CONTRACT`",
+                (_, "notNameOwner") => {
+                    "only the name's owner may do this: `opmeter name show NAME` shows it (--key)"
+                }
+                (_, "notDeployer") => {
+                    "a name names contracts this key deployed: pass the --salt it was deployed with"
+                }
                 (_, "gasPriceTooLow") => {
                     "raise the gas price to the chain's `minGasPrice` (JSON-RPC `chain_info`)"
                 }
@@ -113,6 +133,7 @@ pub(crate) fn explain(error: ClientError, opts: &ClientOpts) -> anyhow::Error {
                 (2005, _) => "this chain is not a development chain",
                 (2006, _) => "the transaction is pending: check later with `opmeter receipt HASH`",
                 (2007, _) => "check the address (`opmeter account ADDRESS` shows its code hash)",
+                (2010, _) => "no contract has this name: `opmeter name show NAME`",
                 (2009, _) => {
                     "the call ran past the node's time limit: lower its work, or send it as a transaction"
                 }
@@ -161,9 +182,10 @@ fn client(opts: &ClientOpts) -> anyhow::Result<HttpClient> {
 /// The client commands.
 #[derive(clap::Subcommand, Debug)]
 pub(crate) enum ClientCommand {
-    /// Balance and nonce of an account (an address or a key name; default: --key).
+    /// Balance and nonce of an account (an address, a key name or a contract's name; default:
+    /// --key).
     Account {
-        /// `0x` address or key name.
+        /// `0x` address, key name or contract name.
         who: Option<String>,
         /// Read at this height instead of the head.
         #[arg(long)]
@@ -182,10 +204,14 @@ pub(crate) enum ClientCommand {
         /// Gas limit (default: the node's verified estimate plus 20 %).
         #[arg(long)]
         gas_limit: Option<u64>,
+        /// Then register this name for the new contract (a second transaction; see
+        /// `opmeter name`).
+        #[arg(long)]
+        name: Option<String>,
     },
     /// Run a method read-only (free, nothing is written).
     Call {
-        /// The contract address.
+        /// The contract: `0x` address or name.
         contract: String,
         /// The method.
         method: String,
@@ -200,7 +226,7 @@ pub(crate) enum ClientCommand {
     },
     /// Call a method in a signed transaction and wait for the receipt.
     Send {
-        /// The contract address.
+        /// The contract: `0x` address or name.
         contract: String,
         /// The method.
         method: String,
@@ -213,9 +239,9 @@ pub(crate) enum ClientCommand {
         #[arg(long)]
         gas_limit: Option<u64>,
     },
-    /// Move value to an address (or a key name) and wait for the receipt.
+    /// Move value to an address (or a key or contract name) and wait for the receipt.
     Transfer {
-        /// Recipient: `0x` address or key name.
+        /// Recipient: `0x` address, key name or contract name.
         to: String,
         /// Amount (decimal).
         amount: String,
@@ -266,6 +292,11 @@ pub(crate) enum ClientCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Names of contracts: register, re-point, transfer, show (`specs/names.md`).
+    Name {
+        #[command(subcommand)]
+        command: NameCommand,
+    },
     /// Show a block (default: the head).
     Block {
         /// Height, `0x` hash, or `latest`.
@@ -274,6 +305,56 @@ pub(crate) enum ClientCommand {
         #[arg(long)]
         txs: bool,
     },
+}
+
+/// `opmeter name …`.
+#[derive(clap::Subcommand, Debug)]
+pub(crate) enum NameCommand {
+    /// Register a free name for a contract you (--key) deployed.
+    Register {
+        /// The name: 3–32 of a-z, 0-9 and -, no leading or trailing -, not starting with 0x.
+        name: String,
+        /// The contract's `0x` address.
+        contract: String,
+        /// The salt it was deployed with (hex; `opmeter deploy --salt`).
+        #[arg(long, default_value = "0x")]
+        salt: String,
+    },
+    /// Re-point a name you own to another contract you deployed.
+    Point {
+        /// The name.
+        name: String,
+        /// The contract's `0x` address.
+        contract: String,
+        /// The salt it was deployed with (hex).
+        #[arg(long, default_value = "0x")]
+        salt: String,
+    },
+    /// Give a name you own to another account (an address or a key name).
+    Transfer {
+        /// The name.
+        name: String,
+        /// The next owner: `0x` address or key name.
+        to: String,
+    },
+    /// Show a name's owner and contract.
+    Show {
+        /// The name.
+        name: String,
+        /// Read at this height instead of the head.
+        #[arg(long)]
+        height: Option<u64>,
+    },
+}
+
+/// When `target` is a name because no key has it, the error says how to make that key too.
+fn or_key_hint(target: &AddressOrName, error: anyhow::Error) -> anyhow::Error {
+    match target {
+        AddressOrName::Name(name) => anyhow!(
+            "{error:#}\n  (no key `{name}` either: create one with `opmeter keys new {name}`)"
+        ),
+        AddressOrName::Address(_) => error,
+    }
 }
 
 fn decimal(what: &str, text: &str) -> anyhow::Result<U256> {
@@ -334,6 +415,26 @@ impl Session<'_> {
             .map_err(|e| self.explain(e))?;
         finish_receipt(self.opts, &receipt)
     }
+
+    /// The address of `target`: a name is resolved by the node at its head.
+    async fn address(&self, target: AddressOrName) -> anyhow::Result<Address> {
+        match target {
+            AddressOrName::Address(address) => Ok(address),
+            AddressOrName::Name(name) => {
+                let view = self
+                    .client
+                    .name_get(name.to_string(), None)
+                    .await
+                    .map_err(|e| self.explain(e))?;
+                view.target.ok_or_else(|| {
+                    anyhow!(
+                        "no contract is named `{name}` (at #{}); register it with `opmeter name register`",
+                        view.height
+                    )
+                })
+            }
+        }
+    }
 }
 
 /// Runs a client command.
@@ -349,7 +450,8 @@ pub(crate) async fn run(opts: &ClientOpts, command: ClientCommand) -> anyhow::Re
             init,
             salt,
             gas_limit,
-        } => deploy(&session, file, init, &salt, gas_limit).await,
+            name,
+        } => deploy(&session, file, init, &salt, gas_limit, name).await,
         ClientCommand::Call {
             contract,
             method,
@@ -373,6 +475,7 @@ pub(crate) async fn run(opts: &ClientOpts, command: ClientCommand) -> anyhow::Re
         } => receipt(&session, &hash, trace, blocks).await,
         ClientCommand::Audit { hash, bundle } => audit(&session, &hash, bundle).await,
         ClientCommand::Block { id, txs } => block(&session, id, txs).await,
+        ClientCommand::Name { command } => name(&session, command).await,
         ClientCommand::Prove {
             contract,
             method,
@@ -402,12 +505,12 @@ async fn account(
     who: Option<String>,
     height: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let address = resolve_address(s.opts, who.as_deref().unwrap_or(&s.opts.key))?;
+    let address = resolve_target(s.opts, who.as_deref().unwrap_or(&s.opts.key))?;
     let account = s
         .client
-        .account_get(address, height)
+        .account_get(address.clone(), height)
         .await
-        .map_err(|x| s.explain(x))?;
+        .map_err(|x| or_key_hint(&address, s.explain(x)))?;
     if s.opts.json {
         print_json(&account)?;
     } else {
@@ -432,7 +535,13 @@ async fn deploy(
     init: Option<String>,
     salt: &str,
     gas_limit: Option<u64>,
+    name: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    // A malformed name is refused before anything is sent.
+    if let Some(name) = &name {
+        opmeter_ledger::name::Name::parse(name)
+            .map_err(|rule| anyhow!("--name {name:?}: {rule}"))?;
+    }
     let bytes = std::fs::read(&file).with_context(|| {
         format!(
             "cannot read {} (build it first with `opmeter build`)",
@@ -447,18 +556,33 @@ async fn deploy(
     let payload = Payload::Deploy {
         code,
         init_input: json_input(&args),
-        salt,
+        salt: salt.clone(),
         value: U256::zero(),
     };
     let signer = s.signer().await?;
     let receipt = with_spinner(s.opts, "deploying", signer.send(payload, gas_limit))
         .await
         .map_err(|e| s.explain(e))?;
+    let named = match (&name, receipt.contract_address) {
+        (Some(name), Some(target)) if receipt.status_code == 0 => {
+            let payload = Payload::RegisterName {
+                name: name.clone(),
+                target,
+                salt,
+            };
+            Some(
+                with_spinner(s.opts, "registering the name", signer.send(payload, None))
+                    .await
+                    .map_err(|e| s.explain(e))?,
+            )
+        }
+        _ => None,
+    };
     // Which provable methods the node can prove (node-side, not part of the receipt).
     let provability = match receipt.contract_address {
         Some(address) if receipt.status_code == 0 => s
             .client
-            .contract_provability(address, None)
+            .contract_provability(address.into(), None)
             .await
             .ok()
             .filter(|p| !p.methods.is_empty()),
@@ -469,14 +593,87 @@ async fn deploy(
         if let Some(provability) = &provability {
             value["provability"] = serde_json::to_value(provability)?;
         }
+        if let Some(named) = &named {
+            value["nameReceipt"] = serde_json::to_value(named)?;
+        }
         print_json(&value)?;
     } else {
         print_receipt(&receipt);
         if let Some(provability) = &provability {
             print_provability(provability);
         }
+        if let (Some(named), Some(name)) = (&named, &name) {
+            println!("name `{name}`");
+            print_receipt(named);
+        }
     }
-    Ok(exit_for(receipt.status_code))
+    match named {
+        Some(named) if receipt.status_code == 0 => Ok(exit_for(named.status_code)),
+        _ => Ok(exit_for(receipt.status_code)),
+    }
+}
+
+/// `opmeter name register|point|transfer|show`.
+async fn name(s: &Session<'_>, command: NameCommand) -> anyhow::Result<ExitCode> {
+    let salt_of = |text: &str| {
+        hex::decode(text.trim_start_matches("0x")).map_err(|x| anyhow!("--salt is not hex: {x}"))
+    };
+    let contract_of = |text: &str| {
+        Address::from_hex(text).map_err(|e| anyhow!("`{text}` is not a 32-byte 0x address: {e}"))
+    };
+    let payload = match command {
+        NameCommand::Register {
+            name,
+            contract,
+            salt,
+        } => Payload::RegisterName {
+            name,
+            target: contract_of(&contract)?,
+            salt: salt_of(&salt)?,
+        },
+        NameCommand::Point {
+            name,
+            contract,
+            salt,
+        } => Payload::PointName {
+            name,
+            target: contract_of(&contract)?,
+            salt: salt_of(&salt)?,
+        },
+        NameCommand::Transfer { name, to } => Payload::TransferName {
+            name,
+            new_owner: resolve_address(s.opts, &to)?,
+        },
+        NameCommand::Show { name, height } => {
+            let view = s
+                .client
+                .name_get(name, height)
+                .await
+                .map_err(|x| s.explain(x))?;
+            if s.opts.json {
+                print_json(&view)?;
+            } else if let (Some(owner), Some(target)) = (view.owner, view.target) {
+                println!("name `{}`", view.name);
+                println!("  contract    {target}");
+                println!("  owner       {owner}");
+                if let Some(registered) = view.registered_height {
+                    println!("  registered  #{registered}");
+                }
+                println!("  at height   #{}", view.height);
+            } else {
+                println!("name `{}` is free (at #{})", view.name, view.height);
+            }
+            return Ok(if view.registered {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
+    };
+    if let Some(name) = payload.name() {
+        opmeter_ledger::name::Name::parse(name).map_err(|rule| anyhow!("{name:?}: {rule}"))?;
+    }
+    s.send("naming", payload, None).await
 }
 
 /// The provable methods of a deployed contract, and why the others are not.
@@ -510,7 +707,7 @@ async fn call(
     height: Option<u64>,
     gas_limit: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let contract = resolve_address(s.opts, contract)?;
+    let contract = resolve_target(s.opts, contract)?;
     let args = parse_args("ARGS", args.as_deref())?;
     let from = Some(address_of(&load_key(s.opts, &s.opts.key)?));
     let call = CallArgs {
@@ -562,7 +759,7 @@ async fn send(
     value: &str,
     gas_limit: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let contract = resolve_address(s.opts, contract)?;
+    let contract = s.address(resolve_target(s.opts, contract)?).await?;
     let args = parse_args("ARGS", args.as_deref())?;
     let payload = Payload::Call {
         contract,
@@ -575,7 +772,11 @@ async fn send(
 
 /// `opmeter transfer TO AMOUNT`.
 async fn transfer(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCode> {
-    let to = resolve_address(s.opts, to)?;
+    let target = resolve_target(s.opts, to)?;
+    let to = s
+        .address(target.clone())
+        .await
+        .map_err(|e| or_key_hint(&target, e))?;
     let amount = decimal("AMOUNT", amount)?;
     s.send("transferring", Payload::Transfer { to, amount }, None)
         .await
@@ -583,11 +784,12 @@ async fn transfer(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<Exi
 
 /// `opmeter fund TO AMOUNT`: development chains only.
 async fn fund(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCode> {
-    let to = resolve_address(s.opts, to)?;
+    let to = resolve_target(s.opts, to)?;
     let amount = decimal("AMOUNT", amount)?;
-    let funded = with_spinner(s.opts, "funding", s.client.dev_fund(to, DecU256(amount)))
+    let funding = s.client.dev_fund(to.clone(), DecU256(amount));
+    let funded = with_spinner(s.opts, "funding", funding)
         .await
-        .map_err(|x| s.explain(x))?;
+        .map_err(|x| or_key_hint(&to, s.explain(x)))?;
     if s.opts.json {
         print_json(&funded)?;
     } else {

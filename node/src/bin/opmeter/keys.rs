@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context};
 use ed25519_dalek::SigningKey;
 use opmeter_ledger::encoding::to_hex0x;
+use opmeter_ledger::name::Name;
+use opmeter_rpc::AddressOrName;
 use opmeter_vm::Address;
 use serde_json::json;
 
@@ -145,6 +147,21 @@ pub(crate) fn show(opts: &ClientOpts, name: Option<&str>) -> anyhow::Result<()> 
         println!("  public key  {public_key}");
     }
     Ok(())
+}
+
+/// A target given as `0x…`, as a key name (when such a key exists), or as a registered name
+/// (resolved by the node, in the state the request reads).
+pub(crate) fn resolve_target(opts: &ClientOpts, text: &str) -> anyhow::Result<AddressOrName> {
+    if text.starts_with("0x") {
+        return resolve_address(opts, text).map(AddressOrName::Address);
+    }
+    let key_error = match load_key(opts, text) {
+        Ok(key) => return Ok(AddressOrName::Address(address_of(&key))),
+        Err(e) => e,
+    };
+    Name::parse(text).map(AddressOrName::Name).map_err(|rule| {
+        anyhow!("`{text}` is neither a 0x address, a key nor a name ({rule}): {key_error:#}")
+    })
 }
 
 /// An address given as `0x…` or as a key name.

@@ -87,6 +87,10 @@ pub(crate) struct NodeArgs {
     /// Burst of the read-only budget, in gas.
     #[arg(long, default_value_t = RpcConfig::default().read_gas_burst)]
     rpc_read_gas_burst: u64,
+    /// Route by host name: a request to `NAME.DOMAIN` (e.g. `hello.example.test`) is a gateway
+    /// call of the contract named NAME, `GET|POST /METHOD` (point `*.DOMAIN` at this node).
+    #[arg(long, value_parser = parse_domain)]
+    http_domain: Option<String>,
     /// Log format on stderr: `text`, or `json` (one object per line; a request's lines carry
     /// its `request` span with the id also returned in `opmeter-request-id`).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
@@ -204,6 +208,9 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("listening on {} (in use? pass --rpc-addr)", args.rpc_addr))?;
     println!("  rpc:        http://{addr} (ws://{addr})");
     println!("  gateway:    http://{addr}/v1/ (OpenAPI: /v1/openapi.json)");
+    if let Some(domain) = &args.http_domain {
+        println!("  by name:    http://NAME.{domain}:{}/METHOD", addr.port());
+    }
     println!("  metrics:    http://{addr}/metrics");
     let producer = node.start(config.mode);
     runtime.block_on(wait_for_stop(|| {
@@ -319,8 +326,26 @@ fn rpc_config(args: &NodeArgs) -> RpcConfig {
         call_time_max: args.rpc_call_time_max,
         read_gas_per_second: args.rpc_read_gas_per_second,
         read_gas_burst: args.rpc_read_gas_burst,
+        http_domain: args.http_domain.clone(),
         ..RpcConfig::default()
     }
+}
+
+/// `--http-domain`: a DNS name (labels of letters, digits and `-`), lowercased, without a
+/// trailing dot.
+fn parse_domain(text: &str) -> Result<String, String> {
+    let domain = text.trim_end_matches('.').to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    if domain.is_empty() || !domain.split('.').all(label_ok) {
+        return Err(format!("`{text}` is not a domain name (e.g. example.test)"));
+    }
+    Ok(domain)
 }
 
 fn print_banner(node: &Node, config: &NodeConfig) {

@@ -391,7 +391,7 @@ pub(crate) async fn prove(
     height: Option<u64>,
     out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
-    let contract = crate::keys::resolve_address(opts, contract)?;
+    let contract = crate::keys::resolve_target(opts, contract)?;
     let out = out.unwrap_or_else(|| PathBuf::from(format!("{method}.proof.json")));
     let request = ProveArgs {
         contract,
