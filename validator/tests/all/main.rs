@@ -374,6 +374,22 @@ fn four_validators_agree_and_a_killed_one_catches_up_without_losing_transactions
     // Every block carries a certificate a client checks against the genesis's validators
     // alone — on v3 too, which fetched part of the chain through value sync.
     net.assert_certified(3, target);
+    // The audit bundle of a replicated block is the same on every validator and verifies
+    // offline exactly as a single node's: one sent before the crash, one while v3 was down.
+    for hash in [acknowledged[5], after_kill[after_kill.len() - 1]] {
+        let bundles: Vec<_> = (0..4)
+            .map(|i| {
+                net.runtime
+                    .block_on(net.clients[i].audit_bundle(hash))
+                    .unwrap()
+                    .expect("a bundle")
+            })
+            .collect();
+        assert!(bundles.iter().all(|b| b == &bundles[0]), "bundles differ");
+        let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+        let verdict = opmeter_ledger::bundle::verify_bundle(&bundles[0], &vm).unwrap();
+        assert!(verdict.matches(), "{:?}", verdict.first_difference());
+    }
     let balance = net.runtime.block_on(net.clients[3].contract_call(
         opmeter_rpc::types::CallArgs {
             from: None,
