@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh >/dev/null
 . scripts/env.sh
-cargo build --release -p opmeter-node -p opmeter-validator --example throughput
+cargo build --release -p opmeter-node -p opmeter-validator --bins --example throughput
 "$CARGO_TARGET_DIR/release/examples/throughput"
