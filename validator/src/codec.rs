@@ -186,20 +186,39 @@ struct WireProposedValue {
 }
 
 impl WireCertificate {
-    fn of(certificate: &CommitCertificate<Ctx>) -> WireCertificate {
+    fn new<'a>(
+        height: Height,
+        round: Round,
+        block_hash: BlockHash,
+        signatures: impl Iterator<Item = (&'a ValidatorAddress, &'a Sig)>,
+    ) -> WireCertificate {
         WireCertificate {
-            height: certificate.height.0,
-            round: certificate.round.as_i64(),
-            block_hash: certificate.value_id,
-            signatures: certificate
-                .commit_signatures
-                .iter()
-                .map(|s| WireSignature {
-                    address: s.address,
-                    signature: s.signature.clone(),
+            height: height.0,
+            round: round.as_i64(),
+            block_hash,
+            signatures: signatures
+                .map(|(address, signature)| WireSignature {
+                    address: *address,
+                    signature: signature.clone(),
                 })
                 .collect(),
         }
+    }
+
+    fn of(c: &CommitCertificate<Ctx>) -> WireCertificate {
+        let signatures = c
+            .commit_signatures
+            .iter()
+            .map(|s| (&s.address, &s.signature));
+        WireCertificate::new(c.height, c.round, c.value_id, signatures)
+    }
+
+    fn of_extended(c: &ExtendedCommitCertificate<Ctx>) -> WireCertificate {
+        let signatures = c
+            .commit_signatures
+            .iter()
+            .map(|s| (&s.address, &s.signature));
+        WireCertificate::new(c.height, c.round, c.value_id, signatures)
     }
 
     fn into_extended(self) -> ExtendedCommitCertificate<Ctx> {
@@ -517,20 +536,7 @@ fn response_of(response: &Response<Ctx>) -> WireResponse {
             .iter()
             .map(|v| WireDecided {
                 block: v.value_bytes.to_vec(),
-                certificate: WireCertificate {
-                    height: v.certificate.height.0,
-                    round: v.certificate.round.as_i64(),
-                    block_hash: v.certificate.value_id,
-                    signatures: v
-                        .certificate
-                        .commit_signatures
-                        .iter()
-                        .map(|s| WireSignature {
-                            address: s.address,
-                            signature: s.signature.clone(),
-                        })
-                        .collect(),
-                },
+                certificate: WireCertificate::of_extended(&v.certificate),
             })
             .collect(),
     }
@@ -592,5 +598,86 @@ impl Codec<ProposedValue<Ctx>> for OpmeterCodec {
             value: value.value.0,
             valid: value.validity.is_valid(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T>(value: &T) -> T
+    where
+        OpmeterCodec: Codec<T>,
+        <OpmeterCodec as Codec<T>>::Error: std::fmt::Debug,
+    {
+        let bytes = OpmeterCodec.encode(value).unwrap();
+        OpmeterCodec.decode(bytes).unwrap()
+    }
+
+    fn vote(precommit: bool, value: Option<u8>) -> Vote {
+        Vote {
+            vote_type: if precommit {
+                VoteType::Precommit
+            } else {
+                VoteType::Prevote
+            },
+            height: Height(9),
+            round: Round::new(2),
+            value: value.map_or(NilOrVal::Nil, |b| NilOrVal::Val(BlockHash([b; 32]))),
+            validator: ValidatorAddress([4; 20]),
+            extension: None,
+        }
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        for v in [vote(false, None), vote(true, Some(7))] {
+            let msg = SignedConsensusMsg::Vote(SignedMessage::new(v.clone(), Sig([1; 64])));
+            match round_trip(&msg) {
+                SignedConsensusMsg::Vote(back) => assert_eq!(back.message, v),
+                SignedConsensusMsg::Proposal(_) => panic!("a vote came back a proposal"),
+            }
+        }
+        let proposal = Proposal {
+            height: Height(3),
+            round: Round::new(1),
+            value: BlockValue(BlockHash([5; 32])),
+            pol_round: Round::Nil,
+            proposer: ValidatorAddress([6; 20]),
+        };
+        let msg = SignedConsensusMsg::Proposal(SignedMessage::new(proposal.clone(), Sig([2; 64])));
+        match round_trip(&msg) {
+            SignedConsensusMsg::Proposal(back) => assert_eq!(back.message, proposal),
+            SignedConsensusMsg::Vote(_) => panic!("a proposal came back a vote"),
+        }
+        let part = StreamMessage::new(
+            StreamId::new(Bytes::from_static(b"id")),
+            4,
+            StreamContent::Data(ProposalPart::Data(vec![1, 2, 3])),
+        );
+        let back = round_trip(&part);
+        assert_eq!((back.sequence, back.content), (4, part.content));
+        let certificate = CommitCertificate {
+            height: Height(12),
+            round: Round::new(0),
+            value_id: BlockHash([8; 32]),
+            commit_signatures: vec![CommitSignature::new(
+                ValidatorAddress([1; 20]),
+                Sig([3; 64]),
+            )],
+        };
+        assert_eq!(
+            decode_certificate(&encode_certificate(&certificate)).unwrap(),
+            certificate
+        );
+        let response = Response::ValueResponse(malachitebft_sync::ValueResponse::new(
+            Height(12),
+            vec![raw_decided(vec![9, 9], &certificate)],
+        ));
+        assert_eq!(round_trip(&response), response);
+        assert!(OpmeterCodec
+            .decode(Bytes::from_static(b"\xff\xff"))
+            .map(|m: SignedConsensusMsg<Ctx>| m.height())
+            .is_err());
     }
 }
