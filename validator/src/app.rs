@@ -31,6 +31,10 @@ type Ctx = OpmeterContext;
 const PART_DATA_BYTES: usize = 128 * 1024;
 /// Most decided values served to a syncing peer per request.
 const SYNC_BATCH_MAX: u64 = 32;
+/// How far ahead of the next height an early proposal is kept, and how many are kept: a
+/// validator streaming proposals for far-future heights cannot fill memory.
+const FUTURE_HEIGHTS_MAX: u64 = 8;
+const FUTURE_PROPOSALS_MAX: usize = 64;
 
 /// How a validator answers consensus.
 pub struct App {
@@ -412,7 +416,11 @@ impl App {
             Ok(stored) => {
                 let next = self.head_height() + 1;
                 if stored.height > next {
-                    self.future.push(stored);
+                    if stored.height - next <= FUTURE_HEIGHTS_MAX
+                        && self.future.len() < FUTURE_PROPOSALS_MAX
+                    {
+                        self.future.push(stored);
+                    }
                     return None;
                 }
                 if stored.height < next {
