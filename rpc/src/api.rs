@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use jsonrpsee::core::{async_trait, RpcResult, SubscriptionResult};
 use jsonrpsee::proc_macros::rpc;
+use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::{Extensions, PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink};
 use opmeter_ledger::block::CommittedBlock;
 use opmeter_ledger::bundle::Bundle;
@@ -95,12 +96,13 @@ pub trait OpmeterApi {
     fn contract_call(&self, call: CallArgs, height: Option<u64>) -> RpcResult<CallResultView>;
 
     /// The smallest gas limit at which a transaction succeeds against the head, verified by
-    /// executing at exactly that limit. Rate limited per client.
+    /// executing at exactly that limit. Rate limited per client; an estimate of a call spends
+    /// the called contract's daily quota with all the gas its executions burned.
     #[method(name = "contract_estimateGas", blocking, with_extensions)]
     fn contract_estimate_gas(&self, args: EstimateArgs) -> RpcResult<EstimateView>;
 
     /// A contract's daily quota of read-only gas (rolling 24 h, over all callers): the budget,
-    /// what its read-only calls used and what is left.
+    /// what its read-only calls, traces and estimates used and what is left.
     #[method(name = "contract_quota", blocking)]
     fn contract_quota(&self, contract: AddressOrName) -> RpcResult<QuotaView>;
 
@@ -441,8 +443,13 @@ impl Api {
         }
         let input = call_input(call.args.as_ref(), call.input.as_ref())?;
         let (contract, height) = self.resolve(&call.contract, height)?;
+        // A caller named by name is resolved in the same state (its height is then fixed).
+        let (caller, height) = match &call.from {
+            Some(from) => self.resolve(from, height)?,
+            None => (Address([0; 32]), height),
+        };
         let request = CallRequest {
-            caller: call.from.unwrap_or(Address([0; 32])),
+            caller,
             contract,
             method: call.method,
             input,
@@ -849,6 +856,18 @@ impl OpmeterApiServer for Api {
             at = height;
             Ok(address)
         })?;
+        // An estimate of a call runs that contract's code: it needs the contract's daily quota
+        // and spends it like a read-only call does.
+        let quota_contract = match &payload {
+            Payload::Call { contract, .. } => Some(*contract),
+            _ => None,
+        };
+        if let Some(contract) = quota_contract {
+            if let Err(e) = self.backend.quota_check(contract) {
+                self.metrics.quota_refusal();
+                return Err(self.read_error(e).into());
+            }
+        }
         let ip = client_ip(ext);
         let cap = self.config.call_gas_max;
         // Up to two executions plus a bisection over (used, cap] plus a final run: reserve them
@@ -869,6 +888,10 @@ impl OpmeterApiServer for Api {
             Err(_) => cap,
         };
         self.limiter.settle(ip, reserved, spent);
+        if let Some(contract) = quota_contract {
+            self.metrics.read_gas(contract, spent);
+            self.backend.quota_charge(contract, spent);
+        }
         let estimate = result.map_err(|e| self.read_error(e))?;
         let Estimate {
             gas_limit,
@@ -930,12 +953,23 @@ impl OpmeterApiServer for Api {
         filter: Option<EventFilter>,
     ) -> SubscriptionResult {
         let filter = filter.unwrap_or_default();
+        // A contract named by name is resolved once, at the head, when the subscription starts.
+        let contract = match &filter.contract {
+            None => None,
+            Some(target) => match self.resolve(target, None) {
+                Ok((address, _)) => Some(address),
+                Err(e) => {
+                    pending.reject(ErrorObjectOwned::from(e)).await;
+                    return Ok(());
+                }
+            },
+        };
         let blocks = self.notices.subscribe();
         forward(pending.accept().await?, blocks, |block| {
             block
                 .events
                 .iter()
-                .filter(|n| filter.matches(&n.event))
+                .filter(|n| filter.matches(contract, &n.event))
                 .map(serde_json::value::to_raw_value)
                 .collect()
         })

@@ -267,7 +267,7 @@ impl<'c, C: OpmeterApiClient + Sync> Signer<'c, C> {
             .client
             .contract_call(
                 CallArgs {
-                    from: Some(self.address()),
+                    from: Some(self.address().into()),
                     contract: contract.into(),
                     method: method.into(),
                     args: Some(args.clone()).filter(|a| !a.is_null()),

@@ -105,6 +105,9 @@ error_codes! {
     /// `2011`: the contract spent its daily quota of read-only gas (rolling 24 h);
     /// `data.retryAfterMs` says when to retry, `data.dailyGas` is the quota.
     QuotaExhausted = 2011 => "quotaExhausted",
+    /// `2012`: the request body did not arrive within the server's body timeout after its
+    /// header (HTTP 408; the socket is closed); `data.timeLimitMs` is the limit.
+    BodyTimeout = 2012 => "bodyTimeout",
 }
 
 const ALL_LEN: usize = ErrorCode::FIXED.len() + AdmissionCode::ALL.len() + ProverCode::ALL.len();
@@ -362,6 +365,10 @@ mod tests {
                 (
                     2011,
                     "quotaExhausted",
+                ),
+                (
+                    2012,
+                    "bodyTimeout",
                 ),
             ]
         "#]]

@@ -32,7 +32,7 @@ use jsonrpsee::Extensions;
 use opmeter_ledger::admission::AdmissionCode;
 use opmeter_ledger::block::ReceiptStatus;
 use opmeter_ledger::encoding::{to_hex0x, DecU64, Hash32, HexBytes};
-use opmeter_vm::{Address, Outcome, Status, TrapCode};
+use opmeter_vm::{Outcome, Status, TrapCode};
 use serde_json::{json, Value};
 
 use crate::api::{Api, ClientAddr, OpmeterApiServer};
@@ -159,6 +159,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
             StatusCode::TOO_MANY_REQUESTS
         }
         ErrorCode::OversizedRequest => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         ErrorCode::ExecutionFailed => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorCode::DevOnly => StatusCode::FORBIDDEN,
         ErrorCode::ReceiptTimeout | ErrorCode::ExecutionTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -214,6 +215,12 @@ impl Failure {
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from(retry_ms.div_ceil(1000)));
+        }
+        if code == ErrorCode::BodyTimeout.code() {
+            // The rest of the body may still come: the socket is not reused.
+            response
+                .headers_mut()
+                .insert(hyper::header::CONNECTION, HeaderValue::from_static("close"));
         }
         for (name, value) in self.headers {
             response.headers_mut().append(name, value);
@@ -402,23 +409,23 @@ impl Failure {
     }
 }
 
-/// The body of a POST, at most `max_request_body_bytes`.
+/// The body of a POST, at most `max_request_body_bytes`, arriving within `body_timeout`.
 async fn read_body(
     api: &Api,
     request: HttpRequest<hyper::body::Incoming>,
 ) -> Result<Bytes, Failure> {
-    use http_body_util::BodyExt;
+    use crate::server::BodyError;
     let limit = api.config.max_request_body_bytes;
-    match http_body_util::Limited::new(request.into_body(), limit as usize)
-        .collect()
-        .await
-    {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(Failure::from(RpcError::new(
+    match crate::server::read_body(request.into_body(), limit, api.config.body_timeout).await {
+        Ok(bytes) => Ok(bytes),
+        Err(BodyError::TooLarge(limit)) => Err(Failure::from(RpcError::new(
             ErrorCode::OversizedRequest,
             format!("the body exceeds {limit} bytes"),
         ))),
-        Err(e) => Err(Failure::from(RpcError::invalid_params(format!(
+        Err(BodyError::TimedOut(timeout)) => {
+            Err(Failure::from(crate::server::body_timeout_error(timeout)))
+        }
+        Err(BodyError::Broken(e)) => Err(Failure::from(RpcError::invalid_params(format!(
             "reading the body: {e}"
         )))),
     }
@@ -442,7 +449,7 @@ fn body_args(body: &[u8]) -> Result<Option<Value>, Failure> {
 struct Controls {
     gas_limit: Option<u64>,
     height: Option<u64>,
-    from: Option<Address>,
+    from: Option<AddressOrName>,
 }
 
 /// A call's query: its arguments (every parameter not starting with `_`, as one JSON object; a
@@ -472,10 +479,8 @@ impl Query {
                 "_gas" => parsed.controls.gas_limit = Some(number("the gas limit")?),
                 "_height" => parsed.controls.height = Some(number("the height")?),
                 "_from" => {
-                    parsed.controls.from = Some(
-                        serde_json::from_value(Value::String(value.to_string()))
-                            .map_err(|e| bad(format!("_from: {e}")))?,
-                    )
+                    parsed.controls.from =
+                        Some(AddressOrName::parse(&value).map_err(|e| bad(format!("_from: {e}")))?)
                 }
                 "_logs" => {
                     parsed.logs = match value.as_ref() {

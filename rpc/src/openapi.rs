@@ -91,8 +91,8 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
                 "description": "run against the state of this block (default: the head)",
                 "schema": { "type": "integer", "minimum": 0, "maximum": 9007199254740991_u64 } }),
         json!({ "name": "_from", "in": "query", "required": false,
-                "description": "the caller the contract sees (0x address; default zero)",
-                "schema": { "type": "string", "pattern": ADDRESS_PATTERN } }),
+                "description": "the caller the contract sees (0x address or registered name; default zero)",
+                "schema": { "type": "string", "pattern": TARGET_PATTERN } }),
         json!({ "name": "_logs", "in": "query", "required": false,
                 "description": "return the contract's debug log lines in opmeter-log headers",
                 "schema": { "type": "boolean" } }),
@@ -129,6 +129,9 @@ fn call_operation(method: &str, post: bool, call_gas_max: u64) -> Value {
         },
     });
     if post {
+        operation["responses"]["408"] = error(
+            "the body did not arrive within the server's body timeout (2012); the socket is closed",
+        );
         operation["requestBody"] = json!({
             "required": false,
             "description": "the call's arguments as JSON (empty: no input)",
@@ -190,6 +193,7 @@ pub fn document(call_gas_max: u64) -> Value {
                             } } },
                         },
                         "400": error("refused at admission (1001–1011, 1015), or a body that is not hex"),
+                        "408": error("the body did not arrive within the server's body timeout (2012); the socket is closed"),
                         "409": error("already known or its nonce is taken (1012, 1013)"),
                         "413": error("the body exceeds the server's limit (-32007, 1001)"),
                         "503": error("the mempool is full (1014)"),

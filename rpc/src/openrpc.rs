@@ -254,6 +254,7 @@ const METHODS: &[Method] = &[
             ErrorCode::NotFound,
             ErrorCode::ExecutionFailed,
             ErrorCode::RateLimited,
+            ErrorCode::QuotaExhausted,
             ErrorCode::ExecutionTimeout,
             ErrorCode::Internal,
         ],

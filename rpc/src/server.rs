@@ -44,6 +44,10 @@ pub struct RpcConfig {
     /// from its previous response (an idle keep-alive socket is closed after it). Frees the
     /// sockets of clients that connect and send nothing.
     pub header_timeout: Duration,
+    /// How long a request body may take to arrive in full, from the end of its header (JSON-RPC
+    /// and gateway POSTs); past it the request is answered `2012` (HTTP 408) and the socket is
+    /// closed. Frees the sockets of clients that send a header and then trickle the body.
+    pub body_timeout: Duration,
     /// Most subscriptions per WebSocket connection. Bounds the fan-out work of one client.
     pub max_subscriptions_per_connection: u32,
     /// Most gas of one read-only call (`contract_call`), and the cap of `contract_estimateGas`.
@@ -77,6 +81,7 @@ impl Default for RpcConfig {
             max_connections_per_client: 32,
             connections_reserved: 32,
             header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
             max_subscriptions_per_connection: 64,
             call_gas_max: 100_000_000,
             call_time_max: Duration::from_secs(2),
@@ -441,31 +446,91 @@ async fn metrics_page(api: Api) -> HttpResponse {
     response
 }
 
-/// Reads a JSON-RPC POST body (at most `max_body_bytes`) and hands the request to `service`,
-/// with invalid ids replaced ([`replace_invalid_ids`]). Other requests (WebSocket upgrades)
-/// pass through with their (empty) body.
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub(crate) enum BodyError {
+    /// It is longer than the limit (bytes).
+    TooLarge(u32),
+    /// It did not arrive within the body timeout.
+    TimedOut(Duration),
+    /// The socket failed or closed mid-body.
+    Broken(BoxError),
+}
+
+/// Reads a request body of at most `max_bytes` that arrives within `timeout`.
+pub(crate) async fn read_body(
+    body: hyper::body::Incoming,
+    max_bytes: u32,
+    timeout: Duration,
+) -> Result<hyper::body::Bytes, BodyError> {
+    use http_body_util::BodyExt;
+    let collect = http_body_util::Limited::new(body, max_bytes as usize).collect();
+    match tokio::time::timeout(timeout, collect).await {
+        Err(_) => Err(BodyError::TimedOut(timeout)),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(BodyError::TooLarge(max_bytes))
+        }
+        Ok(Err(e)) => Err(BodyError::Broken(e)),
+    }
+}
+
+/// The error of a body that did not arrive in time: `2012`, to be answered with HTTP 408 on a
+/// socket that is then closed.
+pub(crate) fn body_timeout_error(timeout: Duration) -> RpcError {
+    let limit_ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+    RpcError::new(
+        ErrorCode::BodyTimeout,
+        format!("the request body did not arrive within {limit_ms} ms of its header"),
+    )
+    .with_data(serde_json::json!({ "timeLimitMs": limit_ms }))
+}
+
+/// The JSON-RPC answer to a body that did not arrive in time: HTTP 408, the socket closed.
+fn body_timeout_response(timeout: Duration) -> HttpResponse {
+    let error = body_timeout_error(timeout);
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": { "code": error.code, "message": error.message, "data": error.data },
+    });
+    let mut response = HttpResponse::new(HttpBody::from(body.to_string()));
+    *response.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
+    let headers = response.headers_mut();
+    headers.insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    headers.insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    response
+}
+
+/// Reads a JSON-RPC POST body (at most `max_body_bytes`, within `body_timeout`) and hands the
+/// request to `service`, with invalid ids replaced ([`replace_invalid_ids`]). Other requests
+/// (WebSocket upgrades) pass through with their (empty) body.
 async fn json_rpc<S>(
     request: HttpRequest<hyper::body::Incoming>,
     max_body_bytes: u32,
+    body_timeout: Duration,
     mut service: S,
 ) -> Result<HttpResponse, BoxError>
 where
     S: tower::Service<HttpRequest<HttpBody>, Response = HttpResponse, Error = BoxError>,
 {
-    use http_body_util::BodyExt;
     if request.method() != hyper::Method::POST {
         return service.call(request.map(HttpBody::new)).await;
     }
     let (parts, body) = request.into_parts();
-    let bytes = match http_body_util::Limited::new(body, max_body_bytes as usize)
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            return Ok(jsonrpsee::server::http::response::too_large(max_body_bytes));
+    let bytes = match read_body(body, max_body_bytes, body_timeout).await {
+        Ok(bytes) => bytes,
+        Err(BodyError::TooLarge(max)) => {
+            return Ok(jsonrpsee::server::http::response::too_large(max));
         }
-        Err(e) => return Err(e),
+        Err(BodyError::TimedOut(timeout)) => return Ok(body_timeout_response(timeout)),
+        Err(BodyError::Broken(e)) => return Err(e),
     };
     let body = match replace_invalid_ids(&bytes) {
         Some(fixed) => HttpBody::from(fixed),
@@ -540,6 +605,7 @@ pub async fn serve(
     ));
     let header_timeout = config.header_timeout;
     let max_body_bytes = config.max_request_body_bytes;
+    let body_timeout = config.body_timeout;
     let (methods, api) = build(backend, config.clone());
     let counted = Arc::clone(&api.metrics);
     let rpc_middleware =
@@ -620,7 +686,7 @@ pub async fn serve(
                                 Ok(crate::gateway::handle(api, request, remote).await)
                             }
                             (None, Route::JsonRpc | Route::WebSocket) => {
-                                json_rpc(request, max_body_bytes, service).await
+                                json_rpc(request, max_body_bytes, body_timeout, service).await
                             }
                         };
                         let mut response = response;

@@ -536,10 +536,11 @@ pub struct ReceiptView {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CallArgs {
-    /// The caller the contract sees (default: the zero address).
+    /// The caller the contract sees: `0x` address or registered name (default: the zero
+    /// address).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub from: Option<Address>,
+    pub from: Option<AddressOrName>,
     /// The contract: `0x` address or registered name.
     #[schemars(with = "String")]
     pub contract: AddressOrName,
@@ -753,10 +754,11 @@ pub struct StorageProofView {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EventFilter {
-    /// Only events of this contract.
+    /// Only events of this contract: `0x` address or registered name (resolved once, at the
+    /// head, when the subscription starts).
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub contract: Option<Address>,
+    pub contract: Option<AddressOrName>,
     /// Topic prefixes (`0x` hex each; `null` matches any).
     #[serde(default)]
     #[schemars(with = "Vec<Option<String>>")]
@@ -825,9 +827,9 @@ pub struct BlockNotice {
 }
 
 impl EventFilter {
-    /// Whether `event` passes the filter.
-    pub fn matches(&self, event: &EventView) -> bool {
-        if self.contract.is_some_and(|c| c != event.contract) {
+    /// Whether `event` passes the filter whose contract resolved to `contract`.
+    pub fn matches(&self, contract: Option<Address>, event: &EventView) -> bool {
+        if contract.is_some_and(|c| c != event.contract) {
             return false;
         }
         self.topics.iter().enumerate().all(|(i, want)| match want {
@@ -1076,18 +1078,24 @@ mod tests {
     #[test]
     fn filters_by_contract_and_topic_prefix() {
         let any = EventFilter::default();
-        assert!(any.matches(&event(1, &[&[0xaa]])));
+        assert!(any.matches(None, &event(1, &[&[0xaa]])));
         let by_contract = EventFilter {
-            contract: Some(Address([1; 32])),
+            contract: Some(Address([1; 32]).into()),
             topics: vec![],
         };
-        assert!(by_contract.matches(&event(1, &[])));
-        assert!(!by_contract.matches(&event(2, &[])));
+        let resolved = Some(Address([1; 32]));
+        assert!(by_contract.matches(resolved, &event(1, &[])));
+        assert!(!by_contract.matches(resolved, &event(2, &[])));
+        let by_name: EventFilter = serde_json::from_str(r#"{"contract": "hello"}"#).unwrap();
+        assert_eq!(
+            by_name.contract,
+            Some(AddressOrName::Name(Name::parse("hello").unwrap()))
+        );
         let second_topic: EventFilter =
             serde_json::from_str(r#"{"topics": [null, "0xBB"]}"#).unwrap();
-        assert!(second_topic.matches(&event(3, &[&[0xaa], &[0xbb]])));
-        assert!(!second_topic.matches(&event(3, &[&[0xaa], &[0xcc]])));
-        assert!(!second_topic.matches(&event(3, &[&[0xaa]])));
+        assert!(second_topic.matches(None, &event(3, &[&[0xaa], &[0xbb]])));
+        assert!(!second_topic.matches(None, &event(3, &[&[0xaa], &[0xcc]])));
+        assert!(!second_topic.matches(None, &event(3, &[&[0xaa]])));
         assert!(serde_json::from_str::<EventFilter>(r#"{"topics": ["bb"]}"#).is_err());
     }
 

@@ -97,6 +97,8 @@ export const ErrorCode = {
   notFound: 2010,
   /** The contract spent its daily read-only gas (rolling 24 h); `data.retryAfterMs`, `data.dailyGas`. */
   quotaExhausted: 2011,
+  /** The request body did not arrive within the server's body timeout (HTTP 408; the socket is closed); `data.timeLimitMs`. */
+  bodyTimeout: 2012,
 } as const;
 
 /** The name of a fixed error code. */

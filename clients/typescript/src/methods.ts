@@ -211,7 +211,7 @@ export const METHODS = {
     name: 'contract_estimateGas',
     params: [param('args', c(EstimateArgsCodec))],
     result: EstimateViewCodec,
-    errors: [E.invalidParams, E.notFound, E.executionFailed, E.rateLimited, E.executionTimeout, E.internal],
+    errors: [E.invalidParams, E.notFound, E.executionFailed, E.rateLimited, E.quotaExhausted, E.executionTimeout, E.internal],
   },
   contract_quota: {
     name: 'contract_quota',

@@ -303,8 +303,8 @@ export interface ReceiptView {
 
 /** A read-only call (`contract_call`). */
 export interface CallArgs {
-  /** The caller the contract sees (default: the zero address). */
-  from?: Hex | null;
+  /** The caller the contract sees: `0x` address or registered name (default: the zero address). */
+  from?: AddressOrName | null;
   /** The contract: `0x` address or registered name. */
   contract: AddressOrName;
   /** The method. */
@@ -485,8 +485,8 @@ export interface StorageProofView {
 
 /** Which events `subscribe_events` delivers: of `contract` (any when absent) whose topics start with `topics` (`null` matches any). */
 export interface EventFilter {
-  /** Only events of this contract. */
-  contract?: Hex | null;
+  /** Only events of this contract: `0x` address or registered name (resolved once, at the head, when the subscription starts). */
+  contract?: AddressOrName | null;
   /** Topic prefixes (`null` matches any). */
   topics?: (Hex | null)[];
 }
@@ -944,7 +944,7 @@ export const ReceiptViewCodec: Codec<ReceiptView> = named('ReceiptView', () =>
 export const CallArgsCodec: Codec<CallArgs> = named('CallArgs', () =>
   object<CallArgs>(
     {
-      from: optional(nullable(hex32)),
+      from: optional(nullable(addressOrName)),
       contract: required(addressOrName),
       method: required(text),
       args: optional(jsonInput),
@@ -1063,7 +1063,7 @@ export const StorageProofViewCodec: Codec<StorageProofView> = named('StorageProo
 /** @internal */
 export const EventFilterCodec: Codec<EventFilter> = named('EventFilter', () =>
   object<EventFilter>(
-    { contract: optional(nullable(hex32)), topics: optional(array(nullable(hex32))) },
+    { contract: optional(nullable(addressOrName)), topics: optional(array(nullable(hex32))) },
     { closed: true },
   ),
 );

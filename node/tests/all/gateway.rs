@@ -495,6 +495,21 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
         Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2011),
         other => panic!("expected 2011, got {other:?}"),
     }
+    // An estimate of a call runs the contract's code: refused too.
+    let estimate = |target: &str| opmeter_rpc::EstimateArgs {
+        from: address_of(&dev_key()),
+        tx: opmeter_rpc::TxRequest::Call {
+            contract: contract(target).into(),
+            method: "put".into(),
+            args: None,
+            input: Some(opmeter_ledger::encoding::HexBytes(b"v".to_vec())),
+            value: None,
+        },
+    };
+    match client.contract_estimate_gas(estimate(&a)).await {
+        Err(jsonrpsee::core::client::Error::Call(object)) => assert_eq!(object.code(), 2011),
+        other => panic!("expected 2011, got {other:?}"),
+    }
     let quota = client.contract_quota(contract(&a).into()).await.unwrap();
     assert_eq!(quota.daily_gas.map(|g| g.0), Some(200_000));
     assert_eq!(quota.used_gas.0, 300_000);
@@ -517,6 +532,15 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
     let still = get(&addr, &format!("/v1/c/{a}/get")).await;
     assert_eq!((still.status, still.code()), (429, 2011), "{still:?}");
     assert_eq!(get(&addr, &format!("/v1/c/{b}/put")).await.status, 200);
+    // An estimate spends the contract's quota with every execution it ran.
+    let client = http(&url).unwrap();
+    let before = client.contract_quota(contract(&b).into()).await.unwrap();
+    let estimated = client.contract_estimate_gas(estimate(&b)).await.unwrap();
+    let after = client.contract_quota(contract(&b).into()).await.unwrap();
+    let spent = after.used_gas.0 - before.used_gas.0;
+    // `put` needs no more gas than it uses: one run at the cap, one at the estimate.
+    assert_eq!(estimated.executions, 2);
+    assert_eq!(spent, 2 * estimated.gas_used.0);
 }
 
 /// The samples of a metrics page, parsed by a Prometheus parser.

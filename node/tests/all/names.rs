@@ -500,3 +500,105 @@ async fn the_cli_deploys_with_a_name_calls_by_name_and_name_transactions_audit()
     );
     assert!(verified.status.success(), "{verified:?}");
 }
+
+/// `who` outputs its caller; `ping` emits an event (topic `"ping"` × 8) with data `"ping"`.
+const ECHO: &str = r#"(module
+  (import "opmeter" "caller" (func $caller (param i32)))
+  (import "opmeter" "output_set" (func $out (param i32 i32)))
+  (import "opmeter" "event_emit" (func $emit (param i32 i32 i32 i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) "pingpingpingpingpingpingpingping")
+  (func (export "who") (call $caller (i32.const 0)) (call $out (i32.const 0) (i32.const 32)))
+  (func (export "ping") (call $emit (i32.const 64) (i32.const 1) (i32.const 64) (i32.const 4))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_stand_for_callers_and_event_filters_too() {
+    use jsonrpsee::core::client::Subscription;
+    use opmeter_rpc::types::{EventFilter, EventNotice};
+    let dir = tempfile::tempdir().unwrap();
+    let (child, url) = spawn_node(&dir.path().join("data"), &[]);
+    let _node = Killed(child);
+    let addr = url.trim_start_matches("http://").to_string();
+    let client = http(&url).unwrap();
+    let mut dev = Wallet::new(dev_key(), "opmeter-dev");
+    let echo = address(&deploy(&addr, &mut dev, ECHO, b"echo").await);
+    let kv = address(&deploy(&addr, &mut dev, KV, b"kv").await);
+    dev.gas_limit = 1_000_000;
+    assert_eq!(
+        send(&client, &dev.register_name("echo", echo, b"echo"))
+            .await
+            .status,
+        "success"
+    );
+    assert_eq!(
+        send(&client, &dev.register_name("store", kv, b"kv"))
+            .await
+            .status,
+        "success"
+    );
+
+    // `from` by name: the contract sees the name's target as its caller, over JSON-RPC and the
+    // gateway's `_from`.
+    let who = |from: Option<AddressOrName>| CallArgs {
+        from,
+        contract: name("echo"),
+        method: "who".into(),
+        ..Default::default()
+    };
+    let by_name = client
+        .contract_call(who(Some(name("store"))), None)
+        .await
+        .unwrap();
+    assert_eq!(by_name.output.0, kv.0.to_vec());
+    let by_address = client
+        .contract_call(who(Some(kv.into())), None)
+        .await
+        .unwrap();
+    assert_eq!(by_address.output, by_name.output);
+    assert_eq!(by_address.gas_used, by_name.gas_used);
+    let answer = get(&addr, "/v1/c/echo/who?_from=store").await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body, kv.0.to_vec());
+    let (code, data) = refusal(client.contract_call(who(Some(name("nobody"))), None).await);
+    assert_eq!((code, data["name"].as_str()), (2010, Some("nobody")));
+    let answer = get(&addr, "/v1/c/echo/who?_from=nobody").await;
+    assert_eq!((answer.status, answer.code()), (404, 2010), "{answer:?}");
+    let answer = get(&addr, "/v1/c/echo/who?_from=Not_A_Name").await;
+    assert_eq!((answer.status, answer.code()), (400, -32602), "{answer:?}");
+
+    // Event filters by name: resolved when the subscription starts; an unknown name is refused.
+    let ws_url = url.replacen("http://", "ws://", 1);
+    let ws_client = opmeter_rpc::client::ws(&ws_url).await.unwrap();
+    let filter = |contract: AddressOrName| EventFilter {
+        contract: Some(contract),
+        topics: vec![],
+    };
+    let mut echo_events: Subscription<EventNotice> = ws_client
+        .subscribe_events(Some(filter(name("echo"))))
+        .await
+        .unwrap();
+    let mut store_events: Subscription<EventNotice> = ws_client
+        .subscribe_events(Some(filter(name("store"))))
+        .await
+        .unwrap();
+    match ws_client
+        .subscribe_events(Some(filter(name("nobody"))))
+        .await
+    {
+        Err(ClientError::Call(object)) => assert_eq!(object.code(), 2010),
+        other => panic!("expected 2010, got {:?}", other.map(|_| ())),
+    }
+    let pinged = send(&client, &dev.call(echo, "ping", "")).await;
+    assert_eq!(pinged.status, "success", "{pinged:?}");
+    let notice = tokio::time::timeout(std::time::Duration::from_secs(10), echo_events.next())
+        .await
+        .expect("the event arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.event.contract, echo);
+    assert_eq!(notice.event.data.0, b"ping".to_vec());
+    // The other name's subscription saw nothing of it.
+    let nothing =
+        tokio::time::timeout(std::time::Duration::from_millis(300), store_events.next()).await;
+    assert!(nothing.is_err(), "{nothing:?}");
+}

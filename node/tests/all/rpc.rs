@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::rpc_params;
@@ -149,7 +149,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     let topic = HexBytes(blake3::hash(b"Incremented").as_bytes().to_vec());
     let mut events = ws_client
         .subscribe_events(Some(EventFilter {
-            contract: Some(contract_address),
+            contract: Some(contract_address.into()),
             topics: vec![Some(topic.clone())],
         }))
         .await
@@ -158,7 +158,7 @@ async fn dapp_flow_scaffold_build_deploy_call_send_receipt_subscription() {
     // A filter on another contract sees nothing of ours.
     let mut others = ws_client
         .subscribe_events(Some(EventFilter {
-            contract: Some(Address([9; 32])),
+            contract: Some(Address([9; 32]).into()),
             topics: vec![],
         }))
         .await
@@ -642,6 +642,62 @@ async fn idle_sockets_of_one_client_leave_other_clients_served_and_time_out() {
     // Their places are free again.
     let (status, body) = post_from("127.0.0.1", &addr, head).await;
     assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_trickles_in_is_answered_408_and_its_socket_closed() {
+    let node = Running::start(&["--rpc-body-timeout", "500ms"]);
+    let addr = node.addr();
+    let head = r#"{"jsonrpc":"2.0","id":1,"method":"chain_head","params":[]}"#;
+    // JSON-RPC, a gateway call and a gateway transaction: the header promises 100 bytes, 10 come.
+    for path in [
+        "/",
+        "/v1/c/0x0000000000000000000000000000000000000000000000000000000000000001/get",
+        "/v1/tx",
+    ] {
+        let mut socket = TcpStream::connect(&addr).unwrap();
+        let started = Instant::now();
+        socket
+            .write_all(
+                format!(
+                    "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\""
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut answer = Vec::new();
+        socket
+            .read_to_end(&mut answer)
+            .expect("answered and closed within 10 s");
+        let elapsed = started.elapsed();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer}");
+        assert!(answer.contains("2012"), "{path}: {answer}");
+        assert!(answer.contains(r#""timeLimitMs":500"#), "{path}: {answer}");
+        assert!(elapsed >= Duration::from_millis(500), "{path}: {elapsed:?}");
+        // Others are served meanwhile and afterwards.
+        assert_eq!(post_from("127.0.0.1", &addr, head).await.0, 200);
+    }
+    // A body that arrives in pieces within the limit is fine.
+    let mut socket = TcpStream::connect(&addr).unwrap();
+    let (first, rest) = head.split_at(10);
+    socket
+        .write_all(
+            format!(
+                "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{first}",
+                head.len()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    socket.write_all(rest.as_bytes()).unwrap();
+    let mut answer = String::new();
+    socket.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

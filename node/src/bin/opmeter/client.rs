@@ -709,7 +709,7 @@ async fn call(
 ) -> anyhow::Result<ExitCode> {
     let contract = resolve_target(s.opts, contract)?;
     let args = parse_args("ARGS", args.as_deref())?;
-    let from = Some(address_of(&load_key(s.opts, &s.opts.key)?));
+    let from = Some(address_of(&load_key(s.opts, &s.opts.key)?).into());
     let call = CallArgs {
         from,
         contract,

@@ -64,6 +64,10 @@ pub(crate) struct NodeArgs {
     /// response (e.g. `500ms`, `10s`); idle sockets are closed after it.
     #[arg(long, value_parser = parse_duration, default_value = "10s")]
     rpc_header_timeout: Duration,
+    /// How long a request body may take to arrive in full after its header (e.g. `500ms`,
+    /// `30s`); past it the request is answered 2012 (HTTP 408) and the socket closed.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    rpc_body_timeout: Duration,
     /// Most subscriptions per WebSocket connection.
     #[arg(long, default_value_t = RpcConfig::default().max_subscriptions_per_connection)]
     rpc_max_subscriptions: u32,
@@ -321,6 +325,7 @@ fn rpc_config(args: &NodeArgs) -> RpcConfig {
         max_connections_per_client: args.rpc_max_connections_per_client,
         connections_reserved: args.rpc_connections_reserved,
         header_timeout: args.rpc_header_timeout,
+        body_timeout: args.rpc_body_timeout,
         max_subscriptions_per_connection: args.rpc_max_subscriptions,
         call_gas_max: args.rpc_call_gas_max,
         call_time_max: args.rpc_call_time_max,
