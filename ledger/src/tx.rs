@@ -262,13 +262,14 @@ pub struct Wallet {
 }
 
 impl Wallet {
-    /// A wallet starting at nonce 0, gas limit 10,000,000, gas price 1.
+    /// A wallet starting at nonce 0, gas limit 50,000,000 (a deploy of an sdk contract under
+    /// schedule v2 fits), gas price 1.
     pub fn new(key: SigningKey, chain_id: &str) -> Wallet {
         Wallet {
             key,
             chain_id: chain_id.into(),
             nonce: 0,
-            gas_limit: 10_000_000,
+            gas_limit: 50_000_000,
             gas_price: U256::one(),
         }
     }

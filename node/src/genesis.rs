@@ -68,6 +68,13 @@ fn schedule_version_1() -> u32 {
     1
 }
 
+/// The development chain's block gas limit (the sum of its transactions' gas limits), set from
+/// schedule v2's anchor: about 0.4 ns per unit of gas on the reference machine class (2 cores,
+/// `specs/gas.md`), and no calibrated item above 2× that, so a block filled with the worst-case
+/// item executes in at most 1.2 G × 0.4 ns × 2 ≈ 1 s. Bounds how long one block can stall the
+/// node whatever its transactions do.
+pub const DEV_BLOCK_GAS_LIMIT: u64 = 1_200_000_000;
+
 impl Genesis {
     /// The development chain `opmeter node` starts without a genesis file: the development
     /// account holds 10^30 units.
@@ -80,14 +87,13 @@ impl Genesis {
         Genesis {
             chain_id: "opmeter-dev".into(),
             timestamp_ms: 1_767_225_600_000,
-            block_gas_limit: 10_000_000_000,
+            block_gas_limit: DEV_BLOCK_GAS_LIMIT,
             block_tx_max: 10_000,
             min_gas_price: "1".into(),
             fee_collector: Address(*blake3::hash(b"opmeter/fee-collector").as_bytes()),
             balances,
             dev: true,
-            // v2 becomes the development default once its code-loading model lands.
-            schedule_version: 1,
+            schedule_version: 2,
             validators: Vec::new(),
         }
     }

@@ -66,7 +66,7 @@ async fn sigkill_while_committing_loses_no_acknowledged_transaction() {
     let dir = tempfile::tempdir().unwrap();
     let genesis = Genesis::dev();
     let mut wallet = Wallet::new(dev_key(), &genesis.chain_id);
-    wallet.gas_limit = 100_000;
+    wallet.gas_limit = 1_000_000;
     let recipient = Address([0x42; 32]);
     let mut acknowledged: BTreeSet<Hash32> = BTreeSet::new();
     let rounds = 6;

@@ -386,7 +386,13 @@ fn four_validators_agree_and_a_killed_one_catches_up_without_losing_transactions
             })
             .collect();
         assert!(bundles.iter().all(|b| b == &bundles[0]), "bundles differ");
-        let vm = opmeter_vm::Vm::new(opmeter_vm::Schedule::v1());
+        // The testnet's genesis chooses the schedule; the bundle names it.
+        let schedule = opmeter_vm::Schedule::by_version(bundles[0].schedule_version).unwrap();
+        assert_eq!(
+            schedule.version, 2,
+            "a new development chain runs schedule v2"
+        );
+        let vm = opmeter_vm::Vm::new(schedule);
         let verdict = opmeter_ledger::bundle::verify_bundle(&bundles[0], &vm).unwrap();
         assert!(verdict.matches(), "{:?}", verdict.first_difference());
     }

@@ -291,12 +291,12 @@ describe('Signer', () => {
     await client.devFund(erin.address, 10n ** 18n);
     const signer = await Signer.create(client, erin);
     const payload = call(`0x${'ab'.repeat(32)}`, 'mëthod', undefined, { input: '0x00ff', value: 0n });
-    const signed = await signer.sign(payload, { gasLimit: 30_000 });
+    const signed = await signer.sign(payload, { gasLimit: 1_000_000 });
     await client.txSendRaw(encodeSignedTransaction(signed.signed));
     const seen = (await client.txGet(signed.hash))!;
     assert.equal(seen.publicKey, toHex(signed.signed.tx.publicKey));
     assert.equal(seen.signature, toHex(signed.signed.signature));
-    assert.equal(seen.gasLimit, 30_000n);
+    assert.equal(seen.gasLimit, 1_000_000n);
     assert.deepEqual(seen.payload, { kind: 'call', contract: `0x${'ab'.repeat(32)}`, method: 'mëthod', input: new Uint8Array([0, 255]), value: 0n });
     await client.waitForReceipt(signed.hash, { intervalMs: 20 });
   });

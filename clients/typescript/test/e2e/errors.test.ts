@@ -61,7 +61,7 @@ async function raw(
     chainId: fields.chainId ?? 'opmeter-dev',
     publicKey: key.publicKey,
     nonce: fields.nonce ?? 0,
-    gasLimit: fields.gasLimit ?? 100_000,
+    gasLimit: fields.gasLimit ?? 1_000_000,
     gasPrice: fields.gasPrice ?? 1,
     payload: fields.payload ?? transfer(`0x${'b0'.repeat(32)}`, 1),
   });
@@ -149,7 +149,7 @@ describe('admission refusals (1001–1015)', () => {
     const broke = Keypair.generate();
     await refused(client.txSendRaw(await raw({ key: broke })), 'insufficientBalance');
     const signer = await Signer.create(client, broke);
-    await refused(signer.transfer(alice.address, 1n, { gasLimit: 100_000 }), 'insufficientBalance');
+    await refused(signer.transfer(alice.address, 1n, { gasLimit: 1_000_000 }), 'insufficientBalance');
     // The refused nonce is handed out again: the next transaction is not stuck behind a gap.
     await client.devFund(broke.address, 10n ** 15n);
     const receipt = await signer.transfer(alice.address, 1n);

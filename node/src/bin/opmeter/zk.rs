@@ -250,10 +250,18 @@ fn verify(file: &Path, keys: &Path, wasm: Option<&Path>, json: bool) -> anyhow::
                 return invalid(ProverError::InvalidProof);
             }
         }
-        let schedule = opmeter_vm::Schedule::v1();
-        if schedule.hash() != statement.schedule_hash {
-            eprintln!("note: the statement's schedule is not this binary's schedule v1");
-        }
+        // The program is compiled under the statement's schedule (its gas costs are part of
+        // the code commitment); a schedule this binary does not know cannot be re-derived.
+        let Some(schedule) = opmeter_vm::Schedule::by_hash(&statement.schedule_hash) else {
+            if !json {
+                eprintln!(
+                    "the statement's schedule {} is none this binary knows (versions {:?})",
+                    hex::encode(statement.schedule_hash),
+                    opmeter_vm::Schedule::VERSIONS
+                );
+            }
+            return invalid(ProverError::InvalidProof);
+        };
         let program = ProvableProgram::compile(&bytes, &schedule, &statement.method)
             .map_err(|e| prover_failure(&e))?;
         if program.code_commitment(&statement.profile) != statement.code_commitment {
