@@ -3,7 +3,9 @@
 //! transaction's intrinsic work and deploys, under one schedule, as a Markdown table with each
 //! item's ratio to the median.
 //!
-//! Run: `./benches/calibrate.sh [v1|v2]` (a release build; `--runs N` for more repetitions).
+//! Run: `./benches/calibrate.sh [v1|v2]` (a release build; `--runs N` for more repetitions);
+//! `./benches/calibrate-callgrind.sh [v1|v2]` counts instructions per unit of gas of the vm
+//! items instead (`--list`, `--count ITEM REPS`).
 //! Wall time, median of the runs, on whatever else the machine is doing: compare ratios within
 //! one run, and cross-check single items with callgrind (`benches/callgrind.sh`).
 #![allow(missing_docs)]
@@ -316,16 +318,52 @@ fn main() {
     let mut schedule_name = "v1".to_string();
     let mut runs = 7;
     let mut skip_node = false;
+    let mut list = false;
+    let mut count: Option<(String, u64)> = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--no-node" => skip_node = true,
+            "--list" => list = true,
+            "--count" => {
+                let name = args.next().expect("--count ITEM REPS");
+                let reps = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--count ITEM REPS");
+                count = Some((name, reps));
+            }
             "--bench" => {}
             name => schedule_name = name.to_string(),
         }
     }
     let schedule = schedule_named(&schedule_name);
     let vm = Vm::new(schedule.clone());
+    // For instruction counts (`benches/calibrate-callgrind.sh`): the vm items' names, or one item
+    // run REPS times after a warm-up call (its module compiled and cached), printing its gas per
+    // call; the difference of two counts cancels start-up.
+    if list {
+        for item in items(&schedule) {
+            println!("{}", item.name);
+        }
+        return;
+    }
+    if let Some((name, reps)) = count {
+        let item = items(&schedule)
+            .into_iter()
+            .find(|item| item.name == name)
+            .unwrap_or_else(|| panic!("no item `{name}` (see --list)"));
+        let state = item.state();
+        let gas = opmeter_benches::calibration::run(&vm, &item, &state).gas_used;
+        for _ in 0..reps {
+            assert_eq!(
+                opmeter_benches::calibration::run(&vm, &item, &state).gas_used,
+                gas
+            );
+        }
+        println!("{gas}");
+        return;
+    }
     let mut rows = Vec::new();
     for item in items(&schedule) {
         let row = measure(&vm, &item, runs);

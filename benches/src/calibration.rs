@@ -529,6 +529,14 @@ pub fn host_items(schedule: &Schedule) -> Vec<Item> {
             2_000,
         ),
         host(
+            "u256_pow, 8-bit exponent (all bits set)",
+            IMPORTS,
+            pages,
+            &format!("{} (i32.store8 (i32.const 200032) (i32.const 255))", fill(200_000, 32)),
+            "(drop (call $u256_pow (i32.const 200000) (i32.const 200032) (i32.const 200064)))",
+            2_000,
+        ),
+        host(
             "u256_pow, 256-bit exponent",
             IMPORTS,
             pages,

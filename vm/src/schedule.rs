@@ -108,7 +108,8 @@ pub struct HostCosts {
     pub u256_mul: HostCost,
     /// `u256_div`, `u256_mod`.
     pub u256_div_mod: HostCost,
-    /// `u256_pow`: up to 256 squarings and multiplications.
+    /// `u256_pow`: one squaring (and at most one multiplication) per bit of the exponent;
+    /// `per_byte` is charged per significant byte of the exponent (v1: flat).
     pub u256_pow: HostCost,
     /// `call`: a new instance (memory, stack), per byte of method name and input.
     pub call: HostCost,
@@ -447,11 +448,15 @@ impl Schedule {
         // whole price.
         let h = &mut s.host;
         // u256 arithmetic on all-bits-set operands: add 4.1×, mul 2.6×, div 1.7×; `pow` with a
-        // 256-bit exponent 13.8× (up to 512 multiplications for a flat price).
+        // 256-bit exponent 13.8× (up to 512 multiplications for a flat price). `pow` is priced
+        // by the exponent's size instead: a multiplication's worth of base plus 870 per
+        // significant exponent byte (16 multiplications), 28,140 for a full 32-byte exponent,
+        // where a flat 28,000 over-billed an 8-bit exponent ~30×.
         h.u256_add_sub.base = 200;
         h.u256_mul.base = 260;
         h.u256_div_mod.base = 340;
-        h.u256_pow.base = 28_000;
+        h.u256_pow.base = 300;
+        h.u256_pow.per_byte = 870;
         // `block_height`-class queries 4.4×, `caller`-class context 2.4×.
         h.cheap_query.base = 90;
         h.context.base = 120;

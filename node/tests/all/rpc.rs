@@ -899,6 +899,68 @@ async fn audit_replays_traces_and_bundles_over_rpc_and_the_bundle_verifies_with_
         &["receipt", &tx_hash_text, "--trace", "--json"],
     ));
     assert_eq!(both["trace"]["gasUsed"], both["receipt"]["gasUsed"]);
+    // Names beside the code (`NAME.names.json`) label its functions; labels only.
+    let code_hash = opmeter_vm::CodeHash::of(&wat::parse_str(crate::support::KV).unwrap());
+    let names = work.path().join("kv.names.json");
+    std::fs::write(
+        &names,
+        json!({
+            "codeHash": code_hash.to_hex(),
+            "functions": { "5": "kv::store_input", "6": "kv::put" },
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let named = json_of(&opmeter(
+        &node.url,
+        &keys,
+        &[
+            "receipt",
+            &tx_hash_text,
+            "--trace",
+            "--json",
+            "--names",
+            names.to_str().unwrap(),
+        ],
+    ));
+    let function_names = |trace: &Value| -> Vec<String> {
+        let mut found = Vec::new();
+        let mut stack: Vec<&Value> = trace["root"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect();
+        while let Some(entry) = stack.pop() {
+            if entry["kind"] == "function" {
+                found.push(entry["name"].as_str().unwrap().to_string());
+                stack.extend(entry["children"].as_array().unwrap());
+            }
+        }
+        found.sort();
+        found
+    };
+    assert_eq!(
+        function_names(&named["trace"]),
+        ["kv::put", "kv::store_input"]
+    );
+    assert!(!function_names(&both["trace"]).contains(&"kv::put".to_string()));
+    assert_eq!(named["trace"]["gasUsed"], both["trace"]["gasUsed"]);
+    let text = opmeter(
+        &node.url,
+        &keys,
+        &[
+            "receipt",
+            &tx_hash_text,
+            "--trace",
+            "--names",
+            names.to_str().unwrap(),
+        ],
+    );
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.contains("kv::put") && text.contains("kv::store_input"),
+        "{text}"
+    );
 
     // A read-only call with its trace.
     let traced = client

@@ -134,6 +134,43 @@ pub struct FrameTraceView {
     pub entries: Vec<TraceEntryView>,
 }
 
+impl FrameTraceView {
+    fn name_functions(&mut self, code_hash: &Hash32, names: &BTreeMap<u32, String>) {
+        let own = self.code_hash.as_ref() == Some(code_hash);
+        for entry in &mut self.entries {
+            entry.name_functions(own, code_hash, names);
+        }
+    }
+}
+
+impl TraceEntryView {
+    fn name_functions(&mut self, own: bool, code_hash: &Hash32, names: &BTreeMap<u32, String>) {
+        match self {
+            TraceEntryView::Function {
+                index,
+                name,
+                children,
+                ..
+            } => {
+                if own {
+                    if let Some(named) = names.get(index) {
+                        name.clone_from(named);
+                    }
+                }
+                for child in children {
+                    child.name_functions(own, code_hash, names);
+                }
+            }
+            TraceEntryView::Host { callees, .. } => {
+                for callee in callees {
+                    callee.name_functions(code_hash, names);
+                }
+            }
+            TraceEntryView::Charge { .. } | TraceEntryView::Truncated { .. } => {}
+        }
+    }
+}
+
 /// One line of a trace (gas as decimal strings).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "camelCase")]
@@ -275,6 +312,22 @@ impl From<&TraceEntry> for TraceEntryView {
 }
 
 impl TraceView {
+    /// Names the functions of `code_hash` from a side table (`NAME.names.json`, written by
+    /// `opmeter build` beside the deployed code, which carries no `name` section): what the vm's
+    /// `Trace::name_functions` does, on the wire view. Only labels change.
+    pub fn name_functions(&mut self, code_hash: &Hash32, names: &BTreeMap<u32, String>) {
+        if let Some(root) = &mut self.root {
+            root.name_functions(code_hash, names);
+        }
+        for block in &mut self.blocks {
+            if block.code_hash == *code_hash {
+                if let Some(name) = names.get(&block.function) {
+                    block.name.clone_from(name);
+                }
+            }
+        }
+    }
+
     /// The view of a receipt and the trace of its execution (`None`: no code ran).
     pub fn of_receipt(receipt: &Receipt, trace: Option<&Trace>) -> TraceView {
         let intrinsic = receipt

@@ -32,6 +32,7 @@ const IMPORTS: &str = r#"
   (import "opmeter" "blake3" (func $blake3 (param i32 i32 i32)))
   (import "opmeter" "u256_add" (func $u256_add (param i32 i32 i32) (result i32)))
   (import "opmeter" "u256_div" (func $u256_div (param i32 i32 i32) (result i32)))
+  (import "opmeter" "u256_pow" (func $u256_pow (param i32 i32 i32) (result i32)))
   (import "opmeter" "call" (func $call (param i32 i32 i32 i32 i32 i32 i64) (result i32)))
   (import "opmeter" "return_data_len" (func $return_data_len (result i32)))
   (import "opmeter" "return_data_read" (func $return_data_read (param i32)))
@@ -314,6 +315,46 @@ fn u256_math_reports_overflow_and_division_by_zero() {
         &[1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0],
         "codes: overflow, div-by-zero, ok"
     );
+}
+
+#[test]
+fn u256_pow_is_priced_by_the_exponent_size_in_v2_and_flat_in_v1() {
+    // `pow` raises 0 to the 32-byte little-endian exponent given as input.
+    let code = module(
+        r#"(func (export "pow")
+              (call $input_read (i32.const 32))
+              (drop (call $u256_pow (i32.const 0) (i32.const 32) (i32.const 64))))"#,
+    );
+    let exponent = |significant_bytes: usize| {
+        let mut e = [0u8; 32];
+        e[..significant_bytes].fill(0xff);
+        e
+    };
+    for (schedule, per_byte) in [(Schedule::v1(), 0), (Schedule::v2(), 870)] {
+        let mut w = World::with_schedule(schedule.clone(), Metering::Injected);
+        w.deploy(A, &code);
+        let pow_gas = |bytes: usize| {
+            let out = w.call_with(A, "pow", &exponent(bytes), U256::zero(), 1_000_000_000);
+            assert_eq!(out.status, Status::Success, "{out:#?}");
+            (out.gas_used, out.breakdown_by_key()["u256_pow"])
+        };
+        let (zero_total, zero_pow) = pow_gas(0);
+        assert_eq!(zero_pow, schedule.host.u256_pow.base);
+        for bytes in [1, 2, 17, 32] {
+            let (total, pow) = pow_gas(bytes);
+            let extra = per_byte * bytes as u64;
+            assert_eq!(pow, zero_pow + extra, "v{} {bytes} bytes", schedule.version);
+            assert_eq!(
+                total,
+                zero_total + extra,
+                "v{} {bytes} bytes",
+                schedule.version
+            );
+        }
+    }
+    // A full exponent costs what the flat v2 price covered, and no more than its base allows.
+    let v2 = Schedule::v2().host.u256_pow;
+    assert_eq!(v2.base + 32 * v2.per_byte, 28_140);
 }
 
 const CALLER_OF_B: &str = r#"

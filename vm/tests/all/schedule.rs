@@ -17,7 +17,7 @@ fn schedule_v2_is_pinned() {
     let schedule = Schedule::v2();
     let json = serde_json::to_string_pretty(&schedule).unwrap();
     expect_test::expect_file!["../snapshots/schedule_v2.json"].assert_eq(&json);
-    expect_test::expect!["a40aba280a0bd77eff7e4c4eaed686fe373b792da2940b819d6cb6fd6b078643"]
+    expect_test::expect!["52f1ea861fbf8a8db07bc578c22fae79366e791b6c965811cbba03a3ed02fae9"]
         .assert_eq(&hex::encode(schedule.hash()));
 }
 

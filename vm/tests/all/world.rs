@@ -16,8 +16,13 @@ impl World {
 
     /// The given metering strategy.
     pub(crate) fn with(metering: Metering) -> World {
+        World::with_schedule(Schedule::v1(), metering)
+    }
+
+    /// The given schedule and metering strategy.
+    pub(crate) fn with_schedule(schedule: Schedule, metering: Metering) -> World {
         let vm = Vm::with_config(
-            Schedule::v1(),
+            schedule,
             VmConfig {
                 metering,
                 ..VmConfig::default()

@@ -263,6 +263,10 @@ pub(crate) enum ClientCommand {
         /// With --trace: also profile the most expensive metered blocks.
         #[arg(long, requires = "trace")]
         blocks: bool,
+        /// With --trace: name the functions of a contract's code from the `NAME.names.json`
+        /// `opmeter build` wrote beside it (deployed code carries no names); repeatable.
+        #[arg(long = "names", value_name = "FILE", requires = "trace")]
+        names: Vec<PathBuf>,
     },
     /// Re-execute a committed transaction against the state it saw and compare its receipt
     /// field by field (and the block's roots); exits 1 on any difference.
@@ -472,7 +476,8 @@ pub(crate) async fn run(opts: &ClientOpts, command: ClientCommand) -> anyhow::Re
             hash,
             trace,
             blocks,
-        } => receipt(&session, &hash, trace, blocks).await,
+            names,
+        } => receipt(&session, &hash, trace, blocks, &names).await,
         ClientCommand::Audit { hash, bundle } => audit(&session, &hash, bundle).await,
         ClientCommand::Block { id, txs } => block(&session, id, txs).await,
         ClientCommand::Name { command } => name(&session, command).await,
@@ -803,14 +808,24 @@ async fn fund(s: &Session<'_>, to: &str, amount: &str) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// `opmeter receipt HASH [--trace [--blocks]]`.
+/// `opmeter receipt HASH [--trace [--blocks] [--names FILE]…]`.
 async fn receipt(
     s: &Session<'_>,
     text: &str,
     trace: bool,
     blocks: bool,
+    names: &[PathBuf],
 ) -> anyhow::Result<ExitCode> {
     let tx_hash = hash(text)?;
+    let names = names
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            opmeter_sdk_build::FunctionNames::from_json(&text)
+                .map_err(|e| anyhow!("{} is not a names file: {e}", path.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let receipt = s
         .client
         .tx_receipt(tx_hash)
@@ -830,10 +845,16 @@ async fn receipt(
         blocks,
         ..TraceArgs::default()
     };
-    let view = with_spinner(s.opts, "tracing", s.client.audit_trace(tx_hash, Some(args)))
+    let mut view = with_spinner(s.opts, "tracing", s.client.audit_trace(tx_hash, Some(args)))
         .await
         .map_err(|x| s.explain(x))?
         .ok_or_else(|| anyhow!("no committed transaction {tx_hash} on this node"))?;
+    for named in &names {
+        view.name_functions(
+            &opmeter_ledger::encoding::Hash32(named.code_hash.0),
+            &named.functions,
+        );
+    }
     if s.opts.json {
         print_json(&json!({ "receipt": receipt, "trace": view }))?;
     } else {

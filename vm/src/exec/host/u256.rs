@@ -3,7 +3,8 @@
 //! on overflow (add, sub, mul, pow), or 2 on division by zero (div, mod; the result is 0).
 
 use super::memory::{read_32, write_bytes};
-use super::{charge_host, fatal, Ctx, HostResult};
+use super::{charge, charge_host, fatal, price, schedule_of, Ctx, HostResult};
+use crate::abi::GasCategory;
 use crate::abi::HostFn;
 use crate::outcome::VmError;
 use crate::types::U256;
@@ -52,6 +53,19 @@ fn op(mut caller: Ctx<'_>, f: HostFn, a_ptr: i32, b_ptr: i32, out_ptr: i32) -> H
     charge_host(&mut caller, f, 0)?;
     let a = from_bytes(&read_32(&caller, a_ptr)?);
     let b = from_bytes(&read_32(&caller, b_ptr)?);
+    if f == HostFn::U256Pow {
+        // Square-and-multiply runs one step per bit of the exponent: `per_byte` is charged per
+        // significant byte of it, after the base (zero in schedule v1, whose price is flat).
+        let per_byte = f.cost(schedule_of(&caller)?).per_byte;
+        if per_byte > 0 {
+            let exponent_bytes = (b.bits() as u64).div_ceil(8);
+            charge(
+                &mut caller,
+                GasCategory::Host(f),
+                price(0, per_byte, exponent_bytes),
+            )?;
+        }
+    }
     let (value, code) = match f {
         HostFn::U256Add => {
             let (v, o) = a.overflowing_add(b);
