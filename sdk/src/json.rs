@@ -324,6 +324,7 @@ pub fn write_i64(out: &mut Vec<u8>, value: i64) {
 }
 
 /// Appends `text` as a JSON string, escaped as `serde_json` escapes it.
+#[inline(never)]
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
     if !text.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
@@ -869,11 +870,22 @@ impl<'a> Parser<'a> {
         expected: &str,
         mut element: impl FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        self.array_dyn(len, expected, &mut element)
+    }
+
+    /// [`Parser::array`] without the generic (one copy in a contract).
+    #[inline(never)]
+    fn array_dyn(
+        &mut self,
+        len: Option<usize>,
+        expected: &str,
+        element: &mut dyn ReadPart<'a>,
+    ) -> Result<(), Error> {
         if self.value_start()? != b'[' {
             return Err(self.invalid_type(expected));
         }
         self.eat();
-        let read = self.elements(len, expected, &mut element);
+        let read = self.elements(len, expected, element);
         self.close(read, b']')
     }
 
@@ -882,7 +894,7 @@ impl<'a> Parser<'a> {
         &mut self,
         len: Option<usize>,
         expected: &str,
-        element: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
+        element: &mut dyn ReadPart<'a>,
     ) -> Result<(), Error> {
         let mut index = 0;
         while len.is_none_or(|len| index < len) {
@@ -906,7 +918,7 @@ impl<'a> Parser<'a> {
                 }
                 return Err(invalid_length(index, expected));
             }
-            element(self, index)?;
+            element.read(self, index)?;
             index += 1;
         }
         Ok(())
@@ -956,15 +968,27 @@ impl<'a> Parser<'a> {
         fields: &[&str],
         mut field: impl FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        self.object_dyn(expected, expected_len, fields, &mut field)
+    }
+
+    /// [`Parser::object`] without the generic (one copy in a contract).
+    #[inline(never)]
+    fn object_dyn(
+        &mut self,
+        expected: &str,
+        expected_len: &str,
+        fields: &[&str],
+        field: &mut dyn ReadPart<'a>,
+    ) -> Result<(), Error> {
         match self.value_start()? {
             b'[' => {
                 self.eat();
-                let read = self.elements(Some(fields.len()), expected_len, &mut field);
+                let read = self.elements(Some(fields.len()), expected_len, field);
                 self.close(read, b']')
             }
             b'{' => {
                 self.eat();
-                let read = self.members(fields, &mut field);
+                let read = self.members(fields, field);
                 self.close(read, b'}')
             }
             _ => Err(self.invalid_type(expected)),
@@ -975,7 +999,7 @@ impl<'a> Parser<'a> {
     fn members(
         &mut self,
         fields: &[&str],
-        field: &mut dyn FnMut(&mut Parser<'a>, usize) -> Result<(), Error>,
+        field: &mut dyn ReadPart<'a>,
     ) -> Result<(), Error> {
         let mut first = true;
         loop {
@@ -1005,7 +1029,7 @@ impl<'a> Parser<'a> {
                 return Err(unknown_field(&key, fields));
             };
             self.colon_pending = true;
-            field(self, index)?;
+            field.read(self, index)?;
         }
     }
 
@@ -1013,8 +1037,17 @@ impl<'a> Parser<'a> {
     ///
     /// # Errors
     /// `duplicate field` when the slot is filled already, or the value's error.
+    #[inline(never)]
     pub fn field<T: JsonDecode>(&mut self, slot: &mut Option<T>, name: &str) -> Result<(), Error> {
-        if slot.is_some() {
+        self.field_start(slot.is_some(), name)?;
+        *slot = Some(T::decode_json(self)?);
+        Ok(())
+    }
+
+    /// What [`Parser::field`] does before the value, whatever its type (one copy in a
+    /// contract): `duplicate field` when `filled`, else the `:` when it is pending.
+    fn field_start(&mut self, filled: bool, name: &str) -> Result<(), Error> {
+        if filled {
             return Err(Error::message(&[
                 b"duplicate field `",
                 name.as_bytes(),
@@ -1028,7 +1061,6 @@ impl<'a> Parser<'a> {
                 None => return Err(self.peek_error(EOF_OBJECT)),
             }
         }
-        *slot = Some(T::decode_json(self)?);
         Ok(())
     }
 
@@ -1075,6 +1107,20 @@ impl<'a> Parser<'a> {
             _ => return Err(self.invalid_type(expected)),
         };
         found.map_err(|error| self.fix(error))
+    }
+}
+
+/// Reads the element or field `index` of an array or object (any `FnMut(&mut Parser, usize)`).
+///
+/// A trait of its own rather than `dyn FnMut`: the vtable of a `dyn FnMut` also holds a
+/// `call_once` shim, a second copy of every closure that nothing calls.
+trait ReadPart<'a> {
+    fn read(&mut self, parser: &mut Parser<'a>, index: usize) -> Result<(), Error>;
+}
+
+impl<'a, F: FnMut(&mut Parser<'a>, usize) -> Result<(), Error>> ReadPart<'a> for F {
+    fn read(&mut self, parser: &mut Parser<'a>, index: usize) -> Result<(), Error> {
+        self(parser, index)
     }
 }
 
@@ -1376,6 +1422,7 @@ mod ids {
     }
 
     impl JsonEncode for U256 {
+        #[inline(never)]
         fn encode_json(&self, out: &mut Vec<u8>) {
             out.push(b'"');
             self.write_decimal(out);

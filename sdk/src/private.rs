@@ -21,11 +21,16 @@ pub fn decode_args<T>(input: &[u8], decode: impl FnOnce(&mut Parser<'_>) -> Resu
     let input: &[u8] = if input.is_empty() { b"{}" } else { input };
     let mut parser = Parser::new(input);
     let decoded = decode(&mut parser).and_then(|value| parser.finish().map(|()| value));
-    decoded.unwrap_or_else(|error| {
-        let mut message = Vec::from(&b"invalid arguments: "[..]);
-        error.write_to(&mut message);
-        env::revert(message)
-    })
+    decoded.unwrap_or_else(|error| revert_invalid_arguments(&error))
+}
+
+/// Reverts with `invalid arguments: ` and the error (one copy for every method).
+#[cold]
+#[inline(never)]
+fn revert_invalid_arguments(error: &Error) -> ! {
+    let mut message = Vec::from(&b"invalid arguments: "[..]);
+    error.write_to(&mut message);
+    env::revert(message)
 }
 
 /// Checks the input of a method without parameters: empty, or `{}` (ASCII whitespace allowed).
