@@ -1,0 +1,180 @@
+//! Builds the example contracts exactly as `opmeter build` does, prints each deployed size, then
+//! runs the sample calls of `tests/tests/e2e.rs` (`sample_calls`) under gas schedule v2 and
+//! prints their gas: what a change to the sdk or the build flags does to bytes and to gas.
+//!
+//! ```sh
+//! cargo run -p opmeter-sdk-build --example contract_costs -- contracts
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use opmeter_vm::{
+    Address, BlockContext, CallRequest, DeployRequest, MemoryState, Outcome, Schedule, Vm, U256,
+};
+
+const ALICE: Address = Address([0xA1; 32]);
+const BOB: Address = Address([0xB0; 32]);
+const GAS: u64 = 100_000_000;
+
+struct Chain {
+    vm: Vm,
+    state: MemoryState,
+    block: BlockContext,
+    codes: BTreeMap<String, Vec<u8>>,
+}
+
+impl Chain {
+    fn deploy(&mut self, name: &str, init: &str) -> (Address, Outcome) {
+        let prepared = self.vm.prepare(&self.codes[name]).expect("valid code");
+        let request = DeployRequest {
+            deployer: ALICE,
+            code: prepared.clone(),
+            salt: name.as_bytes().to_vec(),
+            init_input: init.as_bytes().to_vec(),
+            value: U256::zero(),
+            gas_limit: GAS,
+        };
+        let (address, outcome) = self
+            .vm
+            .deploy(Arc::new(self.state.clone()), self.block, request)
+            .expect("no node fault");
+        if outcome.status == opmeter_vm::Status::Success {
+            self.state
+                .codes
+                .insert(prepared.code_hash, prepared.original.clone());
+            self.state.apply(&outcome.writes);
+        }
+        self.join_warm_set(&outcome);
+        (address, outcome)
+    }
+
+    fn call(&mut self, contract: Address, method: &str, args: &str, commit: bool) -> Outcome {
+        let call = CallRequest {
+            caller: ALICE,
+            contract,
+            method: method.into(),
+            input: args.as_bytes().to_vec(),
+            value: U256::zero(),
+            gas_limit: GAS,
+        };
+        let outcome = self
+            .vm
+            .execute(Arc::new(self.state.clone()), self.block, call)
+            .expect("no node fault");
+        if commit {
+            if outcome.status == opmeter_vm::Status::Success {
+                self.state.apply(&outcome.writes);
+            }
+            self.join_warm_set(&outcome);
+        }
+        outcome
+    }
+
+    fn join_warm_set(&mut self, outcome: &Outcome) {
+        let Some(costs) = self.vm.schedule().code_loading else {
+            return;
+        };
+        let mut update = opmeter_vm::warm_set::Update::new(&self.state);
+        for code_hash in &outcome.code_paid {
+            let len_bytes = self.state.codes[code_hash].len() as u32;
+            update
+                .insert(*code_hash, len_bytes, &costs)
+                .expect("in-memory state");
+        }
+        for (key, value) in update.into_writes() {
+            let slot = (opmeter_vm::warm_set::ADDRESS, key);
+            match value {
+                Some(value) => self.state.storage.insert(slot, value),
+                None => self.state.storage.remove(&slot),
+            };
+        }
+    }
+}
+
+fn show(name: &str, outcome: &Outcome) {
+    let breakdown = outcome.breakdown_by_key();
+    let get = |key: &str| breakdown.get(key).copied().unwrap_or(0);
+    println!(
+        "| {name} | {} | {} | {} | {} |",
+        outcome.status.as_str(),
+        outcome.gas_used,
+        get("instructions"),
+        get("code_load"),
+    );
+}
+
+fn main() {
+    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "contracts".into()));
+    let built = opmeter_sdk_build::build_contracts(&dir).unwrap_or_else(|error| {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    });
+    println!("| contract | deployed bytes | compiled bytes |");
+    println!("|---|---:|---:|");
+    for contract in &built {
+        println!(
+            "| `{}` | {} | {} |",
+            contract.package, contract.size_bytes, contract.compiled_size_bytes
+        );
+    }
+    let codes: BTreeMap<String, Vec<u8>> = built
+        .into_iter()
+        .map(|b| (b.package, b.wasm))
+        .collect();
+    if !["counter", "token", "registry", "compute"]
+        .iter()
+        .all(|name| codes.contains_key(*name))
+    {
+        return;
+    }
+    let mut chain = Chain {
+        vm: Vm::new(Schedule::v2()),
+        state: MemoryState::default(),
+        block: BlockContext {
+            height: 7,
+            timestamp_ms: 1_763_683_200_000,
+        },
+        codes,
+    };
+    for account in [ALICE, BOB] {
+        chain.state.balances.insert(account, U256::from(1_000_000u64));
+    }
+    let bob = format!("\"0x{}\"", "b0".repeat(32));
+    println!();
+    println!("| call (schedule v2) | status | gas | instructions | code_load |");
+    println!("|---|---|---:|---:|---:|");
+    let (counter, outcome) = chain.deploy("counter", r#"{"start": 1}"#);
+    show("counter.deploy", &outcome);
+    show("counter.increment", &chain.call(counter, "increment", r#"{"by": 1}"#, true));
+    show("counter.get", &chain.call(counter, "get", "", false));
+    show(
+        "counter.increment (bad args)",
+        &chain.call(counter, "increment", r#"{"by": -1}"#, false),
+    );
+    let (token, outcome) = chain.deploy("token", r#"{"name": "T", "symbol": "T", "supply": "1000"}"#);
+    show("token.deploy", &outcome);
+    let transfer = format!(r#"{{"to": {bob}, "amount": "10"}}"#);
+    show("token.transfer", &chain.call(token, "transfer", &transfer, true));
+    show("token.transfer (again)", &chain.call(token, "transfer", &transfer, true));
+    let owner = format!(r#"{{"owner": {bob}}}"#);
+    show("token.balance_of", &chain.call(token, "balance_of", &owner, false));
+    let (registry, outcome) = chain.deploy("registry", "{}");
+    show("registry.deploy", &outcome);
+    show(
+        "registry.set",
+        &chain.call(registry, "set", r#"{"key": "k", "value": "v"}"#, true),
+    );
+    let (compute, outcome) = chain.deploy("compute", "{}");
+    show("compute.deploy", &outcome);
+    for (method, args) in [
+        ("fib", r#"{"n": 15}"#),
+        ("loop_sum", r#"{"n": 1000}"#),
+        ("sort", r#"{"n": 200}"#),
+        ("hash", r#"{"len": 1024}"#),
+        ("host_calls", r#"{"n": 50}"#),
+    ] {
+        show(&format!("compute.{method}"), &chain.call(compute, method, args, false));
+    }
+}
