@@ -37,6 +37,7 @@
 //! assert_eq!(error.to_string(), "invalid value: integer `-1`, expected u32 at line 1 column 8");
 //! ```
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -719,11 +720,16 @@ impl<'a> Parser<'a> {
     /// # Errors
     /// When the value is not a well-formed string.
     pub fn string_value(&mut self, expected: &str) -> Result<String, Error> {
+        self.text_value(expected).map(Cow::into_owned)
+    }
+
+    /// [`Parser::string_value`], borrowed from the input when it has no escape.
+    fn text_value(&mut self, expected: &str) -> Result<Cow<'a, str>, Error> {
         if self.value_start()? != b'"' {
             return Err(self.invalid_type(expected));
         }
         self.eat();
-        self.string()
+        self.text()
     }
 
     /// Reads a string value and converts it; a conversion error gets the position after the
@@ -736,13 +742,18 @@ impl<'a> Parser<'a> {
         expected: &str,
         convert: impl FnOnce(&str) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let text = self.string_value(expected)?;
+        let text = self.text_value(expected)?;
         convert(&text).map_err(|error| self.fix(error))
     }
 
     /// Reads the rest of a string whose opening `"` was read.
     fn string(&mut self) -> Result<String, Error> {
-        // Fast path (as serde_json's): no escape, one copy of the bytes.
+        self.text().map(Cow::into_owned)
+    }
+
+    /// [`Parser::string`], borrowed from the input when it has no escape (no allocation).
+    fn text(&mut self) -> Result<Cow<'a, str>, Error> {
+        // Fast path (as serde_json's): no escape, the bytes borrowed from the input.
         let start = self.index;
         let rest = self.input.get(start..).unwrap_or_default();
         if let Some(len) = rest
@@ -753,7 +764,7 @@ impl<'a> Parser<'a> {
                 self.index = start + len + 1;
                 let bytes = rest.get(..len).unwrap_or_default();
                 return match core::str::from_utf8(bytes) {
-                    Ok(text) => Ok(String::from(text)),
+                    Ok(text) => Ok(Cow::Borrowed(text)),
                     Err(error) => Err(self.invalid_utf8(bytes.len() - error.valid_up_to())),
                 };
             }
@@ -773,7 +784,7 @@ impl<'a> Parser<'a> {
                 _ => bytes.push(byte),
             }
         }
-        String::from_utf8(bytes).map_err(|error| {
+        String::from_utf8(bytes).map(Cow::Owned).map_err(|error| {
             self.invalid_utf8(error.as_bytes().len() - error.utf8_error().valid_up_to())
         })
     }
@@ -1024,7 +1035,7 @@ impl<'a> Parser<'a> {
                 Some(_) => return Err(self.peek_error("expected `,` or `}`")),
             }
             self.eat();
-            let key = self.string()?;
+            let key = self.text()?;
             let Some(index) = fields.iter().position(|name| *name == key) else {
                 return Err(unknown_field(&key, fields));
             };
@@ -1086,7 +1097,7 @@ impl<'a> Parser<'a> {
         let found = match self.value_start()? {
             b'"' => {
                 self.eat();
-                let text = self.string()?;
+                let text = self.text()?;
                 visit(Found::Str(&text))
             }
             b'-' | b'0'..=b'9' => match self.number()? {
