@@ -275,6 +275,18 @@ fn put(out: &mut Vec<u8>, bytes: &[u8]) {
 
 pub(crate) const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
+/// The value of a hex digit (either case). Out of line: its callers (escapes, `0x` numbers)
+/// are rare, and their loops are unrolled.
+#[inline(never)]
+pub(crate) fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// Two decimal digits of every number below 100 (one division per two digits: `div` costs
 /// gas).
 const DIGIT_PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -333,22 +345,30 @@ pub fn write_str(out: &mut Vec<u8>, text: &str) {
         out.push(b'"');
         return;
     }
+    // Strings with escapes are rare: one appending call per byte, one copy of the code.
     for &byte in text.as_bytes() {
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            0x00..=0x1f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX_DIGITS[usize::from(byte >> 4)]);
-                out.push(HEX_DIGITS[usize::from(byte & 0x0f)]);
-            }
-            _ => out.push(byte),
-        }
+        let unicode = [
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX_DIGITS[usize::from(byte >> 4)],
+            HEX_DIGITS[usize::from(byte & 0x0f)],
+        ];
+        put(
+            out,
+            match byte {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0x00..=0x1f => &unicode,
+                _ => core::slice::from_ref(&byte),
+            },
+        );
     }
     out.push(b'"');
 }
@@ -383,6 +403,8 @@ const NUMBER_OUT_OF_RANGE: &str = "number out of range";
 
 /// Whether `significand × 10^exponent` is beyond `f64::MAX` (where `serde_json` reports
 /// `number out of range`; exact but for values within 10^-16 of `f64::MAX`).
+#[cold]
+#[inline(never)]
 fn overflows_f64(significand: u64, exponent: i64) -> bool {
     if significand == 0 {
         return false;
@@ -578,88 +600,28 @@ impl<'a> Parser<'a> {
         };
         // As serde_json: the significand keeps the digits that fit a u64; digits of the integer
         // part past that scale it up, digits of the fraction that fit scale it down.
-        let mut exponent: i64 = 0;
-        let mut fits = true;
-        while let Some(digit @ b'0'..=b'9') = self.peek() {
-            self.eat();
-            match significand
-                .checked_mul(10)
-                .and_then(|s| s.checked_add(u64::from(digit - b'0')))
-            {
-                Some(next) if fits => significand = next,
-                _ => {
-                    fits = false;
-                    exponent += 1;
-                }
-            }
-        }
-        let mut float = !fits;
+        let (_, skipped) = self.digits(&mut significand);
+        let mut exponent = skipped;
+        let mut float = skipped != 0;
         if self.peek() == Some(b'.') {
             self.eat();
             float = true;
-            let digits = self.index;
-            let mut fraction_fits = true;
-            while let Some(digit @ b'0'..=b'9') = self.peek() {
-                self.eat();
-                if !fraction_fits {
-                    continue;
-                }
-                match significand
-                    .checked_mul(10)
-                    .and_then(|s| s.checked_add(u64::from(digit - b'0')))
-                {
-                    Some(next) => {
-                        significand = next;
-                        exponent -= 1;
-                    }
-                    None => fraction_fits = false,
-                }
-            }
-            if self.index == digits {
+            let (taken, skipped) = self.digits(&mut significand);
+            if taken + skipped == 0 {
                 return Err(match self.peek() {
                     Some(_) => self.peek_error(INVALID_NUMBER),
                     None => self.peek_error(EOF_VALUE),
                 });
             }
+            exponent -= taken;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
-            self.eat();
             float = true;
-            let positive_exponent = match self.peek() {
-                Some(b'-') => {
-                    self.eat();
-                    false
-                }
-                Some(b'+') => {
-                    self.eat();
-                    true
-                }
-                _ => true,
-            };
-            let mut value: i64 = match self.next() {
-                Some(digit @ b'0'..=b'9') => i64::from(digit - b'0'),
-                Some(_) => return Err(self.error(INVALID_NUMBER)),
-                None => return Err(self.error(EOF_VALUE)),
-            };
-            let mut zero = false;
-            while let Some(digit @ b'0'..=b'9') = self.peek() {
-                self.eat();
-                if zero {
-                    continue;
-                }
-                value = value * 10 + i64::from(digit - b'0');
-                if value > i64::from(i32::MAX) {
-                    // An exponent past i32: infinity is an error, zero is zero.
-                    if significand != 0 && positive_exponent {
-                        return Err(self.error(NUMBER_OUT_OF_RANGE));
-                    }
-                    zero = true;
-                }
-            }
-            if zero {
+            exponent = self.exponent(significand, exponent)?;
+            if exponent == i64::MIN {
                 significand = 0;
+                exponent = 0;
             }
-            exponent += if positive_exponent { value } else { -value };
         }
         if float && overflows_f64(significand, exponent) {
             return Err(self.error(NUMBER_OUT_OF_RANGE));
@@ -677,6 +639,71 @@ impl<'a> Parser<'a> {
         } else {
             Number::Signed(0i64.wrapping_sub_unsigned(significand))
         })
+    }
+
+    /// Reads decimal digits into `significand` while it fits a u64, then skips the rest: how
+    /// many were taken and how many skipped. (Compared with `u64::MAX / 10`, not
+    /// `checked_mul`, whose overflow check costs a 128-bit multiplication call on wasm32.)
+    fn digits(&mut self, significand: &mut u64) -> (i64, i64) {
+        const MAX_TENTH: u64 = u64::MAX / 10;
+        const MAX_LAST: u64 = u64::MAX % 10;
+        let (mut taken, mut skipped) = (0, 0);
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            self.eat();
+            let digit = u64::from(digit - b'0');
+            if skipped == 0
+                && (*significand < MAX_TENTH || (*significand == MAX_TENTH && digit <= MAX_LAST))
+            {
+                *significand = *significand * 10 + digit;
+                taken += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        (taken, skipped)
+    }
+
+    /// Reads the exponent part of a number at its `e`/`E` and adds it to `exponent`;
+    /// `i64::MIN` when the number is zero (an exponent past `i32` towards zero).
+    #[cold]
+    #[inline(never)]
+    fn exponent(&mut self, significand: u64, exponent: i64) -> Result<i64, Error> {
+        self.eat();
+        let positive_exponent = match self.peek() {
+            Some(b'-') => {
+                self.eat();
+                false
+            }
+            Some(b'+') => {
+                self.eat();
+                true
+            }
+            _ => true,
+        };
+        let mut value: i64 = match self.next() {
+            Some(digit @ b'0'..=b'9') => i64::from(digit - b'0'),
+            Some(_) => return Err(self.error(INVALID_NUMBER)),
+            None => return Err(self.error(EOF_VALUE)),
+        };
+        let mut zero = false;
+        while let Some(digit @ b'0'..=b'9') = self.peek() {
+            self.eat();
+            if zero {
+                continue;
+            }
+            value = value * 10 + i64::from(digit - b'0');
+            if value > i64::from(i32::MAX) {
+                // An exponent past i32: infinity is an error, zero is zero.
+                if significand != 0 && positive_exponent {
+                    return Err(self.error(NUMBER_OUT_OF_RANGE));
+                }
+                zero = true;
+            }
+        }
+        if zero {
+            return Ok(i64::MIN);
+        }
+        Ok(exponent + if positive_exponent { value } else { -value })
     }
 
     /// Reads a number for an integer type (`expected` names it when the value is no number).
@@ -826,11 +853,8 @@ impl<'a> Parser<'a> {
         self.index += 4;
         let mut value = 0;
         for &digit in digits {
-            let nibble = match digit {
-                b'0'..=b'9' => digit - b'0',
-                b'a'..=b'f' => digit - b'a' + 10,
-                b'A'..=b'F' => digit - b'A' + 10,
-                _ => return Err(self.error(INVALID_ESCAPE)),
+            let Some(nibble) = hex_value(digit) else {
+                return Err(self.error(INVALID_ESCAPE));
             };
             value = (value << 4) | u32::from(nibble);
         }
@@ -1007,11 +1031,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The members of an object whose `{` was read (not its `}`).
-    fn members(
-        &mut self,
-        fields: &[&str],
-        field: &mut dyn ReadPart<'a>,
-    ) -> Result<(), Error> {
+    fn members(&mut self, fields: &[&str], field: &mut dyn ReadPart<'a>) -> Result<(), Error> {
         let mut first = true;
         loop {
             match self.whitespace() {

@@ -37,9 +37,13 @@ fn revert_invalid_arguments(error: &Error) -> ! {
 /// Reverts with `invalid arguments: …` otherwise. Avoids linking a JSON parser into contracts
 /// whose methods take no arguments.
 pub fn expect_no_args(input: &[u8]) {
-    let trimmed = input.trim_ascii();
-    let empty_object = matches!(trimmed, [b'{', inner @ .., b'}'] if inner.trim_ascii().is_empty());
-    if !trimmed.is_empty() && !empty_object {
+    let mut bytes = input.iter().filter(|byte| !byte.is_ascii_whitespace());
+    let none = match bytes.next() {
+        None => true,
+        Some(b'{') => bytes.next() == Some(&b'}') && bytes.next().is_none(),
+        Some(_) => false,
+    };
+    if !none {
         env::revert("invalid arguments: this method takes none (send empty input or {})");
     }
 }

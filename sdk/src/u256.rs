@@ -453,12 +453,7 @@ fn parse_hex(hex: &str) -> Result<U256, ParseU256Error> {
     let mut bytes = [0u8; 32];
     // Least significant digit first.
     for (i, &digit) in digits.iter().rev().enumerate() {
-        let nibble = match digit {
-            b'0'..=b'9' => digit - b'0',
-            b'a'..=b'f' => digit - b'a' + 10,
-            b'A'..=b'F' => digit - b'A' + 10,
-            _ => return Err(ParseU256Error::InvalidDigit),
-        };
+        let nibble = crate::json::hex_value(digit).ok_or(ParseU256Error::InvalidDigit)?;
         bytes[i / 2] |= nibble << (4 * (i % 2));
     }
     Ok(U256(bytes))
