@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use crate::sys;
 use crate::{Address, U256};
 
-/// Values up to this length are read with one `storage_read` into a stack buffer.
-const STORAGE_READ_STACK_BYTES: usize = 256;
+/// Values up to this length are read with one `storage_read`.
+const STORAGE_READ_FIRST_BYTES: usize = 256;
 
 fn ptr(bytes: &[u8]) -> i32 {
     bytes.as_ptr() as i32
@@ -49,22 +49,32 @@ pub(crate) fn revert(data: &[u8]) -> ! {
 }
 
 pub(crate) fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
-    let mut stack = [0u8; STORAGE_READ_STACK_BYTES];
-    // SAFETY: `key` is a live slice and `stack` has `val_cap` writable bytes.
-    let found =
-        unsafe { sys::storage_read(ptr(key), len(key), stack.as_mut_ptr() as i32, len(&stack)) };
+    // Read straight into the heap (no zeroed stack buffer and no copy out of it); the block is
+    // the allocator's last, so shrinking it to the value gives the rest back in place.
+    let mut value = Vec::with_capacity(STORAGE_READ_FIRST_BYTES);
+    // SAFETY: `key` is a live slice and `value` has `val_cap` writable bytes.
+    let found = unsafe {
+        sys::storage_read(
+            ptr(key),
+            len(key),
+            value.as_mut_ptr() as i32,
+            STORAGE_READ_FIRST_BYTES as i32,
+        )
+    };
     if found < 0 {
         return None;
     }
     let value_len = found as u32 as usize;
-    if value_len <= stack.len() {
-        return Some(stack[..value_len].to_vec());
-    }
-    // Longer than the stack buffer: read again into an exactly sized one.
-    Some(read_exact(value_len, |out| {
+    if value_len > STORAGE_READ_FIRST_BYTES {
+        // Longer: read again into an exactly sized buffer.
+        value.reserve_exact(value_len);
         // SAFETY: the buffer has `value_len` writable bytes; the value did not change in between.
-        unsafe { sys::storage_read(ptr(key), len(key), out, value_len as i32) };
-    }))
+        unsafe { sys::storage_read(ptr(key), len(key), value.as_mut_ptr() as i32, found) };
+    }
+    // SAFETY: the host wrote `value_len` bytes (all of the value) into the capacity.
+    unsafe { value.set_len(value_len) };
+    value.shrink_to_fit();
+    Some(value)
 }
 
 pub(crate) fn storage_write(key: &[u8], value: &[u8]) {
