@@ -4,7 +4,12 @@
 //!
 //! ```sh
 //! cargo run -p opmeter-sdk-build --example contract_costs -- contracts
+//! cargo run -p opmeter-sdk-build --example contract_costs -- contracts --behaviour
 //! ```
+//!
+//! With `--behaviour` it prints instead what many calls (valid and invalid arguments, reverts,
+//! long values, escapes) return, emit and write, without gas: two builds of the sdk behave the
+//! same when these lines are equal.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -142,6 +147,10 @@ fn main() {
         chain.state.balances.insert(account, U256::from(1_000_000u64));
     }
     let bob = format!("\"0x{}\"", "b0".repeat(32));
+    if std::env::args().any(|arg| arg == "--behaviour") {
+        behaviour(&mut chain, &bob);
+        return;
+    }
     println!();
     println!("| call (schedule v2) | status | gas | instructions | code_load |");
     println!("|---|---|---:|---:|---:|");
@@ -176,5 +185,129 @@ fn main() {
         ("host_calls", r#"{"n": 50}"#),
     ] {
         show(&format!("compute.{method}"), &chain.call(compute, method, args, false));
+    }
+}
+
+/// Prints one line per call: status, output (or revert data), events and writes.
+fn behaviour(chain: &mut Chain, bob: &str) {
+    fn line(name: &str, outcome: &Outcome) {
+        let events: Vec<String> = outcome
+            .events
+            .iter()
+            .map(|event| {
+                let topics: Vec<String> = event.topics.iter().map(hex).collect();
+                format!("{}:{}", topics.join(","), String::from_utf8_lossy(&event.data))
+            })
+            .collect();
+        let writes: Vec<String> = outcome
+            .writes
+            .storage
+            .iter()
+            .map(|((_, key), value)| format!("{}={}", hex(key), value.as_deref().map_or("-".into(), hex)))
+            .collect();
+        println!(
+            "{name}: {} {:?} events=[{}] writes=[{}]",
+            outcome.status.as_str(),
+            String::from_utf8_lossy(&outcome.output),
+            events.join(" "),
+            writes.join(" ")
+        );
+    }
+    fn hex(bytes: impl AsRef<[u8]>) -> String {
+        bytes.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+    let (counter, outcome) = chain.deploy("counter", r#"{"start": 1}"#);
+    line("counter.deploy", &outcome);
+    for (method, args) in [
+        ("init", r#"{"start": 3}"#),
+        ("increment", ""),
+        ("increment", "{}"),
+        ("increment", r#"{"by": 2}"#),
+        ("increment", r#"{"by": null}"#),
+        ("increment", "[5]"),
+        ("increment", "[5, 6]"),
+        ("increment", r#"{"by": -1}"#),
+        ("increment", r#"{"by": 1.5}"#),
+        ("increment", r#"{"by": 1e400}"#),
+        ("increment", r#"{"by": -0}"#),
+        ("increment", r#"{"by": 18446744073709551616}"#),
+        ("increment", r#"{"by": 18446744073709551615}"#),
+        ("increment", r#"{"by": "x\n\u0001\"y"}"#),
+        ("increment", r#"{"by": true}"#),
+        ("increment", r#"{"by": [1]}"#),
+        ("increment", r#"{"by": {}}"#),
+        ("increment", r#"{"step": 1}"#),
+        ("increment", r#"{"by": 1, "by": 2}"#),
+        ("increment", r#"{"by": 1} x"#),
+        ("increment", r#"{"by": 1,}"#),
+        ("increment", "{\n\"by\"\n: 01}"),
+        ("increment", r#"{"by""#),
+        ("increment", "{"),
+        ("increment", r#"{1: 2}"#),
+        ("increment", r#"{"b\u00e9": 2}"#),
+        ("get", ""),
+        ("get", " { } "),
+        ("get", r#"{"a": 1}"#),
+        ("reset", ""),
+        ("get", ""),
+        ("nope", ""),
+    ] {
+        line(&format!("counter.{method} {args}"), &chain.call(counter, method, args, true));
+    }
+    let (token, outcome) = chain.deploy("token", r#"{"name": "T\u00e9\"", "symbol": "T", "supply": "1000"}"#);
+    line("token.deploy", &outcome);
+    let carol = format!("\"0x{}\"", "CA".repeat(32));
+    for (method, args) in [
+        ("name", String::new()),
+        ("symbol", "{}".into()),
+        ("total_supply", String::new()),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": "10"}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": 7}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": "0x1F"}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": "1001"}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": "-1"}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": ""}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": 1.0}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": -3}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": [1]}}"#)),
+        ("transfer", format!(r#"{{"to": {bob}, "amount": "{}"}}"#, "9".repeat(80))),
+        ("transfer", format!(r#"{{"to": {bob}}}"#)),
+        ("transfer", r#"{"to": "0x12", "amount": "1"}"#.into()),
+        ("transfer", format!(r#"{{"to": "{}", "amount": "1"}}"#, "ab".repeat(33))),
+        ("transfer", format!(r#"{{"to": "0x{}", "amount": "1"}}"#, "zz".repeat(32))),
+        ("transfer", r#"{"to": 5, "amount": "1"}"#.into()),
+        ("transfer", format!(r#"[{bob}, "3"]"#)),
+        ("balance_of", format!(r#"{{"owner": {bob}}}"#)),
+        ("balance_of", format!(r#"{{"owner": {carol}}}"#)),
+        ("approve", format!(r#"{{"spender": {bob}, "amount": "115792089237316195423570985008687907853269984665640564039457584007913129639935"}}"#)),
+        ("allowance", format!(r#"{{"owner": "0x{}", "spender": {bob}}}"#, "a1".repeat(32))),
+        ("transfer_from", format!(r#"{{"from": {bob}, "to": {carol}, "amount": "1"}}"#)),
+    ] {
+        line(&format!("token.{method} {args}"), &chain.call(token, method, &args, true));
+    }
+    let (registry, outcome) = chain.deploy("registry", "{}");
+    line("registry.deploy", &outcome);
+    let long = "v".repeat(300);
+    for (method, args) in [
+        ("set", r#"{"key": "k", "value": "v"}"#.to_string()),
+        ("set", format!(r#"{{"key": "long", "value": "{long}"}}"#)),
+        ("get", r#"{"key": "long"}"#.into()),
+        ("set", r#"{"key": "e\u00e9\ud83d\ude00\t\"", "value": "a\\b\u001f\/"}"#.into()),
+        ("get", r#"{"key": "e\u00e9\ud83d\ude00\t\""}"#.into()),
+        ("set", r#"{"key": "bad", "value": "\ud800"}"#.into()),
+        ("set", r#"{"key": "bad", "value": "\x"}"#.into()),
+        ("set", "{\"key\": \"ctl\u{1}\", \"value\": \"v\"}".into()),
+        ("get", r#"{"key": "missing"}"#.into()),
+        ("owner_of", r#"{"key": "k"}"#.into()),
+        ("remove", r#"{"key": "k"}"#.into()),
+        ("remove", r#"{"key": "k"}"#.into()),
+        ("count", String::new()),
+    ] {
+        line(&format!("registry.{method} {args}"), &chain.call(registry, method, &args, true));
+    }
+    let (compute, outcome) = chain.deploy("compute", "{}");
+    line("compute.deploy", &outcome);
+    for (method, args) in [("hash", r#"{"len": 64}"#), ("sort", r#"{"n": 20}"#), ("fib", r#"{"n": 4294967296}"#)] {
+        line(&format!("compute.{method} {args}"), &chain.call(compute, method, args, false));
     }
 }
