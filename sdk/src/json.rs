@@ -68,7 +68,7 @@ pub trait JsonDecode: Sized {
 
 /// The JSON of `value`.
 pub fn to_vec<T: JsonEncode + ?Sized>(value: &T) -> Vec<u8> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(crate::__private::JSON_CAPACITY);
     value.encode_json(&mut out);
     out
 }

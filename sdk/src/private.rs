@@ -48,6 +48,10 @@ pub fn expect_no_args(input: &[u8]) {
     }
 }
 
+/// The first capacity of the buffers JSON is written to (event data, outputs): most fit, so
+/// they are not grown (each growth is an allocator call).
+pub const JSON_CAPACITY: usize = 64;
+
 /// Sets the output to the JSON of `value`.
 pub fn write_output<T: JsonEncode + ?Sized>(value: &T) {
     env::set_output(&crate::json::to_vec(value));

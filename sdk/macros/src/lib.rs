@@ -616,10 +616,23 @@ fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
 
             fn data(&self) -> ::opmeter_sdk::__private::Vec<u8> {
-                let mut __opmeter_data = ::opmeter_sdk::__private::Vec::new();
+                let mut __opmeter_data = ::opmeter_sdk::__private::Vec::with_capacity(
+                    ::opmeter_sdk::__private::JSON_CAPACITY,
+                );
                 let __opmeter_out = &mut __opmeter_data;
                 #data_body
                 __opmeter_data
+            }
+
+            fn emit(&self) {
+                // The topics on the stack, not in a vector.
+                ::opmeter_sdk::env::emit_raw_event(
+                    &[
+                        <Self as ::opmeter_sdk::Event>::TOPIC,
+                        #(::opmeter_sdk::Topic::to_topic(&self.#topics),)*
+                    ],
+                    &<Self as ::opmeter_sdk::Event>::data(self),
+                );
             }
         }
     })
