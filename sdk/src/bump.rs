@@ -148,8 +148,9 @@ unsafe impl GlobalAlloc for BumpAllocator {
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        // Freeing the last block gives its memory back; other blocks are leaked.
-        if block as usize + layout.size() == self.next() {
+        // Freeing the last block gives its memory back; other blocks are leaked. A block exists,
+        // so `next` was set: compared as it is (inlined at every drop, so kept short).
+        if block as usize + layout.size() == self.next.get() {
             self.next.set(block as usize);
         }
     }
