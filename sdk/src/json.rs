@@ -157,11 +157,11 @@ impl Error {
 
     /// Appends the message and its position (`… at line 1 column 7`) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(self.message.as_bytes());
+        put(out, self.message.as_bytes());
         if self.line != 0 {
-            out.extend_from_slice(b" at line ");
+            put(out, b" at line ");
             write_u64(out, self.line as u64);
-            out.extend_from_slice(b" column ");
+            put(out, b" column ");
             write_u64(out, self.column as u64);
         }
     }
@@ -247,23 +247,30 @@ impl Unexpected<'_> {
 #[inline(never)]
 fn write_debug_escaped(out: &mut Vec<u8>, text: &str) {
     for &byte in text.as_bytes() {
-        match byte {
-            b'"' => put(out, b"\\\""),
-            b'\\' => put(out, b"\\\\"),
-            b'\t' => put(out, b"\\t"),
-            b'\r' => put(out, b"\\r"),
-            b'\n' => put(out, b"\\n"),
-            b'\0' => put(out, b"\\0"),
-            0x01..=0x1f | 0x7f => {
-                put(out, b"\\u{");
-                if byte >= 0x10 {
-                    put(out, &[HEX_DIGITS[usize::from(byte >> 4)]]);
-                }
-                put(out, &[HEX_DIGITS[usize::from(byte & 0x0f)]]);
-                put(out, b"}");
-            }
-            _ => put(out, &[byte]),
-        }
+        // `\u{1f}`, or `\u{f}` below 0x10.
+        let unicode = [
+            b'\\',
+            b'u',
+            b'{',
+            HEX_DIGITS[usize::from(byte >> 4)],
+            HEX_DIGITS[usize::from(byte & 0x0f)],
+            b'}',
+        ];
+        let short = [b'\\', b'u', b'{', unicode[4], b'}'];
+        put(
+            out,
+            match byte {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\t' => b"\\t",
+                b'\r' => b"\\r",
+                b'\n' => b"\\n",
+                b'\0' => b"\\0",
+                0x01..=0x0f => &short,
+                0x10..=0x1f | 0x7f => &unicode,
+                _ => core::slice::from_ref(&byte),
+            },
+        );
     }
 }
 
@@ -525,6 +532,7 @@ impl<'a> Parser<'a> {
         }
     }
 
+    #[inline(never)]
     fn ident(&mut self, rest: &[u8]) -> Result<(), Error> {
         for &expected in rest {
             match self.next() {
