@@ -86,8 +86,15 @@ pub fn from_slice<T: JsonDecode>(input: &[u8]) -> Result<T, Error> {
 
 /// Why JSON did not decode: a message and, when known, where (1-based line, 0-based column of
 /// the byte after the problem, as `serde_json` counts).
+///
+/// One pointer: every `Result<_, Error>` of the parser stays small, so passing results on costs
+/// little code and gas (errors are rare; they pay an allocation).
 #[derive(Clone, PartialEq, Eq)]
-pub struct Error {
+pub struct Error(alloc::boxed::Box<ErrorAt>);
+
+/// What an [`Error`] points to.
+#[derive(Clone, PartialEq, Eq)]
+struct ErrorAt {
     message: String,
     line: usize,
     column: usize,
@@ -109,11 +116,11 @@ impl Error {
         for part in parts {
             message.extend_from_slice(part);
         }
-        Error {
+        Error(alloc::boxed::Box::new(ErrorAt {
             message: String::from_utf8(message).unwrap_or_default(),
             line: 0,
             column: 0,
-        }
+        }))
     }
 
     /// `invalid type: {unexpected}, expected {expected}`.
@@ -142,27 +149,27 @@ impl Error {
 
     /// The message without the position.
     pub fn text(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The 1-based line of the problem, 0 when unknown.
     pub fn line(&self) -> usize {
-        self.line
+        self.0.line
     }
 
     /// The column of the problem (see [`Error`]).
     pub fn column(&self) -> usize {
-        self.column
+        self.0.column
     }
 
     /// Appends the message and its position (`… at line 1 column 7`) to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        put(out, self.message.as_bytes());
-        if self.line != 0 {
+        put(out, self.0.message.as_bytes());
+        if self.0.line != 0 {
             put(out, b" at line ");
-            write_u64(out, self.line as u64);
+            write_u64(out, self.0.line as u64);
             put(out, b" column ");
-            write_u64(out, self.column as u64);
+            write_u64(out, self.0.column as u64);
         }
     }
 }
@@ -471,12 +478,12 @@ impl<'a> Parser<'a> {
             .iter()
             .rposition(|&b| b == b'\n')
             .map_or(0, |newline| newline + 1);
-        error.line = 1 + before
+        error.0.line = 1 + before
             .iter()
             .take(line_start)
             .filter(|&&b| b == b'\n')
             .count();
-        error.column = index - line_start;
+        error.0.column = index - line_start;
         error
     }
 
@@ -498,7 +505,7 @@ impl<'a> Parser<'a> {
     #[cold]
     #[inline(never)]
     pub fn fix(&self, error: Error) -> Error {
-        if error.line == 0 {
+        if error.0.line == 0 {
             self.locate(error, self.index)
         } else {
             error
@@ -829,7 +836,7 @@ impl<'a> Parser<'a> {
     #[inline(never)]
     fn invalid_utf8(&self, bad: usize) -> Error {
         let mut located = self.error("invalid unicode code point");
-        located.column = located.column.saturating_sub(bad);
+        located.0.column = located.0.column.saturating_sub(bad);
         located
     }
 
