@@ -111,7 +111,11 @@ fn show(name: &str, outcome: &Outcome) {
 }
 
 fn main() {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "contracts".into()));
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .unwrap_or_else(|| "contracts".into()),
+    );
     let built = opmeter_sdk_build::build_contracts(&dir).unwrap_or_else(|error| {
         eprintln!("error: {error}");
         std::process::exit(1);
@@ -124,10 +128,7 @@ fn main() {
             contract.package, contract.size_bytes, contract.compiled_size_bytes
         );
     }
-    let codes: BTreeMap<String, Vec<u8>> = built
-        .into_iter()
-        .map(|b| (b.package, b.wasm))
-        .collect();
+    let codes: BTreeMap<String, Vec<u8>> = built.into_iter().map(|b| (b.package, b.wasm)).collect();
     if !["counter", "token", "registry", "compute"]
         .iter()
         .all(|name| codes.contains_key(*name))
@@ -144,7 +145,10 @@ fn main() {
         codes,
     };
     for account in [ALICE, BOB] {
-        chain.state.balances.insert(account, U256::from(1_000_000u64));
+        chain
+            .state
+            .balances
+            .insert(account, U256::from(1_000_000u64));
     }
     let bob = format!("\"0x{}\"", "b0".repeat(32));
     if std::env::args().any(|arg| arg == "--behaviour") {
@@ -156,19 +160,32 @@ fn main() {
     println!("|---|---|---:|---:|---:|");
     let (counter, outcome) = chain.deploy("counter", r#"{"start": 1}"#);
     show("counter.deploy", &outcome);
-    show("counter.increment", &chain.call(counter, "increment", r#"{"by": 1}"#, true));
+    show(
+        "counter.increment",
+        &chain.call(counter, "increment", r#"{"by": 1}"#, true),
+    );
     show("counter.get", &chain.call(counter, "get", "", false));
     show(
         "counter.increment (bad args)",
         &chain.call(counter, "increment", r#"{"by": -1}"#, false),
     );
-    let (token, outcome) = chain.deploy("token", r#"{"name": "T", "symbol": "T", "supply": "1000"}"#);
+    let (token, outcome) =
+        chain.deploy("token", r#"{"name": "T", "symbol": "T", "supply": "1000"}"#);
     show("token.deploy", &outcome);
     let transfer = format!(r#"{{"to": {bob}, "amount": "10"}}"#);
-    show("token.transfer", &chain.call(token, "transfer", &transfer, true));
-    show("token.transfer (again)", &chain.call(token, "transfer", &transfer, true));
+    show(
+        "token.transfer",
+        &chain.call(token, "transfer", &transfer, true),
+    );
+    show(
+        "token.transfer (again)",
+        &chain.call(token, "transfer", &transfer, true),
+    );
     let owner = format!(r#"{{"owner": {bob}}}"#);
-    show("token.balance_of", &chain.call(token, "balance_of", &owner, false));
+    show(
+        "token.balance_of",
+        &chain.call(token, "balance_of", &owner, false),
+    );
     let (registry, outcome) = chain.deploy("registry", "{}");
     show("registry.deploy", &outcome);
     show(
@@ -184,7 +201,10 @@ fn main() {
         ("hash", r#"{"len": 1024}"#),
         ("host_calls", r#"{"n": 50}"#),
     ] {
-        show(&format!("compute.{method}"), &chain.call(compute, method, args, false));
+        show(
+            &format!("compute.{method}"),
+            &chain.call(compute, method, args, false),
+        );
     }
 }
 
@@ -196,14 +216,20 @@ fn behaviour(chain: &mut Chain, bob: &str) {
             .iter()
             .map(|event| {
                 let topics: Vec<String> = event.topics.iter().map(hex).collect();
-                format!("{}:{}", topics.join(","), String::from_utf8_lossy(&event.data))
+                format!(
+                    "{}:{}",
+                    topics.join(","),
+                    String::from_utf8_lossy(&event.data)
+                )
             })
             .collect();
         let writes: Vec<String> = outcome
             .writes
             .storage
             .iter()
-            .map(|((_, key), value)| format!("{}={}", hex(key), value.as_deref().map_or("-".into(), hex)))
+            .map(|((_, key), value)| {
+                format!("{}={}", hex(key), value.as_deref().map_or("-".into(), hex))
+            })
             .collect();
         println!(
             "{name}: {} {:?} events=[{}] writes=[{}]",
@@ -252,9 +278,15 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         ("get", ""),
         ("nope", ""),
     ] {
-        line(&format!("counter.{method} {args}"), &chain.call(counter, method, args, true));
+        line(
+            &format!("counter.{method} {args}"),
+            &chain.call(counter, method, args, true),
+        );
     }
-    let (token, outcome) = chain.deploy("token", r#"{"name": "T\u00e9\"", "symbol": "T", "supply": "1000"}"#);
+    let (token, outcome) = chain.deploy(
+        "token",
+        r#"{"name": "T\u00e9\"", "symbol": "T", "supply": "1000"}"#,
+    );
     line("token.deploy", &outcome);
     let carol = format!("\"0x{}\"", "CA".repeat(32));
     for (method, args) in [
@@ -270,20 +302,43 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         ("transfer", format!(r#"{{"to": {bob}, "amount": 1.0}}"#)),
         ("transfer", format!(r#"{{"to": {bob}, "amount": -3}}"#)),
         ("transfer", format!(r#"{{"to": {bob}, "amount": [1]}}"#)),
-        ("transfer", format!(r#"{{"to": {bob}, "amount": "{}"}}"#, "9".repeat(80))),
+        (
+            "transfer",
+            format!(r#"{{"to": {bob}, "amount": "{}"}}"#, "9".repeat(80)),
+        ),
         ("transfer", format!(r#"{{"to": {bob}}}"#)),
         ("transfer", r#"{"to": "0x12", "amount": "1"}"#.into()),
-        ("transfer", format!(r#"{{"to": "{}", "amount": "1"}}"#, "ab".repeat(33))),
-        ("transfer", format!(r#"{{"to": "0x{}", "amount": "1"}}"#, "zz".repeat(32))),
+        (
+            "transfer",
+            format!(r#"{{"to": "{}", "amount": "1"}}"#, "ab".repeat(33)),
+        ),
+        (
+            "transfer",
+            format!(r#"{{"to": "0x{}", "amount": "1"}}"#, "zz".repeat(32)),
+        ),
         ("transfer", r#"{"to": 5, "amount": "1"}"#.into()),
         ("transfer", format!(r#"[{bob}, "3"]"#)),
         ("balance_of", format!(r#"{{"owner": {bob}}}"#)),
         ("balance_of", format!(r#"{{"owner": {carol}}}"#)),
-        ("approve", format!(r#"{{"spender": {bob}, "amount": "115792089237316195423570985008687907853269984665640564039457584007913129639935"}}"#)),
-        ("allowance", format!(r#"{{"owner": "0x{}", "spender": {bob}}}"#, "a1".repeat(32))),
-        ("transfer_from", format!(r#"{{"from": {bob}, "to": {carol}, "amount": "1"}}"#)),
+        (
+            "approve",
+            format!(
+                r#"{{"spender": {bob}, "amount": "115792089237316195423570985008687907853269984665640564039457584007913129639935"}}"#
+            ),
+        ),
+        (
+            "allowance",
+            format!(r#"{{"owner": "0x{}", "spender": {bob}}}"#, "a1".repeat(32)),
+        ),
+        (
+            "transfer_from",
+            format!(r#"{{"from": {bob}, "to": {carol}, "amount": "1"}}"#),
+        ),
     ] {
-        line(&format!("token.{method} {args}"), &chain.call(token, method, &args, true));
+        line(
+            &format!("token.{method} {args}"),
+            &chain.call(token, method, &args, true),
+        );
     }
     let (registry, outcome) = chain.deploy("registry", "{}");
     line("registry.deploy", &outcome);
@@ -292,7 +347,10 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         ("set", r#"{"key": "k", "value": "v"}"#.to_string()),
         ("set", format!(r#"{{"key": "long", "value": "{long}"}}"#)),
         ("get", r#"{"key": "long"}"#.into()),
-        ("set", r#"{"key": "e\u00e9\ud83d\ude00\t\"", "value": "a\\b\u001f\/"}"#.into()),
+        (
+            "set",
+            r#"{"key": "e\u00e9\ud83d\ude00\t\"", "value": "a\\b\u001f\/"}"#.into(),
+        ),
         ("get", r#"{"key": "e\u00e9\ud83d\ude00\t\""}"#.into()),
         ("set", r#"{"key": "bad", "value": "\ud800"}"#.into()),
         ("set", r#"{"key": "bad", "value": "\x"}"#.into()),
@@ -303,11 +361,21 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         ("remove", r#"{"key": "k"}"#.into()),
         ("count", String::new()),
     ] {
-        line(&format!("registry.{method} {args}"), &chain.call(registry, method, &args, true));
+        line(
+            &format!("registry.{method} {args}"),
+            &chain.call(registry, method, &args, true),
+        );
     }
     let (compute, outcome) = chain.deploy("compute", "{}");
     line("compute.deploy", &outcome);
-    for (method, args) in [("hash", r#"{"len": 64}"#), ("sort", r#"{"n": 20}"#), ("fib", r#"{"n": 4294967296}"#)] {
-        line(&format!("compute.{method} {args}"), &chain.call(compute, method, args, false));
+    for (method, args) in [
+        ("hash", r#"{"len": 64}"#),
+        ("sort", r#"{"n": 20}"#),
+        ("fib", r#"{"n": 4294967296}"#),
+    ] {
+        line(
+            &format!("compute.{method} {args}"),
+            &chain.call(compute, method, args, false),
+        );
     }
 }
