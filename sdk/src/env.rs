@@ -247,7 +247,7 @@ impl CallError {
     pub fn message(&self) -> String {
         let mut text = Vec::new();
         crate::storage::push_lossy(&mut text, &self.data);
-        String::from_utf8(text).unwrap_or_default()
+        crate::utf8::to_string(text).unwrap_or_default()
     }
 }
 

@@ -117,7 +117,7 @@ impl Error {
             message.extend_from_slice(part);
         }
         Error(alloc::boxed::Box::new(ErrorAt {
-            message: String::from_utf8(message).unwrap_or_default(),
+            message: crate::utf8::to_string(message).unwrap_or_default(),
             line: 0,
             column: 0,
         }))
@@ -805,9 +805,9 @@ impl<'a> Parser<'a> {
             if rest.get(len) == Some(&b'"') {
                 self.index = start + len + 1;
                 let bytes = rest.get(..len).unwrap_or_default();
-                return match core::str::from_utf8(bytes) {
+                return match crate::utf8::to_str(bytes) {
                     Ok(text) => Ok(Cow::Borrowed(text)),
-                    Err(error) => Err(self.invalid_utf8(bytes.len() - error.valid_up_to())),
+                    Err(error) => Err(self.invalid_utf8(bytes.len() - error.valid_up_to)),
                 };
             }
         }
@@ -826,9 +826,10 @@ impl<'a> Parser<'a> {
                 _ => bytes.push(byte),
             }
         }
-        String::from_utf8(bytes).map(Cow::Owned).map_err(|error| {
-            self.invalid_utf8(error.as_bytes().len() - error.utf8_error().valid_up_to())
-        })
+        let len = bytes.len();
+        crate::utf8::to_string(bytes)
+            .map(Cow::Owned)
+            .map_err(|error| self.invalid_utf8(len - error.valid_up_to))
     }
 
     /// `invalid unicode code point`, `bad` bytes before the end of the string just read.
@@ -1398,7 +1399,7 @@ impl<T: JsonDecode, const N: usize> JsonDecode for [T; N] {
     fn decode_json(parser: &mut Parser<'_>) -> Result<[T; N], Error> {
         let mut expected = Vec::from(&b"an array of length "[..]);
         write_u64(&mut expected, N as u64);
-        let expected = String::from_utf8(expected).unwrap_or_default();
+        let expected = crate::utf8::to_string(expected).unwrap_or_default();
         let mut values = Vec::with_capacity(N);
         parser.array(Some(N), &expected, |parser, _| {
             values.push(T::decode_json(parser)?);

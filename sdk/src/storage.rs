@@ -165,7 +165,7 @@ impl StorageCodec for String {
     }
 
     fn decode(bytes: &[u8]) -> Option<String> {
-        String::from_utf8(bytes.to_vec()).ok()
+        crate::utf8::to_string(bytes.to_vec()).ok()
     }
 
     fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
@@ -275,16 +275,16 @@ fn revert_about_key(prefix: &[u8], key: &[u8]) -> ! {
 /// `String::from_utf8_lossy`, without its machinery).
 pub(crate) fn push_lossy(out: &mut Vec<u8>, mut bytes: &[u8]) {
     loop {
-        match core::str::from_utf8(bytes) {
-            Ok(text) => {
-                out.extend_from_slice(text.as_bytes());
+        match crate::utf8::check(bytes) {
+            Ok(()) => {
+                out.extend_from_slice(bytes);
                 return;
             }
             Err(error) => {
-                let valid = error.valid_up_to();
+                let valid = error.valid_up_to;
                 out.extend_from_slice(bytes.get(..valid).unwrap_or_default());
                 out.extend_from_slice("\u{fffd}".as_bytes());
-                let skip = error.error_len().unwrap_or(bytes.len());
+                let skip = error.error_len.unwrap_or(bytes.len());
                 bytes = bytes.get(valid + skip..).unwrap_or_default();
             }
         }
