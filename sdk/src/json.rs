@@ -283,7 +283,7 @@ fn write_debug_escaped(out: &mut Vec<u8>, text: &str) {
 
 /// Appends `bytes` (one call site for the cold paths, instead of inlined copies).
 #[inline(never)]
-fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+pub(crate) fn put(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 

@@ -36,7 +36,7 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::marker::PhantomData;
 
-use crate::json::{JsonDecode, JsonEncode};
+use crate::json::{put, JsonDecode, JsonEncode};
 use crate::{env, Address, U256};
 
 /// A type stored as a value, with a deterministic byte encoding.
@@ -265,8 +265,10 @@ fn missing(key: &[u8]) -> ! {
 
 /// Reverts with `prefix` followed by `key` as (lossy) UTF-8.
 #[cold]
+#[inline(never)]
 fn revert_about_key(prefix: &[u8], key: &[u8]) -> ! {
-    let mut message = Vec::from(prefix);
+    let mut message = Vec::new();
+    put(&mut message, prefix);
     push_lossy(&mut message, key);
     env::revert(message)
 }
@@ -277,13 +279,13 @@ pub(crate) fn push_lossy(out: &mut Vec<u8>, mut bytes: &[u8]) {
     loop {
         match crate::utf8::check(bytes) {
             Ok(()) => {
-                out.extend_from_slice(bytes);
+                put(out, bytes);
                 return;
             }
             Err(error) => {
                 let valid = error.valid_up_to;
-                out.extend_from_slice(bytes.get(..valid).unwrap_or_default());
-                out.extend_from_slice("\u{fffd}".as_bytes());
+                put(out, bytes.get(..valid).unwrap_or_default());
+                put(out, "\u{fffd}".as_bytes());
                 let skip = error.error_len.unwrap_or(bytes.len());
                 bytes = bytes.get(valid + skip..).unwrap_or_default();
             }
