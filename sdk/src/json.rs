@@ -114,7 +114,7 @@ impl Error {
     fn message(parts: &[&[u8]]) -> Error {
         let mut message = Vec::new();
         for part in parts {
-            message.extend_from_slice(part);
+            put(&mut message, part);
         }
         Error(alloc::boxed::Box::new(ErrorAt {
             message: crate::utf8::to_string(message).unwrap_or_default(),
@@ -140,10 +140,11 @@ impl Error {
     #[cold]
     #[inline(never)]
     fn unexpected(prefix: &[u8], unexpected: Unexpected<'_>, expected: &str) -> Error {
-        let mut text = Vec::from(prefix);
+        let mut text = Vec::new();
+        put(&mut text, prefix);
         unexpected.write(&mut text);
-        text.extend_from_slice(b", expected ");
-        text.extend_from_slice(expected.as_bytes());
+        put(&mut text, b", expected ");
+        put(&mut text, expected.as_bytes());
         Error::message(&[&text])
     }
 
@@ -1196,7 +1197,8 @@ fn number_error(number: Number<'_>, expected: &str, range: bool) -> Error {
 #[cold]
 #[inline(never)]
 fn invalid_length(len: usize, expected: &str) -> Error {
-    let mut text = Vec::from(&b"invalid length "[..]);
+    let mut text = Vec::new();
+    put(&mut text, b"invalid length ");
     write_u64(&mut text, len as u64);
     Error::message(&[&text, b", expected ", expected.as_bytes()])
 }
@@ -1205,7 +1207,8 @@ fn invalid_length(len: usize, expected: &str) -> Error {
 #[cold]
 #[inline(never)]
 fn unknown_field(key: &str, fields: &[&str]) -> Error {
-    let mut text = Vec::from(&b"unknown field `"[..]);
+    let mut text = Vec::new();
+    put(&mut text, b"unknown field `");
     put(&mut text, key.as_bytes());
     match fields {
         [] => put(&mut text, b"`, there are no fields"),

@@ -28,7 +28,8 @@ pub fn decode_args<T>(input: &[u8], decode: impl FnOnce(&mut Parser<'_>) -> Resu
 #[cold]
 #[inline(never)]
 fn revert_invalid_arguments(error: &Error) -> ! {
-    let mut message = Vec::from(&b"invalid arguments: "[..]);
+    let mut message = Vec::new();
+    crate::json::put(&mut message, b"invalid arguments: ");
     error.write_to(&mut message);
     env::revert(message)
 }
