@@ -186,6 +186,17 @@ fn main() {
         "token.balance_of",
         &chain.call(token, "balance_of", &owner, false),
     );
+    let max = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+    let approve = format!(r#"{{"spender": {bob}, "amount": "{max}"}}"#);
+    show(
+        "token.approve (2^256-1)",
+        &chain.call(token, "approve", &approve, true),
+    );
+    let allowance = format!(r#"{{"owner": "0x{}", "spender": {bob}}}"#, "a1".repeat(32));
+    show(
+        "token.allowance (2^256-1)",
+        &chain.call(token, "allowance", &allowance, false),
+    );
     let (registry, outcome) = chain.deploy("registry", "{}");
     show("registry.deploy", &outcome);
     show(
