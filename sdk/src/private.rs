@@ -53,6 +53,13 @@ pub fn expect_no_args(input: &[u8]) {
 /// they are not grown (each growth is an allocator call).
 pub const JSON_CAPACITY: usize = 64;
 
+/// Reads the input of a method without parameters and checks it ([`expect_no_args`]): one
+/// out-of-line copy for every such method.
+#[inline(never)]
+pub fn no_args() {
+    expect_no_args(&env::input());
+}
+
 /// Sets the output to the JSON of `value`.
 pub fn write_output<T: JsonEncode + ?Sized>(value: &T) {
     env::set_output(&crate::json::to_vec(value));

@@ -385,7 +385,7 @@ fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2
     if idents.is_empty() {
         return quote! {
             #init_guard
-            ::opmeter_sdk::__private::expect_no_args(&::opmeter_sdk::env::input());
+            ::opmeter_sdk::__private::no_args();
             #finish
         };
     }
