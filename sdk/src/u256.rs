@@ -159,7 +159,8 @@ impl U256 {
     /// Runs one arithmetic operation: the host's result and flag (`0`, overflow or div-by-zero).
     #[cfg(target_arch = "wasm32")]
     fn host(self, op: Op, rhs: U256) -> (U256, i32) {
-        let mut out = [0u8; 32];
+        // Not zeroed first: the host writes all of it.
+        let mut out = core::mem::MaybeUninit::<[u8; 32]>::uninit();
         let (a, b, o) = (
             self.0.as_ptr() as i32,
             rhs.0.as_ptr() as i32,
@@ -177,7 +178,8 @@ impl U256 {
                 Op::Pow => crate::sys::u256_pow(a, b, o),
             }
         };
-        (U256(out), flag)
+        // SAFETY: the host wrote the 32 bytes.
+        (U256(unsafe { out.assume_init() }), flag)
     }
 
     /// Runs one arithmetic operation exactly as the host does (mock host).

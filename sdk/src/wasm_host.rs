@@ -90,9 +90,11 @@ pub(crate) fn storage_remove(key: &[u8]) -> bool {
 /// Runs a query that writes 32 bytes to the pointer it is given (a generic, not a function
 /// pointer, so the import is called directly rather than through the table).
 fn read_32(query: impl FnOnce(i32)) -> [u8; 32] {
-    let mut out = [0u8; 32];
+    // Not zeroed first: the host writes all of it.
+    let mut out = core::mem::MaybeUninit::<[u8; 32]>::uninit();
     query(out.as_mut_ptr() as i32);
-    out
+    // SAFETY: the query wrote the 32 bytes.
+    unsafe { out.assume_init() }
 }
 
 pub(crate) fn caller() -> Address {
@@ -111,10 +113,8 @@ pub(crate) fn value() -> U256 {
 }
 
 pub(crate) fn balance(address: &Address) -> U256 {
-    let mut out = [0u8; 32];
-    // SAFETY: `address` is 32 readable bytes, `out` 32 writable bytes.
-    unsafe { sys::balance(ptr(address.as_bytes()), out.as_mut_ptr() as i32) };
-    U256::from_le_bytes(out)
+    // SAFETY: `address` is 32 readable bytes; `read_32` passes 32 writable bytes.
+    U256::from_le_bytes(read_32(|out| unsafe { sys::balance(ptr(address.as_bytes()), out) }))
 }
 
 pub(crate) fn block_height() -> u64 {
@@ -151,10 +151,8 @@ pub(crate) fn debug_log(message: &str) {
 }
 
 pub(crate) fn blake3(data: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    // SAFETY: `data` is a live slice, `out` 32 writable bytes.
-    unsafe { sys::blake3(ptr(data), len(data), out.as_mut_ptr() as i32) };
-    out
+    // SAFETY: `data` is a live slice; `read_32` passes 32 writable bytes.
+    read_32(|out| unsafe { sys::blake3(ptr(data), len(data), out) })
 }
 
 pub(crate) fn call(
