@@ -62,7 +62,7 @@ pub trait JsonDecode: Sized {
     /// # Errors
     /// `missing field `name``.
     fn missing_field(name: &str) -> Result<Self, Error> {
-        Err(Error::message(&[b"missing field `", name.as_bytes(), b"`"]))
+        Err(Error::missing_field(name))
     }
 }
 
@@ -121,6 +121,13 @@ impl Error {
             line: 0,
             column: 0,
         }))
+    }
+
+    /// `missing field `name`` (one copy for every field of every type).
+    #[cold]
+    #[inline(never)]
+    fn missing_field(name: &str) -> Error {
+        Error::message(&[b"missing field `", name.as_bytes(), b"`"])
     }
 
     /// `invalid type: {unexpected}, expected {expected}`.
