@@ -869,12 +869,16 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    #[inline(never)]
     fn hex_escape(&mut self) -> Result<u32, Error> {
-        let Some(digits) = self.input.get(self.index..self.index + 4) else {
+        // Four digits, a count hidden from the compiler so that it keeps the loop (escapes are
+        // rare; code bytes are paid on every call).
+        let four = core::hint::black_box(4);
+        let Some(digits) = self.input.get(self.index..self.index + four) else {
             self.index = self.input.len();
             return Err(self.error(EOF_STRING));
         };
-        self.index += 4;
+        self.index += four;
         let mut value = 0;
         for &digit in digits {
             let Some(nibble) = hex_value(digit) else {
