@@ -377,6 +377,20 @@ fn behaviour(chain: &mut Chain, bob: &str) {
             &chain.call(registry, method, &args, true),
         );
     }
+    for name in [
+        "hostile_loop",
+        "hostile_recursion",
+        "hostile_memory",
+        "hostile_storage",
+        "hostile_output",
+        "hostile_depth",
+    ] {
+        let (hostile, outcome) = chain.deploy(name, "{}");
+        line(&format!("{name}.deploy"), &outcome);
+        let outcome = chain.call(hostile, "run", "", false);
+        let trap = outcome.trap_code().map(|code| code.name());
+        println!("{name}.run: {} {trap:?}", outcome.status.as_str());
+    }
     let (compute, outcome) = chain.deploy("compute", "{}");
     line("compute.deploy", &outcome);
     for (method, args) in [
