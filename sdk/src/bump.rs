@@ -6,9 +6,10 @@
 //! covers the common push-then-drop patterns; everything else is leaked until the call ends.
 //! Growth past the host's page limit traps with `MemoryLimit` inside `memory.grow`; should
 //! `memory.grow` ever fail instead (or a size overflow), the allocation traps (`unreachable`)
-//! rather than returning null. So callers never see null, and the compiler drops Rust's
-//! allocation-failure path (whose message formatting would link `core::fmt`). Memory growth is
-//! metered per page, so a contract that allocates a lot pays for it.
+//! rather than returning null. Allocation and reallocation are out of line and return `NonNull`,
+//! so the compiler drops most of their callers' allocation-failure paths (liballoc's shared one,
+//! `raw_vec::handle_error`, stays: its message still links `core::fmt`'s integer formatting).
+//! Memory growth is metered per page, so a contract that allocates a lot pays for it.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;

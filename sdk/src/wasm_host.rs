@@ -114,7 +114,9 @@ pub(crate) fn value() -> U256 {
 
 pub(crate) fn balance(address: &Address) -> U256 {
     // SAFETY: `address` is 32 readable bytes; `read_32` passes 32 writable bytes.
-    U256::from_le_bytes(read_32(|out| unsafe { sys::balance(ptr(address.as_bytes()), out) }))
+    U256::from_le_bytes(read_32(|out| unsafe {
+        sys::balance(ptr(address.as_bytes()), out)
+    }))
 }
 
 pub(crate) fn block_height() -> u64 {
