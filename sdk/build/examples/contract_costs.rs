@@ -391,6 +391,17 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         let trap = outcome.trap_code().map(|code| code.name());
         println!("{name}.run: {} {trap:?}", outcome.status.as_str());
     }
+    let provable = chain.vm.prepare(&chain.codes["provable"]).expect("valid code");
+    for (method, args) in [
+        ("fib", &[20u64][..]),
+        ("gcd", &[84, 36]),
+        ("isqrt", &[1_000_000]),
+        ("mix", &[7, 9]),
+        ("nibble_weight", &[0x1234]),
+    ] {
+        let outcome = chain.vm.call_provable(&provable, method, args, GAS);
+        println!("provable:{method} {args:?}: {outcome:?}");
+    }
     let (compute, outcome) = chain.deploy("compute", "{}");
     line("compute.deploy", &outcome);
     for (method, args) in [
