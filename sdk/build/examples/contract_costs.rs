@@ -391,7 +391,10 @@ fn behaviour(chain: &mut Chain, bob: &str) {
         let trap = outcome.trap_code().map(|code| code.name());
         println!("{name}.run: {} {trap:?}", outcome.status.as_str());
     }
-    let provable = chain.vm.prepare(&chain.codes["provable"]).expect("valid code");
+    let provable = chain
+        .vm
+        .prepare(&chain.codes["provable"])
+        .expect("valid code");
     for (method, args) in [
         ("fib", &[20u64][..]),
         ("gcd", &[84, 36]),
