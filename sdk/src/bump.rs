@@ -6,9 +6,10 @@
 //! covers the common push-then-drop patterns; everything else is leaked until the call ends.
 //! Growth past the host's page limit traps with `MemoryLimit` inside `memory.grow`; should
 //! `memory.grow` ever fail instead (or a size overflow), the allocation traps (`unreachable`)
-//! rather than returning null. So callers never see null, and the compiler drops Rust's
-//! allocation-failure path (whose message formatting would link `core::fmt`). Memory growth is
-//! metered per page, so a contract that allocates a lot pays for it.
+//! rather than returning null. Allocation and reallocation are out of line and return `NonNull`,
+//! so the compiler drops most of their callers' allocation-failure paths (liballoc's shared one,
+//! `raw_vec::handle_error`, stays: its message still links `core::fmt`'s integer formatting).
+//! Memory growth is metered per page, so a contract that allocates a lot pays for it.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::Cell;
@@ -62,6 +63,65 @@ impl BumpAllocator {
     }
 }
 
+impl BumpAllocator {
+    /// A block for `layout`. Never null, and the compiler knows it: a `NonNull` result is
+    /// `nonnull` to LLVM (out of line, so that inlining does not lose it), so callers drop most
+    /// of their allocation-failure paths.
+    #[inline(never)]
+    fn allocate(&self, layout: Layout) -> ptr::NonNull<u8> {
+        let Some((start, end)) = self
+            .next()
+            .checked_next_multiple_of(layout.align())
+            .and_then(|start| Some((start, start.checked_add(layout.size())?)))
+        else {
+            core::arch::wasm32::unreachable()
+        };
+        self.bump_to(end);
+        self.untouched.set(self.untouched.get().max(end));
+        non_null(start as *mut u8)
+    }
+
+    /// [`GlobalAlloc::realloc`], never null either (see [`BumpAllocator::allocate`]).
+    ///
+    /// # Safety
+    /// As [`GlobalAlloc::realloc`].
+    #[inline(never)]
+    unsafe fn reallocate(
+        &self,
+        block: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> ptr::NonNull<u8> {
+        // The last block grows or shrinks in place.
+        if block as usize + layout.size() == self.next() {
+            let Some(end) = (block as usize).checked_add(new_size) else {
+                core::arch::wasm32::unreachable()
+            };
+            self.bump_to(end);
+            self.untouched.set(self.untouched.get().max(end));
+            return non_null(block);
+        }
+        if new_size <= layout.size() {
+            return non_null(block);
+        }
+        // SAFETY: `new_size` with the old alignment is a valid layout (the caller guarantees it).
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        let new_block = self.allocate(new_layout);
+        // SAFETY: both blocks are live, disjoint and at least `layout.size()` bytes.
+        unsafe { ptr::copy_nonoverlapping(block, new_block.as_ptr(), layout.size()) };
+        new_block
+    }
+}
+
+/// `block` as `NonNull`; traps if it is null (it never is: blocks start above the stack and the
+/// static data).
+fn non_null(block: *mut u8) -> ptr::NonNull<u8> {
+    match ptr::NonNull::new(block) {
+        Some(block) => block,
+        None => core::arch::wasm32::unreachable(),
+    }
+}
+
 impl Default for BumpAllocator {
     fn default() -> BumpAllocator {
         BumpAllocator::new()
@@ -72,17 +132,7 @@ impl Default for BumpAllocator {
 // and the only block ever reused in place is the last one.
 unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some(end) = self
-            .next()
-            .checked_next_multiple_of(layout.align())
-            .and_then(|start| Some((start, start.checked_add(layout.size())?)))
-        else {
-            core::arch::wasm32::unreachable()
-        };
-        let (start, end) = end;
-        self.bump_to(end);
-        self.untouched.set(self.untouched.get().max(end));
-        start as *mut u8
+        self.allocate(layout).as_ptr()
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
@@ -99,31 +149,15 @@ unsafe impl GlobalAlloc for BumpAllocator {
     }
 
     unsafe fn dealloc(&self, block: *mut u8, layout: Layout) {
-        // Freeing the last block gives its memory back; other blocks are leaked.
-        if block as usize + layout.size() == self.next() {
+        // Freeing the last block gives its memory back; other blocks are leaked. A block exists,
+        // so `next` was set: compared as it is (inlined at every drop, so kept short).
+        if block as usize + layout.size() == self.next.get() {
             self.next.set(block as usize);
         }
     }
 
     unsafe fn realloc(&self, block: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // The last block grows or shrinks in place.
-        if block as usize + layout.size() == self.next() {
-            let Some(end) = (block as usize).checked_add(new_size) else {
-                core::arch::wasm32::unreachable()
-            };
-            self.bump_to(end);
-            self.untouched.set(self.untouched.get().max(end));
-            return block;
-        }
-        if new_size <= layout.size() {
-            return block;
-        }
-        // SAFETY: `new_size` with the old alignment is a valid layout (the caller guarantees it).
-        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         // SAFETY: forwarded from the caller.
-        let new_block = unsafe { self.alloc(new_layout) };
-        // SAFETY: both blocks are live, disjoint and at least `layout.size()` bytes.
-        unsafe { ptr::copy_nonoverlapping(block, new_block, layout.size()) };
-        new_block
+        unsafe { self.reallocate(block, layout, new_size) }.as_ptr()
     }
 }

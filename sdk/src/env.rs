@@ -162,9 +162,10 @@ where
     let output = call(address, method, &input, value, gas_limit)?;
     let text: &[u8] = if output.is_empty() { b"null" } else { &output };
     Ok(crate::json::from_slice(text).unwrap_or_else(|error| {
-        let mut message = Vec::from(&b"cannot decode result of "[..]);
-        message.extend_from_slice(method.as_bytes());
-        message.extend_from_slice(b": ");
+        let mut message = Vec::new();
+        crate::json::put(&mut message, b"cannot decode result of ");
+        crate::json::put(&mut message, method.as_bytes());
+        crate::json::put(&mut message, b": ");
         error.write_to(&mut message);
         revert(message)
     }))
@@ -208,7 +209,8 @@ impl CallStatus {
             5 => Some(CallStatus::MethodNotFound),
             6 => Some(CallStatus::InsufficientBalance),
             other => {
-                let mut message = Vec::from(&b"unknown call status "[..]);
+                let mut message = Vec::new();
+                crate::json::put(&mut message, b"unknown call status ");
                 crate::json::write_i64(&mut message, i64::from(other));
                 revert(message)
             }
@@ -247,7 +249,7 @@ impl CallError {
     pub fn message(&self) -> String {
         let mut text = Vec::new();
         crate::storage::push_lossy(&mut text, &self.data);
-        String::from_utf8(text).unwrap_or_default()
+        crate::utf8::to_string(text).unwrap_or_default()
     }
 }
 

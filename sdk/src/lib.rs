@@ -125,6 +125,7 @@ pub mod sys;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 mod u256;
+mod utf8;
 #[cfg(target_arch = "wasm32")]
 mod wasm_host;
 

@@ -21,22 +21,43 @@ pub fn decode_args<T>(input: &[u8], decode: impl FnOnce(&mut Parser<'_>) -> Resu
     let input: &[u8] = if input.is_empty() { b"{}" } else { input };
     let mut parser = Parser::new(input);
     let decoded = decode(&mut parser).and_then(|value| parser.finish().map(|()| value));
-    decoded.unwrap_or_else(|error| {
-        let mut message = Vec::from(&b"invalid arguments: "[..]);
-        error.write_to(&mut message);
-        env::revert(message)
-    })
+    decoded.unwrap_or_else(|error| revert_invalid_arguments(&error))
+}
+
+/// Reverts with `invalid arguments: ` and the error (one copy for every method).
+#[cold]
+#[inline(never)]
+fn revert_invalid_arguments(error: &Error) -> ! {
+    let mut message = Vec::new();
+    crate::json::put(&mut message, b"invalid arguments: ");
+    error.write_to(&mut message);
+    env::revert(message)
 }
 
 /// Checks the input of a method without parameters: empty, or `{}` (ASCII whitespace allowed).
 /// Reverts with `invalid arguments: …` otherwise. Avoids linking a JSON parser into contracts
 /// whose methods take no arguments.
 pub fn expect_no_args(input: &[u8]) {
-    let trimmed = input.trim_ascii();
-    let empty_object = matches!(trimmed, [b'{', inner @ .., b'}'] if inner.trim_ascii().is_empty());
-    if !trimmed.is_empty() && !empty_object {
+    let mut bytes = input.iter().filter(|byte| !byte.is_ascii_whitespace());
+    let none = match bytes.next() {
+        None => true,
+        Some(b'{') => bytes.next() == Some(&b'}') && bytes.next().is_none(),
+        Some(_) => false,
+    };
+    if !none {
         env::revert("invalid arguments: this method takes none (send empty input or {})");
     }
+}
+
+/// The first capacity of the buffers JSON is written to (event data, outputs): most fit, so
+/// they are not grown (each growth is an allocator call).
+pub const JSON_CAPACITY: usize = 64;
+
+/// Reads the input of a method without parameters and checks it ([`expect_no_args`]): one
+/// out-of-line copy for every such method.
+#[inline(never)]
+pub fn no_args() {
+    expect_no_args(&env::input());
 }
 
 /// Sets the output to the JSON of `value`.

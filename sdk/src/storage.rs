@@ -36,7 +36,7 @@ use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::marker::PhantomData;
 
-use crate::json::{JsonDecode, JsonEncode};
+use crate::json::{put, JsonDecode, JsonEncode};
 use crate::{env, Address, U256};
 
 /// A type stored as a value, with a deterministic byte encoding.
@@ -45,6 +45,12 @@ pub trait StorageCodec: Sized {
     fn encode(&self) -> Vec<u8>;
     /// Back from stored bytes; `None` if they are not a valid encoding.
     fn decode(bytes: &[u8]) -> Option<Self>;
+
+    /// Calls `f` with the stored bytes: [`StorageCodec::encode`], without allocating for types
+    /// whose encoding is at hand (integers, 32-byte values, strings and byte vectors).
+    fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(&self.encode())
+    }
 }
 
 /// A type usable as (part of) a storage key.
@@ -70,6 +76,10 @@ macro_rules! impl_integer {
             fn decode(bytes: &[u8]) -> Option<$t> {
                 Some(<$t>::from_le_bytes(bytes.try_into().ok()?))
             }
+
+            fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+                f(&self.to_le_bytes())
+            }
         }
 
         impl StorageKey for $t {
@@ -94,6 +104,10 @@ impl StorageCodec for bool {
             _ => None,
         }
     }
+
+    fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(&[u8::from(*self)])
+    }
 }
 
 impl StorageKey for bool {
@@ -112,6 +126,10 @@ macro_rules! impl_bytes32 {
             fn decode(bytes: &[u8]) -> Option<$t> {
                 let bytes: [u8; 32] = bytes.try_into().ok()?;
                 Some($from(bytes))
+            }
+
+            fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+                f(&$to(self))
             }
         }
 
@@ -135,6 +153,10 @@ impl StorageCodec for Vec<u8> {
     fn decode(bytes: &[u8]) -> Option<Vec<u8>> {
         Some(bytes.to_vec())
     }
+
+    fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self)
+    }
 }
 
 impl StorageCodec for String {
@@ -143,7 +165,11 @@ impl StorageCodec for String {
     }
 
     fn decode(bytes: &[u8]) -> Option<String> {
-        String::from_utf8(bytes.to_vec()).ok()
+        crate::utf8::to_string(bytes.to_vec()).ok()
+    }
+
+    fn with_encoded<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        f(self.as_bytes())
     }
 }
 
@@ -179,13 +205,16 @@ impl<T: StorageKey + ?Sized> StorageKey for &T {
 
 /// Appends `part` with its length as a `u16` big-endian prefix (reverts if longer than that).
 fn write_prefixed<T: StorageKey + ?Sized>(part: &T, out: &mut Vec<u8>) {
-    let mut bytes = Vec::new();
-    part.write_key(&mut bytes);
-    let Ok(len) = u16::try_from(bytes.len()) else {
+    // The part is written in place after room for its length, which is filled in after.
+    let at = out.len();
+    out.extend_from_slice(&[0, 0]);
+    part.write_key(out);
+    let Ok(len) = u16::try_from(out.len() - at - 2) else {
         env::revert("storage: key part longer than 65535 bytes");
     };
-    out.extend_from_slice(&len.to_be_bytes());
-    out.extend_from_slice(&bytes);
+    if let Some(prefix) = out.get_mut(at..at + 2) {
+        prefix.copy_from_slice(&len.to_be_bytes());
+    }
 }
 
 impl<A: StorageKey, B: StorageKey> StorageKey for (A, B) {
@@ -236,8 +265,10 @@ fn missing(key: &[u8]) -> ! {
 
 /// Reverts with `prefix` followed by `key` as (lossy) UTF-8.
 #[cold]
+#[inline(never)]
 fn revert_about_key(prefix: &[u8], key: &[u8]) -> ! {
-    let mut message = Vec::from(prefix);
+    let mut message = Vec::new();
+    put(&mut message, prefix);
     push_lossy(&mut message, key);
     env::revert(message)
 }
@@ -246,16 +277,16 @@ fn revert_about_key(prefix: &[u8], key: &[u8]) -> ! {
 /// `String::from_utf8_lossy`, without its machinery).
 pub(crate) fn push_lossy(out: &mut Vec<u8>, mut bytes: &[u8]) {
     loop {
-        match core::str::from_utf8(bytes) {
-            Ok(text) => {
-                out.extend_from_slice(text.as_bytes());
+        match crate::utf8::check(bytes) {
+            Ok(()) => {
+                put(out, bytes);
                 return;
             }
             Err(error) => {
-                let valid = error.valid_up_to();
-                out.extend_from_slice(bytes.get(..valid).unwrap_or_default());
-                out.extend_from_slice("\u{fffd}".as_bytes());
-                let skip = error.error_len().unwrap_or(bytes.len());
+                let valid = error.valid_up_to;
+                put(out, bytes.get(..valid).unwrap_or_default());
+                put(out, "\u{fffd}".as_bytes());
+                let skip = error.error_len.unwrap_or(bytes.len());
                 bytes = bytes.get(valid + skip..).unwrap_or_default();
             }
         }
@@ -302,7 +333,7 @@ impl<T: StorageCodec> Item<T> {
 
     /// Saves the value.
     pub fn save(&self, value: &T) {
-        env::storage_write(self.key(), &value.encode());
+        value.with_encoded(|bytes| env::storage_write(self.key(), bytes));
     }
 
     /// Deletes the value; whether there was one.
@@ -378,7 +409,8 @@ impl<K: StorageKey + ?Sized, V: StorageCodec> Map<K, V> {
         K: Borrow<Q>,
         Q: StorageKey + ?Sized,
     {
-        env::storage_write(&self.key(key), &value.encode());
+        let key = self.key(key);
+        value.with_encoded(|bytes| env::storage_write(&key, bytes));
     }
 
     /// Deletes the value for `key`; whether there was one.

@@ -159,7 +159,8 @@ impl U256 {
     /// Runs one arithmetic operation: the host's result and flag (`0`, overflow or div-by-zero).
     #[cfg(target_arch = "wasm32")]
     fn host(self, op: Op, rhs: U256) -> (U256, i32) {
-        let mut out = [0u8; 32];
+        // Not zeroed first: the host writes all of it.
+        let mut out = core::mem::MaybeUninit::<[u8; 32]>::uninit();
         let (a, b, o) = (
             self.0.as_ptr() as i32,
             rhs.0.as_ptr() as i32,
@@ -177,7 +178,8 @@ impl U256 {
                 Op::Pow => crate::sys::u256_pow(a, b, o),
             }
         };
-        (U256(out), flag)
+        // SAFETY: the host wrote the 32 bytes.
+        (U256(unsafe { out.assume_init() }), flag)
     }
 
     /// Runs one arithmetic operation exactly as the host does (mock host).
@@ -223,31 +225,46 @@ impl U256 {
         U256(bytes)
     }
 
-    /// Appends the decimal digits (no `core::fmt`: nine digits per division by 10^9).
+    /// Appends the decimal digits (no `core::fmt`: nine digits per division by 10^9, of the
+    /// limbs in use only: small values, the usual ones, take one short pass).
     pub(crate) fn write_decimal(self, out: &mut alloc::vec::Vec<u8>) {
         const BILLION: u64 = 1_000_000_000;
+        // Most values fit 64 bits: printed as a u64.
+        if let Ok(value) = u64::try_from(self) {
+            crate::json::write_u64(out, value);
+            return;
+        }
         let mut limbs = self.limbs();
+        let mut len = limbs
+            .iter()
+            .rposition(|&limb| limb != 0)
+            .map_or(0, |top| top + 1);
         // 2^256 has 78 decimal digits.
         let mut digits = [0u8; 81];
         let mut start = digits.len();
-        let mut chunks = digits.rchunks_exact_mut(9);
-        for chunk in &mut chunks {
+        loop {
             let mut remainder: u64 = 0;
-            for limb in limbs.iter_mut().rev() {
+            for limb in limbs.iter_mut().take(len).rev() {
                 let current = (remainder << 32) | u64::from(*limb);
                 *limb = (current / BILLION) as u32;
                 remainder = current % BILLION;
             }
-            let last = limbs.iter().all(|&limb| limb == 0);
-            for slot in chunk.iter_mut().rev() {
-                *slot = b'0' + (remainder % 10) as u8;
-                remainder /= 10;
-                start -= 1;
-                if last && remainder == 0 {
-                    break;
-                }
+            while len > 0 && limbs.get(len - 1) == Some(&0) {
+                len -= 1;
             }
-            if last {
+            // Nine digits, or up to the last non-zero one of the last chunk (a count the
+            // compiler cannot see, so that it does not unroll the loop nine times).
+            let chunk_digits = core::hint::black_box(9);
+            let mut written = 0;
+            while written < chunk_digits && (len > 0 || remainder != 0 || written == 0) {
+                start -= 1;
+                if let Some(slot) = digits.get_mut(start) {
+                    *slot = b'0' + (remainder % 10) as u8;
+                }
+                remainder /= 10;
+                written += 1;
+            }
+            if len == 0 {
                 break;
             }
         }
@@ -453,13 +470,11 @@ fn parse_hex(hex: &str) -> Result<U256, ParseU256Error> {
     let mut bytes = [0u8; 32];
     // Least significant digit first.
     for (i, &digit) in digits.iter().rev().enumerate() {
-        let nibble = match digit {
-            b'0'..=b'9' => digit - b'0',
-            b'a'..=b'f' => digit - b'a' + 10,
-            b'A'..=b'F' => digit - b'A' + 10,
-            _ => return Err(ParseU256Error::InvalidDigit),
-        };
-        bytes[i / 2] |= nibble << (4 * (i % 2));
+        let nibble = crate::json::hex_value(digit).ok_or(ParseU256Error::InvalidDigit)?;
+        // At most 64 digits: `i / 2 < 32` (no index check, which would link a formatted panic).
+        if let Some(byte) = bytes.get_mut(i / 2) {
+            *byte |= nibble << (4 * (i % 2));
+        }
     }
     Ok(U256(bytes))
 }

@@ -8,8 +8,8 @@ use alloc::vec::Vec;
 use crate::sys;
 use crate::{Address, U256};
 
-/// Values up to this length are read with one `storage_read` into a stack buffer.
-const STORAGE_READ_STACK_BYTES: usize = 256;
+/// Values up to this length are read with one `storage_read`.
+const STORAGE_READ_FIRST_BYTES: usize = 256;
 
 fn ptr(bytes: &[u8]) -> i32 {
     bytes.as_ptr() as i32
@@ -49,22 +49,32 @@ pub(crate) fn revert(data: &[u8]) -> ! {
 }
 
 pub(crate) fn storage_read(key: &[u8]) -> Option<Vec<u8>> {
-    let mut stack = [0u8; STORAGE_READ_STACK_BYTES];
-    // SAFETY: `key` is a live slice and `stack` has `val_cap` writable bytes.
-    let found =
-        unsafe { sys::storage_read(ptr(key), len(key), stack.as_mut_ptr() as i32, len(&stack)) };
+    // Read straight into the heap (no zeroed stack buffer and no copy out of it); the block is
+    // the allocator's last, so shrinking it to the value gives the rest back in place.
+    let mut value = Vec::with_capacity(STORAGE_READ_FIRST_BYTES);
+    // SAFETY: `key` is a live slice and `value` has `val_cap` writable bytes.
+    let found = unsafe {
+        sys::storage_read(
+            ptr(key),
+            len(key),
+            value.as_mut_ptr() as i32,
+            STORAGE_READ_FIRST_BYTES as i32,
+        )
+    };
     if found < 0 {
         return None;
     }
     let value_len = found as u32 as usize;
-    if value_len <= stack.len() {
-        return Some(stack[..value_len].to_vec());
-    }
-    // Longer than the stack buffer: read again into an exactly sized one.
-    Some(read_exact(value_len, |out| {
+    if value_len > STORAGE_READ_FIRST_BYTES {
+        // Longer: read again into an exactly sized buffer.
+        value.reserve_exact(value_len);
         // SAFETY: the buffer has `value_len` writable bytes; the value did not change in between.
-        unsafe { sys::storage_read(ptr(key), len(key), out, value_len as i32) };
-    }))
+        unsafe { sys::storage_read(ptr(key), len(key), value.as_mut_ptr() as i32, found) };
+    }
+    // SAFETY: the host wrote `value_len` bytes (all of the value) into the capacity.
+    unsafe { value.set_len(value_len) };
+    value.shrink_to_fit();
+    Some(value)
 }
 
 pub(crate) fn storage_write(key: &[u8], value: &[u8]) {
@@ -80,9 +90,11 @@ pub(crate) fn storage_remove(key: &[u8]) -> bool {
 /// Runs a query that writes 32 bytes to the pointer it is given (a generic, not a function
 /// pointer, so the import is called directly rather than through the table).
 fn read_32(query: impl FnOnce(i32)) -> [u8; 32] {
-    let mut out = [0u8; 32];
+    // Not zeroed first: the host writes all of it.
+    let mut out = core::mem::MaybeUninit::<[u8; 32]>::uninit();
     query(out.as_mut_ptr() as i32);
-    out
+    // SAFETY: the query wrote the 32 bytes.
+    unsafe { out.assume_init() }
 }
 
 pub(crate) fn caller() -> Address {
@@ -101,10 +113,10 @@ pub(crate) fn value() -> U256 {
 }
 
 pub(crate) fn balance(address: &Address) -> U256 {
-    let mut out = [0u8; 32];
-    // SAFETY: `address` is 32 readable bytes, `out` 32 writable bytes.
-    unsafe { sys::balance(ptr(address.as_bytes()), out.as_mut_ptr() as i32) };
-    U256::from_le_bytes(out)
+    // SAFETY: `address` is 32 readable bytes; `read_32` passes 32 writable bytes.
+    U256::from_le_bytes(read_32(|out| unsafe {
+        sys::balance(ptr(address.as_bytes()), out)
+    }))
 }
 
 pub(crate) fn block_height() -> u64 {
@@ -141,10 +153,8 @@ pub(crate) fn debug_log(message: &str) {
 }
 
 pub(crate) fn blake3(data: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    // SAFETY: `data` is a live slice, `out` 32 writable bytes.
-    unsafe { sys::blake3(ptr(data), len(data), out.as_mut_ptr() as i32) };
-    out
+    // SAFETY: `data` is a live slice; `read_32` passes 32 writable bytes.
+    read_32(|out| unsafe { sys::blake3(ptr(data), len(data), out) })
 }
 
 pub(crate) fn call(

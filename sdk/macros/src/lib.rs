@@ -385,7 +385,7 @@ fn entry_body(self_ty: &Type, method: &Method<'_>, export: &str) -> TokenStream2
     if idents.is_empty() {
         return quote! {
             #init_guard
-            ::opmeter_sdk::__private::expect_no_args(&::opmeter_sdk::env::input());
+            ::opmeter_sdk::__private::no_args();
             #finish
         };
     }
@@ -616,10 +616,23 @@ fn expand_event(input: &DeriveInput) -> syn::Result<TokenStream2> {
             }
 
             fn data(&self) -> ::opmeter_sdk::__private::Vec<u8> {
-                let mut __opmeter_data = ::opmeter_sdk::__private::Vec::new();
+                let mut __opmeter_data = ::opmeter_sdk::__private::Vec::with_capacity(
+                    ::opmeter_sdk::__private::JSON_CAPACITY,
+                );
                 let __opmeter_out = &mut __opmeter_data;
                 #data_body
                 __opmeter_data
+            }
+
+            fn emit(&self) {
+                // The topics on the stack, not in a vector.
+                ::opmeter_sdk::env::emit_raw_event(
+                    &[
+                        <Self as ::opmeter_sdk::Event>::TOPIC,
+                        #(::opmeter_sdk::Topic::to_topic(&self.#topics),)*
+                    ],
+                    &<Self as ::opmeter_sdk::Event>::data(self),
+                );
             }
         }
     })
