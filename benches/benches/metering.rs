@@ -47,7 +47,7 @@ fn metering(c: &mut Criterion) {
         }
         for (mode, metering) in MODES {
             let mut chain = Chain::with_vm(Vm::with_config(
-                Schedule::v1(),
+                Schedule::v2(),
                 VmConfig {
                     metering,
                     ..VmConfig::default()

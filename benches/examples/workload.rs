@@ -33,7 +33,7 @@ fn main() {
     };
     let calls: u32 = args.get(3).and_then(|n| n.parse().ok()).expect(usage);
     let mut chain = Chain::with_vm(Vm::with_config(
-        Schedule::v1(),
+        Schedule::v2(),
         VmConfig {
             metering,
             ..VmConfig::default()

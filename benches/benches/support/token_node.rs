@@ -51,7 +51,7 @@ pub(crate) fn token_node(chain: &str, tag: u8, senders: u8, block_tx_max: u32) -
         fee_collector: Address([0xFE; 32]),
         balances,
         dev: false,
-        schedule_version: 1,
+        schedule_version: 2,
         validators: Vec::new(),
     };
     let dir = tempfile::tempdir().unwrap();
