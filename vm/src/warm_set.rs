@@ -91,6 +91,28 @@ pub fn is_member(state: &dyn StateView, code_hash: &CodeHash) -> Result<bool, St
     Ok(state.storage(&ADDRESS, &member_key(code_hash))?.is_some())
 }
 
+/// Every member's code hash in `state`, oldest first (the order they leave in).
+///
+/// # Errors
+/// When the backend fails or a record does not decode.
+pub fn members(state: &dyn StateView) -> Result<Vec<CodeHash>, StateError> {
+    let Some(meta) = state.storage(&ADDRESS, META_KEY)? else {
+        return Ok(Vec::new());
+    };
+    let meta = Meta::try_from_slice(&meta).map_err(|_| corrupt("the meta record"))?;
+    let mut members = Vec::with_capacity(meta.len as usize);
+    for seq in meta.oldest_seq..meta.next_seq {
+        if let Some(hash) = state.storage(&ADDRESS, &order_key(seq))? {
+            let hash: [u8; 32] = hash
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("an order record"))?;
+            members.push(CodeHash(hash));
+        }
+    }
+    Ok(members)
+}
+
 fn corrupt(what: &str) -> StateError {
     StateError(format!("warm set: {what}"))
 }
@@ -219,6 +241,15 @@ mod tests {
             .collect()
     }
 
+    /// The members as [`super::members`] lists them (first byte of each hash).
+    fn listed(state: &MemoryState) -> Vec<u8> {
+        super::members(state)
+            .unwrap()
+            .iter()
+            .map(|hash| hash.0[0])
+            .collect()
+    }
+
     #[test]
     fn the_oldest_members_leave_first_when_a_bound_is_reached() {
         let costs = CodeLoadCosts {
@@ -235,6 +266,7 @@ mod tests {
             apply(&mut state, writes);
         }
         assert_eq!(members(&state), [1, 2, 3]);
+        assert_eq!(listed(&state), [1, 2, 3], "oldest first");
         // A member does not join twice.
         let mut update = Update::new(&state);
         assert!(!update.insert(CodeHash([2; 32]), 100, &costs).unwrap());
@@ -245,6 +277,7 @@ mod tests {
         let writes = update.into_writes();
         apply(&mut state, writes);
         assert_eq!(members(&state), [2, 3, 4]);
+        assert_eq!(listed(&state), [2, 3, 4], "oldest first");
         // Over the bytes, in one update with two joins: 2 and 3 leave for 5 (850 B), then 4
         // leaves for 6.
         let mut update = Update::new(&state);
@@ -253,6 +286,7 @@ mod tests {
         let writes = update.into_writes();
         apply(&mut state, writes);
         assert_eq!(members(&state), [5, 6]);
+        assert_eq!(listed(&state), [5, 6], "oldest first");
         let meta = Meta::try_from_slice(&state.storage[&(ADDRESS, META_KEY.to_vec())]).unwrap();
         assert_eq!(
             meta,

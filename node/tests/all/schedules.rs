@@ -79,6 +79,31 @@ fn a_reopened_chain_keeps_its_schedule_and_its_bundles_verify_with_it() {
     cfg.genesis = None;
     let reopened = Node::open(&cfg).unwrap();
     assert_eq!(reopened.chain().vm().schedule().version, 2);
+    // The warm set survived the restart; compiling it makes the next call a cache hit.
+    let before = reopened.chain().vm().cache_stats();
+    assert_eq!(before.modules, 0);
+    assert_eq!(reopened.chain().precompile_warm_set().unwrap(), 1);
+    let warmed = reopened.chain().vm().cache_stats();
+    assert_eq!(warmed.modules, 1);
+    let kv = opmeter_vm::CodeHash::of(&wat::parse_str(KV).unwrap());
+    let state = reopened.chain().read_state(None).unwrap().unwrap();
+    let members = opmeter_vm::warm_set::members(state.view()).unwrap();
+    assert_eq!(members, [kv]);
+    let deployed = opmeter_vm::Address::for_contract(&wallet(1).address(), &kv, b"");
+    let call = opmeter_vm::CallRequest {
+        caller: Address([7; 32]),
+        contract: deployed,
+        method: "get".into(),
+        input: Vec::new(),
+        value: U256::zero(),
+        gas_limit: 10_000_000,
+    };
+    reopened.chain().query(&state, call).unwrap();
+    let after = reopened.chain().vm().cache_stats();
+    assert_eq!(
+        after.module_misses, warmed.module_misses,
+        "the call found it compiled"
+    );
     let bundle = opmeter_node::audit::bundle(reopened.chain(), &tx_hash)
         .unwrap()
         .expect("a bundle");

@@ -217,6 +217,20 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  metrics:    http://{addr}/metrics");
     let producer = node.start(config.mode);
+    // The warm set's codes (schedule v2) are compiled in the background, so the first calls
+    // after a restart find them compiled; gas does not depend on it.
+    let warming = Arc::clone(&node);
+    std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        match warming.chain().precompile_warm_set() {
+            Ok(compiled) => tracing::info!(
+                compiled,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "warm set compiled"
+            ),
+            Err(e) => tracing::warn!("warm set not compiled: {e}"),
+        }
+    });
     runtime.block_on(wait_for_stop(|| {
         producer.as_ref().is_some_and(|p| p.is_finished())
     }));
