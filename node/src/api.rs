@@ -576,6 +576,7 @@ impl Backend for NodeBackend {
             program,
             args: request.args,
             profile,
+            client: request.client,
         })?)
     }
 

@@ -39,6 +39,9 @@ pub struct ZkConfig {
     /// Most jobs waiting (not counting the one being proven); more are refused with
     /// `proverBusy`.
     pub queue_max: usize,
+    /// Most of those waiting jobs from one client address (`NewJob::client`); more are refused
+    /// with `proverBusy`. Stops one client from filling the queue and locking others out.
+    pub queue_per_client_max: usize,
     /// Threads of the prover's rayon pool.
     pub threads: usize,
     /// Finished jobs remembered for `proof_job` / `proof_get` (oldest forgotten first).
@@ -48,6 +51,8 @@ pub struct ZkConfig {
 impl ZkConfig {
     /// The default queue bound.
     pub const QUEUE_MAX: usize = 4;
+    /// The default bound of one client's waiting jobs.
+    pub const QUEUE_PER_CLIENT_MAX: usize = 2;
     /// The default number of finished jobs remembered.
     pub const KEEP_FINISHED: usize = 256;
 
@@ -58,6 +63,7 @@ impl ZkConfig {
             keys_dir: keys_dir.into(),
             profiles,
             queue_max: ZkConfig::QUEUE_MAX,
+            queue_per_client_max: ZkConfig::QUEUE_PER_CLIENT_MAX,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             keep_finished: ZkConfig::KEEP_FINISHED,
         }
@@ -120,6 +126,9 @@ pub struct NewJob {
     pub args: Vec<u64>,
     /// The profile (served; the call fits it).
     pub profile: Profile,
+    /// Who asked (the client key of its address); `None`: not counted per client (a local
+    /// caller).
+    pub client: Option<std::net::IpAddr>,
 }
 
 struct Entry {
@@ -306,7 +315,8 @@ impl ProofService {
     /// Queues a job and returns it.
     ///
     /// # Errors
-    /// [`ProverError::Busy`] when `queue_max` jobs are waiting; the profile's key error.
+    /// [`ProverError::Busy`] when `queue_max` jobs are waiting, [`ProverError::ClientBusy`] when
+    /// `queue_per_client_max` of them are the same client's; the profile's key error.
     pub fn submit(&self, job: NewJob) -> Result<ProofJob, ProverError> {
         self.check_profile(&job.profile)?;
         let expected = self
@@ -318,6 +328,20 @@ impl ProofService {
         let mut jobs = self.jobs.lock();
         if jobs.queue.len() >= self.config.queue_max {
             return Err(ProverError::Busy(self.config.queue_max));
+        }
+        if let Some(client) = job.client {
+            let waiting = jobs
+                .queue
+                .iter()
+                .filter(|id| {
+                    jobs.entries
+                        .get(id)
+                        .is_some_and(|e| e.job.client == Some(client))
+                })
+                .count();
+            if waiting >= self.config.queue_per_client_max {
+                return Err(ProverError::ClientBusy(self.config.queue_per_client_max));
+            }
         }
         let id = jobs.next_id;
         jobs.next_id += 1;

@@ -126,6 +126,10 @@ pub enum ProverError {
     /// No free proving slot.
     #[error("all {0} proving slots are busy")]
     Busy(usize),
+    /// This client already has as many jobs waiting as one client may (same code as
+    /// [`ProverError::Busy`]: retry when one of them has started).
+    #[error("this client already has {0} prove jobs waiting, the most one client may; retry when one starts")]
+    ClientBusy(usize),
     /// File I/O.
     #[error("{path}: {source}")]
     Io {
@@ -154,7 +158,7 @@ impl ProverError {
             ProverError::InvalidProof => ErrorCode::InvalidProof,
             ProverError::ExecutionTrapped { .. } => ErrorCode::ExecutionTrapped,
             ProverError::WrongArguments(_) => ErrorCode::WrongArguments,
-            ProverError::Busy(_) => ErrorCode::Busy,
+            ProverError::Busy(_) | ProverError::ClientBusy(_) => ErrorCode::Busy,
             ProverError::Io { .. } => ErrorCode::Io,
             ProverError::Internal(_) => ErrorCode::Internal,
         }

@@ -153,8 +153,9 @@ pub trait OpmeterApi {
     async fn subscribe_events(&self, filter: Option<EventFilter>) -> SubscriptionResult;
 
     /// Starts proving `provable:<method>` of a contract (code read from one committed state, at
-    /// `height` or the head) on a bounded prover queue; returns the job at once.
-    #[method(name = "proof_prove", blocking)]
+    /// `height` or the head) on a bounded prover queue, of which one client address may hold
+    /// only a few waiting jobs; returns the job at once.
+    #[method(name = "proof_prove", blocking, with_extensions)]
     fn proof_prove(&self, args: ProveArgs) -> RpcResult<ProofJobView>;
 
     /// A prove job: state, progress, and the proof or the error once finished. `null` when
@@ -1015,7 +1016,7 @@ impl OpmeterApiServer for Api {
         Ok(view)
     }
 
-    fn proof_prove(&self, args: ProveArgs) -> RpcResult<ProofJobView> {
+    fn proof_prove(&self, ext: &Extensions, args: ProveArgs) -> RpcResult<ProofJobView> {
         let profile = match &args.profile {
             None => None,
             Some(name) => Some(opmeter_prover::Profile::by_name(name).ok_or_else(|| {
@@ -1031,6 +1032,7 @@ impl OpmeterApiServer for Api {
             args: args.args.iter().map(|a| a.0).collect(),
             profile,
             height,
+            client: ext.get::<ClientAddr>().map(|_| client_ip(ext)),
         }))?;
         Ok(ProofJobView::from(&job))
     }

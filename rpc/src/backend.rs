@@ -206,6 +206,8 @@ pub struct ProveRequest {
     pub profile: Option<Profile>,
     /// The height whose committed state the code is read from (`None`: the head).
     pub height: Option<u64>,
+    /// The client key of the caller's address (`None`: not counted per client).
+    pub client: Option<std::net::IpAddr>,
 }
 
 /// Where a prove job is.

@@ -13,7 +13,7 @@ use opmeter_ledger::encoding::DecU64;
 use opmeter_rpc::client::{http, ws, OpmeterApiClient};
 use opmeter_rpc::types::{ProofJobView, ProofView, ProveArgs};
 use opmeter_vm::Address;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::support::{json_of, opmeter, Running};
 
@@ -545,4 +545,69 @@ fn missing_or_corrupt_keys_are_typed_errors_and_the_node_keeps_serving() {
             );
         });
     }
+}
+
+/// One raw JSON-RPC POST from the local address `from`: the parsed answer.
+async fn post_json_from(from: &str, addr: &str, body: &Value) -> Value {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let body = body.to_string();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).to_string();
+    serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap()
+}
+
+#[test]
+fn one_client_cannot_fill_the_prover_queue() {
+    let (node, _work, address, _) =
+        node_with_contract(&["--zk-queue", "4", "--zk-queue-per-client", "1"], "warn");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let addr = node.url.trim_start_matches("http://").to_string();
+    runtime.block_on(async {
+        let prove = |id: u64| {
+            json!({
+                "jsonrpc": "2.0", "id": id, "method": "proof_prove",
+                "params": [{ "contract": address.to_hex(), "method": "fib", "args": ["20"] }],
+            })
+        };
+        // A burst from 127.0.0.1: one job proves, one more may wait, the rest are refused with
+        // proverBusy (3011) and say why.
+        let mut accepted = Vec::new();
+        let mut refused = 0;
+        for id in 0..5 {
+            let answer = post_json_from("127.0.0.1", &addr, &prove(id)).await;
+            if let Some(job) = answer.get("result") {
+                accepted.push(job["id"].as_u64().unwrap());
+            } else {
+                assert_eq!(answer["error"]["code"], 3011, "{answer}");
+                assert!(
+                    answer["error"]["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("this client"),
+                    "{answer}"
+                );
+                refused += 1;
+            }
+        }
+        assert!(refused >= 3 && accepted.len() <= 2, "{accepted:?}");
+        // Another client address is still served at once, while those jobs are pending.
+        let answer = post_json_from("127.0.0.2", &addr, &prove(9)).await;
+        let other = answer["result"]["id"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("{answer}"));
+        let client = http(&node.url).unwrap();
+        for id in accepted.into_iter().chain([other]) {
+            assert_eq!(wait_done(&client, id).await.state, "done");
+        }
+    });
+    drop(node);
 }

@@ -110,6 +110,9 @@ pub(crate) struct NodeArgs {
     /// Most prove jobs waiting; more are refused with `proverBusy`.
     #[arg(long, default_value_t = opmeter_node::zk::ZkConfig::QUEUE_MAX)]
     zk_queue: usize,
+    /// Most of those waiting jobs from one client address; more are refused with `proverBusy`.
+    #[arg(long, default_value_t = opmeter_node::zk::ZkConfig::QUEUE_PER_CLIENT_MAX)]
+    zk_queue_per_client: usize,
     /// Do not wait for the disk on block commits (faster; a power loss can lose recent blocks,
     /// a killed process cannot).
     #[arg(long)]
@@ -310,6 +313,7 @@ fn zk_config(args: &NodeArgs, data_dir: &std::path::Path) -> anyhow::Result<ZkCo
     };
     let mut config = ZkConfig::new(keys_dir, profiles);
     config.queue_max = args.zk_queue.max(1);
+    config.queue_per_client_max = args.zk_queue_per_client.max(1);
     Ok(config)
 }
 
