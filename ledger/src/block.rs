@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use borsh::{BorshDeserialize, BorshSerialize};
 use opmeter_vm::{Address, CodeHash, Event, GasCategory, Outcome, Schedule, Status, U256};
 
+use crate::consensus::CommitCertificate;
 use crate::encoding::{borsh_u256, Hash32};
 use crate::tx::SignedTransaction;
 
@@ -40,6 +41,12 @@ pub struct Header {
     pub height: u64,
     /// Hash of the previous header (zero for genesis).
     pub parent_hash: Hash32,
+    /// `blake3(borsh(certificate))` of the commit certificate of the parent block that this
+    /// block carries ([`Block::last_commit`]; see [`crate::consensus::last_commit_hash`]); all
+    /// zeroes when it carries none (a chain one node produces; block 1, whose parent is the
+    /// genesis). A header cannot carry its own certificate (the validators sign its hash), so
+    /// block `h` is shown decided by block `h + 1`, as CometBFT's `LastCommit`.
+    pub last_commit_hash: Hash32,
     /// Taken once by the producer and passed into the vm; strictly increasing.
     pub timestamp_ms: u64,
     /// Merkle root of accounts and contract storage after this block.
@@ -63,13 +70,17 @@ impl Header {
     }
 }
 
-/// A header and its transactions.
+/// A header, its transactions, and the certificate that decided its parent.
 #[derive(Clone, Debug, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Block {
     /// Header.
     pub header: Header,
     /// Transactions, in execution order.
     pub transactions: Vec<SignedTransaction>,
+    /// On a replicated chain from block 2 on: the commit certificate of the parent block (the
+    /// one the proposer held), whose hash is the header's `last_commit_hash`. `None` on a chain
+    /// one node produces and in block 1.
+    pub last_commit: Option<CommitCertificate>,
 }
 
 /// A committed block with its receipts, in transaction order (what subscribers are told).
@@ -299,6 +310,7 @@ mod tests {
             chain_id: "opmeter-dev".into(),
             height: 7,
             parent_hash: Hash32([1; 32]),
+            last_commit_hash: Hash32([11; 32]),
             timestamp_ms: 1_700_000_000_123,
             state_root: Hash32([2; 32]),
             transactions_root: Hash32([3; 32]),
@@ -341,8 +353,8 @@ mod tests {
             receipt.hash(),
         );
         expect![[r#"
-            header 0b0000006f706d657465722d646576070000000000000001010101010101010101010101010101010101010101010101010101010101017b68e5cf8b01000002020202020202020202020202020202020202020202020202020202020202020303030303030303030303030303030303030303030303030303030303030303040404040404040404040404040404040404040404040404040404040404040430af000000000000020000000505050505050505050505050505050505050505050505050505050505050505
-            header hash 0x30bc327e56ad9b44fd073de2dde2bd6fad44332a1421bee86dd3e246fb50d3af
+            header 0b0000006f706d657465722d646576070000000000000001010101010101010101010101010101010101010101010101010101010101010b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b7b68e5cf8b01000002020202020202020202020202020202020202020202020202020202020202020303030303030303030303030303030303030303030303030303030303030303040404040404040404040404040404040404040404040404040404040404040430af000000000000020000000505050505050505050505050505050505050505050505050505050505050505
+            header hash 0x7c8f9212e3a7a157144f47ac68edb41f311888fe5eab9a30b2de769beab183e8
             receipt 060606060606060606060606060606060606060606060606060606060606060607070707070707070707070707070707070707070707070707070707070707070700000000000000010000000201033075000000000000a086010000000000020000000c000000696e737472756374696f6e7380170000000000000b0000007472616e73616374696f6eb05d000000000000e80300000000000000000000000000000000000000000000000000000000000080c3c90100000000000000000000000000000000000000000000000000000000040000006f6f7073010000000808080808080808080808080808080808080808080808080808080808080808010000000909090909090909090909090909090909090909090909090909090909090909030000000102030505050505050505050505050505050505050505050505050505050505050505010a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a
             receipt hash 0xc7ea46de4a8a77e584e1640197896585730b8879624eab943e3eacb23e923d0e"#]].assert_eq(&text);
         assert_eq!(receipt.breakdown_total(), 30_000);

@@ -118,7 +118,7 @@ pub struct ConsensusValidator {
 }
 
 /// Why a certificate does not show a decision.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CommitError {
     /// A signer is not in the validator set.
     #[error("0x{} is not a validator", hex::encode(.0))]
@@ -140,9 +140,46 @@ pub enum CommitError {
     /// The certificate is for another block than the one checked.
     #[error("the certificate is for another block")]
     WrongBlock,
+    /// The certificate is for another height than the one checked.
+    #[error("the certificate is for height {got}, not {expected}")]
+    WrongHeight {
+        /// The height checked.
+        expected: u64,
+        /// The certificate's height.
+        got: u64,
+    },
 }
 
 impl CommitCertificate {
+    /// `blake3` of the canonical (borsh) encoding: what the next block's header carries as
+    /// `last_commit_hash` (see [`last_commit_hash`]).
+    pub fn hash(&self) -> Hash32 {
+        Hash32(*blake3::hash(&borsh::to_vec(self).unwrap_or_default()).as_bytes())
+    }
+
+    /// [`CommitCertificate::verify`] for the block `block_hash` at `height`: what a client checks
+    /// of the certificate of block `height` (served by `chain_getCommit(height)`, or carried by
+    /// block `height + 1` as its `last_commit`).
+    ///
+    /// # Errors
+    /// [`CommitError::WrongHeight`] when the certificate is for another height; otherwise as
+    /// [`CommitCertificate::verify`].
+    pub fn verify_at(
+        &self,
+        chain_id: &str,
+        validators: &[ConsensusValidator],
+        height: u64,
+        block_hash: &Hash32,
+    ) -> Result<(), CommitError> {
+        if self.height != height {
+            return Err(CommitError::WrongHeight {
+                expected: height,
+                got: self.height,
+            });
+        }
+        self.verify(chain_id, validators, block_hash)
+    }
+
     /// Checks that the certificate decides `block_hash` at its height on `chain_id` for
     /// `validators`: distinct members, valid precommit signatures, more than 2/3 of the power.
     ///
@@ -198,6 +235,13 @@ impl CommitCertificate {
     }
 }
 
+/// The `last_commit_hash` of a header whose block carries `last_commit`: the certificate's
+/// [`CommitCertificate::hash`], or all zeroes when the block carries none (a chain one node
+/// produces; block 1, whose parent is the genesis).
+pub fn last_commit_hash(last_commit: Option<&CommitCertificate>) -> Hash32 {
+    last_commit.map(CommitCertificate::hash).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +262,26 @@ mod tests {
             validator,
             signature: key.sign(&message).to_bytes(),
         }
+    }
+
+    /// A certificate's encoding and hash (what a header's `last_commit_hash` is), pinned.
+    #[test]
+    fn known_answer_for_a_certificate_and_its_hash() {
+        let key = SigningKey::from_bytes(&[1; 32]);
+        let certificate = CommitCertificate {
+            height: 7,
+            round: 1,
+            block_hash: Hash32([9; 32]),
+            signatures: vec![sign(&key, 7, 1, Hash32([9; 32]))],
+        };
+        let text = format!(
+            "certificate {}\nhash {}",
+            hex::encode(borsh::to_vec(&certificate).unwrap()),
+            certificate.hash()
+        );
+        expect_test::expect![[r#"
+            certificate 07000000000000000100000009090909090909090909090909090909090909090909090909090909090909090100000083561adb398fd87f8e7ed8331bff2fcb945733ccb2cebe508034ea31974fb71fdc4f5d83c102a3a9817d10eebbfba04ad0edf35d79bb760df1d1a526823ab8ba4bf5bb3ed0080ea516b9714eaeed3ff5fe365a01
+            hash 0x1f88739d5ba637acae7a26f2596f26a0b25fd649dbedba51beea4d25b2ff5d9b"#]].assert_eq(&text);
     }
 
     #[test]
@@ -243,6 +307,22 @@ mod tests {
                 .collect(),
         };
         assert_eq!(cert(&[0, 1, 2]).verify("c", &set, &hash), Ok(()));
+        assert_eq!(cert(&[0, 1, 2]).verify_at("c", &set, 7, &hash), Ok(()));
+        assert_eq!(
+            cert(&[0, 1, 2]).verify_at("c", &set, 8, &hash),
+            Err(CommitError::WrongHeight {
+                expected: 8,
+                got: 7
+            })
+        );
+        // The hash a header carries is of the exact encoding: another set of signers, another
+        // hash; no certificate, zeroes.
+        assert_eq!(
+            last_commit_hash(Some(&cert(&[0, 1, 2]))),
+            Hash32(*blake3::hash(&borsh::to_vec(&cert(&[0, 1, 2])).unwrap()).as_bytes())
+        );
+        assert_ne!(cert(&[0, 1, 2]).hash(), cert(&[0, 1, 3]).hash());
+        assert_eq!(last_commit_hash(None), Hash32([0; 32]));
         assert_eq!(
             cert(&[0, 1]).verify("c", &set, &hash),
             Err(CommitError::NotEnoughPower {

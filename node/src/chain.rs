@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use opmeter_ledger::admission::AdmissionError;
 use opmeter_ledger::block::{intrinsic_gas, Account, Block, Header, Receipt, ReceiptStatus};
+use opmeter_ledger::consensus::{last_commit_hash, CommitCertificate, ConsensusValidator};
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::merkle::merkle_root;
 use opmeter_ledger::name::{payload_gas, Name};
@@ -71,6 +72,10 @@ pub struct Proposal {
     pub timestamp_ms: u64,
     /// Transactions in order.
     pub transactions: Vec<SignedTransaction>,
+    /// On a replicated chain from height 2 on: the commit certificate of the head (the parent),
+    /// as the proposer holds it; the block carries it and its header its hash.
+    /// [`Chain::prepare_proposal`] leaves it `None`; a validator's proposer sets it.
+    pub last_commit: Option<CommitCertificate>,
 }
 
 /// The result of `finalize_block`: the header (with its roots) and receipts, not yet persisted.
@@ -200,6 +205,9 @@ pub struct Chain {
     store: Arc<Store>,
     vm: Vm,
     genesis: Genesis,
+    /// The genesis's validators (empty for a chain one node produces): what every block's
+    /// `last_commit` is verified against.
+    validators: Vec<ConsensusValidator>,
     min_gas_price: U256,
     head: Mutex<Head>,
     staged: Mutex<Option<BlockCommit>>,
@@ -240,6 +248,7 @@ impl Chain {
             (None, None) => (Genesis::dev(), true),
         };
         let min_gas_price = genesis.min_gas_price().map_err(NodeError::Genesis)?;
+        let validators = genesis.consensus_validators().map_err(NodeError::Genesis)?;
         let vm = Vm::new(genesis.schedule().map_err(NodeError::Genesis)?);
         let placeholder = Head {
             header: genesis_header(&genesis, Hash32::default(), vm.schedule_hash()),
@@ -249,6 +258,7 @@ impl Chain {
             store,
             vm,
             genesis,
+            validators,
             min_gas_price,
             head: Mutex::new(placeholder),
             staged: Mutex::new(None),
@@ -302,6 +312,7 @@ impl Chain {
             block: Block {
                 header,
                 transactions: Vec::new(),
+                last_commit: None,
             },
             receipts: Vec::new(),
             changes,
@@ -488,14 +499,16 @@ impl Chain {
             parent_hash: head.hash,
             timestamp_ms: now_ms.max(head.header.timestamp_ms.saturating_add(1)),
             transactions,
+            last_commit: None,
         }
     }
 
-    /// ABCI `ProcessProposal`: accepts a proposal only if it extends the head, its time moves
-    /// forward but not beyond `now_ms + MAX_CLOCK_DRIFT_MS`, it fits the block limits, no
-    /// transaction is already committed or repeated, and every transaction passes the stateless
-    /// checks. A transaction whose exact signed encoding `known_valid` vouches for (verified at
-    /// admission) is not verified again.
+    /// ABCI `ProcessProposal`: accepts a proposal only if it extends the head, carries the
+    /// head's commit certificate exactly when one belongs (see [`Chain::check_last_commit`]),
+    /// its time moves forward but not beyond `now_ms + MAX_CLOCK_DRIFT_MS`, it fits the block
+    /// limits, no transaction is already committed or repeated, and every transaction passes
+    /// the stateless checks. A transaction whose exact signed encoding `known_valid` vouches
+    /// for (verified at admission) is not verified again.
     ///
     /// # Errors
     /// The reason for rejecting it.
@@ -515,6 +528,7 @@ impl Chain {
         if proposal.parent_hash != head.hash {
             return Err(ProposalError::WrongParent);
         }
+        self.check_last_commit(proposal)?;
         if proposal.timestamp_ms <= head.header.timestamp_ms {
             return Err(ProposalError::TimestampNotIncreasing {
                 parent: head.header.timestamp_ms,
@@ -592,6 +606,33 @@ impl Chain {
         Ok(checked)
     }
 
+    /// The commit certificate a proposal carries, checked against the genesis alone: on a
+    /// replicated chain (the genesis lists validators) every block from height 2 on carries a
+    /// certificate that decides its parent (`CommitCertificate::verify_at`: the genesis's
+    /// validators, the chain id, height `h - 1`, the parent's hash); block 1 and every block of
+    /// a chain one node produces carry none.
+    ///
+    /// # Errors
+    /// [`ProposalError::MissingLastCommit`], [`ProposalError::UnexpectedLastCommit`] or
+    /// [`ProposalError::InvalidLastCommit`].
+    pub fn check_last_commit(&self, proposal: &Proposal) -> Result<(), ProposalError> {
+        let height = proposal.height;
+        let required = !self.validators.is_empty() && height >= 2;
+        match (&proposal.last_commit, required) {
+            (None, false) => Ok(()),
+            (Some(_), false) => Err(ProposalError::UnexpectedLastCommit { height }),
+            (None, true) => Err(ProposalError::MissingLastCommit { height }),
+            (Some(certificate), true) => certificate
+                .verify_at(
+                    &self.genesis.chain_id,
+                    &self.validators,
+                    height - 1,
+                    &proposal.parent_hash,
+                )
+                .map_err(ProposalError::InvalidLastCommit),
+        }
+    }
+
     /// ABCI `FinalizeBlock`: executes an accepted proposal into a staged overlay and returns the
     /// block with its state, transactions and receipts roots. Nothing is persisted until
     /// [`Chain::commit`].
@@ -648,6 +689,7 @@ impl Chain {
             chain_id: self.genesis.chain_id.clone(),
             height: proposal.height,
             parent_hash: proposal.parent_hash,
+            last_commit_hash: last_commit_hash(proposal.last_commit.as_ref()),
             timestamp_ms: proposal.timestamp_ms,
             state_root,
             transactions_root: merkle_root(
@@ -664,6 +706,7 @@ impl Chain {
         let block = Block {
             header,
             transactions: proposal.transactions.clone(),
+            last_commit: proposal.last_commit.clone(),
         };
         Ok(StagedBlock {
             commit: BlockCommit {
@@ -711,13 +754,16 @@ impl Chain {
         Ok(receipts)
     }
 
-    /// Executes a block produced elsewhere on top of the head — process, then finalize — and
-    /// compares every root with the block's header: a peer's roots are never trusted without
-    /// executing. Nothing is persisted; commit the result with [`Chain::commit_staged`].
+    /// Executes a block produced elsewhere on top of the head — process (the parent's commit
+    /// certificate included), then finalize — and compares every root with the block's header:
+    /// a peer's roots are never trusted without executing. One path for a proposal and a
+    /// synced block. Nothing is persisted; commit the result with [`Chain::commit_staged`].
     ///
     /// # Errors
-    /// [`NodeError::Proposal`] when the block is invalid, [`NodeError::HeaderMismatch`] when
-    /// executing it gives another header.
+    /// [`NodeError::Proposal`] when the block is invalid (among others
+    /// [`ProposalError::LastCommitHashMismatch`] when its header's `last_commit_hash` is not the
+    /// hash of the certificate it carries), [`NodeError::HeaderMismatch`] when executing it
+    /// gives another header.
     pub fn execute_block(
         &self,
         block: &Block,
@@ -729,8 +775,17 @@ impl Chain {
             parent_hash: block.header.parent_hash,
             timestamp_ms: block.header.timestamp_ms,
             transactions: block.transactions.clone(),
+            last_commit: block.last_commit.clone(),
         };
         let checked = self.process_proposal(&proposal, now_ms, known_valid)?;
+        let carried = last_commit_hash(block.last_commit.as_ref());
+        if block.header.last_commit_hash != carried {
+            return Err(ProposalError::LastCommitHashMismatch {
+                expected: carried,
+                got: block.header.last_commit_hash,
+            }
+            .into());
+        }
         let included = checked.iter().map(|tx| tx.hash).collect();
         let staged = self.execute_proposal(&proposal, &checked, included)?;
         let ours = &staged.commit.block.header;
@@ -1121,6 +1176,7 @@ fn genesis_header(genesis: &Genesis, state_root: Hash32, schedule_hash: [u8; 32]
         chain_id: genesis.chain_id.clone(),
         height: 0,
         parent_hash: Hash32::default(),
+        last_commit_hash: Hash32::default(),
         timestamp_ms: genesis.timestamp_ms,
         state_root,
         transactions_root: merkle_root([]),

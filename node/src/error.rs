@@ -3,6 +3,8 @@
 //! refusals (the client's fault, stable codes) are [`AdmissionError`], defined with the ledger.
 
 use opmeter_ledger::admission::AdmissionError;
+use opmeter_ledger::consensus::CommitError;
+use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::transition::TransitionError;
 use opmeter_vm::VmError;
 
@@ -76,6 +78,33 @@ pub enum ProposalError {
     DuplicateTransaction {
         /// Its second position.
         index: u32,
+    },
+    /// A block of a replicated chain above height 1 carries no commit certificate of its
+    /// parent.
+    #[error("block {height} carries no commit certificate of its parent")]
+    MissingLastCommit {
+        /// The block's height.
+        height: u64,
+    },
+    /// A block carries a commit certificate where none belongs: on a chain one node produces,
+    /// or in block 1 (its parent is the genesis).
+    #[error("block {height} carries a commit certificate, but none belongs in it")]
+    UnexpectedLastCommit {
+        /// The block's height.
+        height: u64,
+    },
+    /// The parent's certificate does not show the parent decided by the genesis's validators
+    /// (wrong height or block, unknown or repeated signer, bad signature, too little power).
+    #[error("the commit certificate of the parent block: {0}")]
+    InvalidLastCommit(CommitError),
+    /// The header's `last_commit_hash` is not the hash of the certificate the block carries
+    /// (zeroes when it carries none).
+    #[error("last commit hash {got} is not the carried certificate's hash {expected}")]
+    LastCommitHashMismatch {
+        /// The hash of what the block carries.
+        expected: Hash32,
+        /// The header's.
+        got: Hash32,
     },
 }
 

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use ed25519_dalek::SigningKey;
+use opmeter_ledger::consensus::ConsensusValidator;
 use opmeter_vm::{Address, Schedule, U256};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +114,7 @@ impl Genesis {
             return Err("blockGasLimit and blockTxMax must be positive".into());
         }
         genesis.schedule()?;
+        genesis.consensus_validators()?;
         Ok(genesis)
     }
 
@@ -141,6 +143,30 @@ impl Genesis {
     /// When it is not a decimal number below 2^256.
     pub fn min_gas_price(&self) -> Result<U256, String> {
         U256::from_dec_str(&self.min_gas_price).map_err(|e| format!("minGasPrice: {e:?}"))
+    }
+
+    /// The validators as a commit certificate's checker needs them (in the document's order;
+    /// empty for a chain one node produces): what block `h + 1`'s `last_commit` is verified
+    /// against.
+    ///
+    /// # Errors
+    /// When a public key is not `0x` + 64 hex digits.
+    pub fn consensus_validators(&self) -> Result<Vec<ConsensusValidator>, String> {
+        self.validators
+            .iter()
+            .map(|v| {
+                let bytes = hex::decode(v.public_key.trim_start_matches("0x"))
+                    .ok()
+                    .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+                    .ok_or_else(|| {
+                        format!("validator {}: publicKey must be 0x + 64 hex digits", v.name)
+                    })?;
+                Ok(ConsensusValidator {
+                    public_key: bytes,
+                    voting_power: v.voting_power,
+                })
+            })
+            .collect()
     }
 
     /// The initial balances.

@@ -20,6 +20,7 @@ use tokio::sync::broadcast;
 
 use opmeter_ledger::admission::AdmissionError;
 use opmeter_ledger::block::{Block, CommittedBlock, Receipt};
+use opmeter_ledger::consensus::CommitCertificate;
 use opmeter_ledger::encoding::Hash32;
 use opmeter_ledger::tx::SignedTransaction;
 
@@ -267,7 +268,7 @@ impl Node {
     ) -> Result<Option<Arc<CommittedBlock>>, NodeError> {
         let _producing = self.producing.lock();
         let started = std::time::Instant::now();
-        let Some(staged) = self.build_block(now_ms(), allow_empty)? else {
+        let Some(staged) = self.build_block(now_ms(), allow_empty, None)? else {
             return Ok(None);
         };
         let committed = self.commit_locked(staged, None)?;
@@ -277,20 +278,29 @@ impl Node {
 
     /// Builds the next block from the pending transactions — `PrepareProposal`, then
     /// `ProcessProposal` and `FinalizeBlock` — without committing it: what a validator proposes.
-    /// `None` when nothing is pending and not `allow_empty`.
+    /// The block carries `last_commit`, the commit certificate of the head the proposer holds
+    /// (`None` on a chain one node produces and for block 1), and its header that
+    /// certificate's hash. `None` when nothing is pending and not `allow_empty`.
     ///
     /// # Errors
-    /// Node faults.
+    /// [`NodeError::Proposal`] when `last_commit` is not what the block must carry
+    /// ([`Chain::check_last_commit`]); node faults.
     pub fn propose_block(
         &self,
         now_ms: u64,
         allow_empty: bool,
+        last_commit: Option<CommitCertificate>,
     ) -> Result<Option<StagedBlock>, NodeError> {
         let _producing = self.producing.lock();
-        self.build_block(now_ms, allow_empty)
+        self.build_block(now_ms, allow_empty, last_commit)
     }
 
-    fn build_block(&self, now: u64, allow_empty: bool) -> Result<Option<StagedBlock>, NodeError> {
+    fn build_block(
+        &self,
+        now: u64,
+        allow_empty: bool,
+        last_commit: Option<CommitCertificate>,
+    ) -> Result<Option<StagedBlock>, NodeError> {
         let max = self.chain.genesis().block_tx_max as usize;
         let next_nonce = |address: &opmeter_vm::Address| self.committed_nonce(address);
         let candidates = self.mempool.lock().candidates(next_nonce, max);
@@ -301,7 +311,8 @@ impl Node {
             .iter()
             .map(|tx| (tx.hash, tx.signed.signature))
             .collect();
-        let proposal = self.chain.prepare_proposal(candidates, now);
+        let mut proposal = self.chain.prepare_proposal(candidates, now);
+        proposal.last_commit = last_commit;
         let checked = self.chain.process_proposal(&proposal, now, &|signed| {
             verified.get(&signed.hash()) == Some(&signed.signature)
         })?;

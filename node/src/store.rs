@@ -17,6 +17,9 @@
 //! tx_index        tx hash                              height (BE) ‖ index (BE)
 //! block_index     block hash                           height (BE)
 //! mempool         tx hash                              signed transaction bytes
+//! certificates    height (BE)                          borsh(CommitCertificate) that decided it
+//! last_commits    height (BE)                          borsh(CommitCertificate) of its parent,
+//!                                                      as the block carries it (Block::last_commit)
 //! ```
 //!
 //! The flat `accounts`/`storage` families serve reads of the latest state with one point lookup;
@@ -52,8 +55,9 @@ const CF_BLOCK_INDEX: &str = "block_index";
 const CF_MEMPOOL: &str = "mempool";
 const CF_NAMES: &str = "names";
 const CF_CERTIFICATES: &str = "certificates";
+const CF_LAST_COMMITS: &str = "last_commits";
 
-const ALL_CFS: [&str; 14] = [
+const ALL_CFS: [&str; 15] = [
     CF_META,
     CF_ACCOUNTS,
     CF_STORAGE,
@@ -68,6 +72,7 @@ const ALL_CFS: [&str; 14] = [
     CF_MEMPOOL,
     CF_NAMES,
     CF_CERTIFICATES,
+    CF_LAST_COMMITS,
 ];
 
 const META_HEAD: &[u8] = b"head";
@@ -480,7 +485,7 @@ impl Store {
             .transpose()
     }
 
-    /// Block `height` (header and transactions).
+    /// Block `height` (header, transactions, and the parent's certificate it carries).
     ///
     /// # Errors
     /// On a store failure.
@@ -492,9 +497,14 @@ impl Store {
             Some(bytes) => decode("body", &bytes)?,
             None => return Err(StoreError::Corrupt(format!("block {height} has no body"))),
         };
+        let last_commit = self
+            .get(CF_LAST_COMMITS, &height_key(height))?
+            .map(|bytes| decode("last commit", &bytes))
+            .transpose()?;
         Ok(Some(Block {
             header,
             transactions,
+            last_commit,
         }))
     }
 
@@ -705,6 +715,13 @@ impl Store {
         if let Some(certificate) = &commit.certificate {
             batch.put_cf(self.cf(CF_CERTIFICATES)?, height_key(height), certificate);
         }
+        if let Some(last_commit) = &commit.block.last_commit {
+            batch.put_cf(
+                self.cf(CF_LAST_COMMITS)?,
+                height_key(height),
+                borsh::to_vec(last_commit).unwrap_or_default(),
+            );
+        }
         let meta = self.cf(CF_META)?;
         if let Some(genesis) = genesis_json {
             batch.put_cf(meta, META_GENESIS, genesis.as_bytes());
@@ -763,6 +780,7 @@ mod tests {
             chain_id: "t".into(),
             height,
             parent_hash: Hash32::default(),
+            last_commit_hash: Hash32::default(),
             timestamp_ms: height,
             state_root,
             transactions_root: Hash32::default(),
@@ -779,6 +797,7 @@ mod tests {
             block: Block {
                 header: header(height, root),
                 transactions: vec![],
+                last_commit: None,
             },
             receipts: vec![],
             changes,

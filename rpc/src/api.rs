@@ -719,6 +719,7 @@ impl OpmeterApiServer for Api {
                     .map(|(i, t)| TxView::new(t, Some((height, i))))
                     .collect()
             }),
+            last_commit: block.last_commit.as_ref().map(CommitView::from),
         }))
     }
 

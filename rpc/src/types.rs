@@ -171,6 +171,10 @@ pub struct HeaderView {
     /// `0x` hash of the parent header.
     #[schemars(with = "String")]
     pub parent_hash: Hash32,
+    /// `0x` `blake3(borsh(certificate))` of the parent's commit certificate this block carries
+    /// (its `lastCommit`); zeroes when it carries none (a chain one node produces; block 1).
+    #[schemars(with = "String")]
+    pub last_commit_hash: Hash32,
     /// Milliseconds since the Unix epoch.
     pub timestamp_ms: u64,
     /// `0x` state root.
@@ -240,6 +244,11 @@ pub struct BlockView {
     /// The transactions themselves, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transactions: Option<Vec<TxView>>,
+    /// On a replicated chain from block 2 on: the commit certificate of the parent block that
+    /// this block carries (its hash is the header's `lastCommitHash`): what shows block
+    /// `height - 1` decided. `null` on a chain one node produces and for block 1.
+    #[serde(default)]
+    pub last_commit: Option<CommitView>,
 }
 
 /// The commit certificate of a block of a replicated chain: precommits for its hash from more
@@ -256,6 +265,40 @@ pub struct CommitView {
     pub block_hash: Hash32,
     /// The precommits.
     pub signatures: Vec<CommitSignatureView>,
+}
+
+impl TryFrom<&CommitView> for opmeter_ledger::consensus::CommitCertificate {
+    type Error = String;
+
+    /// The certificate a client verifies (`CommitCertificate::verify_at`) and hashes (a
+    /// header's `lastCommitHash`).
+    fn try_from(view: &CommitView) -> Result<Self, String> {
+        fn bytes<const N: usize>(what: &str, text: &str) -> Result<[u8; N], String> {
+            let raw = text
+                .strip_prefix("0x")
+                .ok_or_else(|| format!("{what}: expected 0x hex"))?;
+            hex::decode(raw)
+                .ok()
+                .and_then(|b| <[u8; N]>::try_from(b).ok())
+                .ok_or_else(|| format!("{what}: expected 0x + {} hex digits", 2 * N))
+        }
+        let signatures = view
+            .signatures
+            .iter()
+            .map(|s| {
+                Ok(opmeter_ledger::consensus::CommitSignature {
+                    validator: bytes("validator", &s.validator)?,
+                    signature: bytes("signature", &s.signature)?,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(opmeter_ledger::consensus::CommitCertificate {
+            height: view.height,
+            round: view.round,
+            block_hash: view.block_hash,
+            signatures,
+        })
+    }
 }
 
 /// One precommit of a [`CommitView`].
@@ -846,6 +889,7 @@ impl From<&Header> for HeaderView {
             height: header.height,
             hash: header.hash(),
             parent_hash: header.parent_hash,
+            last_commit_hash: header.last_commit_hash,
             timestamp_ms: header.timestamp_ms,
             state_root: header.state_root,
             transactions_root: header.transactions_root,

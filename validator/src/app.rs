@@ -299,9 +299,11 @@ impl App {
         while self.node.mempool_len() == 0 && started.elapsed() < wait {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+        let last_commit = self.last_commit()?;
         let node = Arc::clone(&self.node);
-        let staged = tokio::task::block_in_place(|| node.propose_block(now_ms(), true))?
-            .ok_or_else(|| eyre::eyre!("no block built"))?;
+        let staged =
+            tokio::task::block_in_place(|| node.propose_block(now_ms(), true, last_commit))?
+                .ok_or_else(|| eyre::eyre!("no block built"))?;
         let mut block = staged.block().clone();
         if block.header.height != height.0 {
             eyre::bail!(
@@ -338,6 +340,22 @@ impl App {
         tracing::info!(%height, %round, block = %block_hash, txs = block.header.tx_count, "proposing");
         self.staged.insert(block_hash, Executed { staged });
         Ok(stored)
+    }
+
+    /// The certificate that decided the head, as this validator stored it when it committed the
+    /// head: what the block it proposes carries (`None` on the genesis).
+    fn last_commit(&self) -> eyre::Result<Option<opmeter_ledger::consensus::CommitCertificate>> {
+        let head = self.head_height();
+        if head == 0 {
+            return Ok(None);
+        }
+        let bytes = self
+            .node
+            .chain()
+            .store()
+            .certificate(head)?
+            .ok_or_else(|| eyre::eyre!("no commit certificate stored for the head {head}"))?;
+        Ok(Some(borsh::from_slice(&bytes)?))
     }
 
     async fn publish(

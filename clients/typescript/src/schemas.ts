@@ -52,6 +52,11 @@ export interface HeaderView {
   hash: Hex;
   /** Hash of the parent header. */
   parentHash: Hex;
+  /**
+   * `blake3(borsh(certificate))` of the parent's commit certificate this block carries (its
+   * `lastCommit`); zeroes when it carries none (a chain one node produces; block 1).
+   */
+  lastCommitHash: Hex;
   /** Milliseconds since the Unix epoch. */
   timestampMs: number;
   /** State root: what storage proofs are checked against. */
@@ -192,6 +197,12 @@ export interface BlockView {
   transactionHashes: Hex[];
   /** The transactions themselves, when asked for (`null` otherwise). */
   transactions: TxView[] | null;
+  /**
+   * On a replicated chain from block 2 on: the commit certificate of the parent block that this
+   * block carries (its hash is the header's `lastCommitHash`), what shows block `height - 1`
+   * decided. `null` on a chain one node produces and for block 1.
+   */
+  lastCommit: CommitView | null;
 }
 
 /** One precommit of a commit certificate. */
@@ -750,6 +761,7 @@ export const HeaderViewCodec: Codec<HeaderView> = named('HeaderView', () =>
     height: required(u64),
     hash: required(hex32),
     parentHash: required(hex32),
+    lastCommitHash: required(hex32),
     timestampMs: required(u64),
     stateRoot: required(hex32),
     transactionsRoot: required(hex32),
@@ -857,6 +869,7 @@ export const BlockViewCodec: Codec<BlockView> = named('BlockView', () =>
     header: required(HeaderViewCodec),
     transactionHashes: required(array(hex32)),
     transactions: defaulted(nullable(array(TxViewCodec)), null),
+    lastCommit: defaulted(nullable(CommitViewCodec), null),
   }),
 );
 

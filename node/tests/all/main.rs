@@ -6,6 +6,7 @@ mod cli;
 mod consistency;
 mod crash;
 mod gateway;
+mod last_commit;
 mod names;
 mod rpc;
 mod scaffold;

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::SigningKey;
-use opmeter_ledger::consensus::{CommitCertificate, CommitSignature};
+use opmeter_ledger::consensus::{CommitCertificate, ConsensusValidator};
 use opmeter_ledger::encoding::{Hash32, HexBytes};
 use opmeter_ledger::tx::{SignedTransaction, Wallet};
 use opmeter_node::genesis::{address_of, dev_key, Genesis};
@@ -218,37 +218,66 @@ impl Net {
         }
     }
 
-    /// Every block up to `height` on validator `i` has a commit certificate that verifies
-    /// against the genesis's validator set (by the ledger's checker, no consensus engine).
-    fn assert_certified(&self, i: usize, height: u64) {
+    /// The genesis's validators, as a client checks certificates against them.
+    fn genesis_validators(&self) -> Vec<ConsensusValidator> {
         let genesis = Genesis::from_json(
             &std::fs::read_to_string(self.dir.path().join("net/genesis.json")).unwrap(),
         )
         .unwrap();
         let validators = ledger_validators(&validator_set(&genesis).unwrap());
+        assert_eq!(
+            validators.len(),
+            genesis.consensus_validators().unwrap().len()
+        );
+        validators
+    }
+
+    /// Every block up to `height` on validator `i` has a commit certificate that verifies
+    /// against the genesis's validator set (by the ledger's checker, no consensus engine).
+    fn assert_certified(&self, i: usize, height: u64) {
+        let validators = self.genesis_validators();
         for (h, (hash, _, _)) in (1..=height).zip(self.chain(i, height)) {
             let view = self
                 .runtime
                 .block_on(self.clients[i].chain_get_commit(h))
                 .unwrap()
                 .unwrap_or_else(|| panic!("v{i}: block {h} has no certificate"));
-            let hex_bytes = |text: &str| hex::decode(text.trim_start_matches("0x")).unwrap();
-            let certificate = CommitCertificate {
-                height: view.height,
-                round: view.round,
-                block_hash: view.block_hash,
-                signatures: view
-                    .signatures
-                    .iter()
-                    .map(|s| CommitSignature {
-                        validator: hex_bytes(&s.validator).try_into().unwrap(),
-                        signature: hex_bytes(&s.signature).try_into().unwrap(),
-                    })
-                    .collect(),
-            };
+            let certificate = CommitCertificate::try_from(&view).unwrap();
             certificate
-                .verify(CHAIN, &validators, &hash)
+                .verify_at(CHAIN, &validators, h, &hash)
                 .unwrap_or_else(|e| panic!("v{i}: the certificate of block {h}: {e}"));
+        }
+    }
+
+    /// Every block up to `height` on validator `i` carries what shows its parent decided: block
+    /// 1 nothing (a zero `lastCommitHash`); every later block `h` a certificate whose hash its
+    /// header names and that verifies for block `h - 1` from the genesis alone.
+    fn assert_last_commits(&self, i: usize, height: u64) {
+        let validators = self.genesis_validators();
+        let hashes: Vec<Hash32> = self.chain(i, height).into_iter().map(|c| c.0).collect();
+        for h in 1..=height {
+            let block = self
+                .runtime
+                .block_on(self.clients[i].chain_get_block(BlockId::Height(h), Some(false)))
+                .unwrap()
+                .unwrap_or_else(|| panic!("v{i} has no block {h}"));
+            let Some(view) = &block.last_commit else {
+                assert_eq!(h, 1, "v{i}: block {h} carries no certificate of its parent");
+                assert_eq!(block.header.last_commit_hash, Hash32([0; 32]));
+                continue;
+            };
+            assert!(h >= 2, "v{i}: block 1 carries a certificate");
+            let certificate = CommitCertificate::try_from(view).unwrap();
+            assert_eq!(
+                block.header.last_commit_hash,
+                certificate.hash(),
+                "v{i}: block {h}'s lastCommitHash is not its certificate's hash"
+            );
+            let parent = hashes[h as usize - 2];
+            assert_eq!(block.header.parent_hash, parent);
+            certificate
+                .verify_at(CHAIN, &validators, h - 1, &parent)
+                .unwrap_or_else(|e| panic!("v{i}: block {h} carries a bad certificate: {e}"));
         }
     }
 
@@ -374,6 +403,11 @@ fn four_validators_agree_and_a_killed_one_catches_up_without_losing_transactions
     // Every block carries a certificate a client checks against the genesis's validators
     // alone — on v3 too, which fetched part of the chain through value sync.
     net.assert_certified(3, target);
+    // Every block from 2 on carries its parent's certificate (the proposer's), on every
+    // validator: a client checks block h - 1 from block h and the genesis alone.
+    for i in 0..4 {
+        net.assert_last_commits(i, target);
+    }
     // The audit bundle of a replicated block is the same on every validator and verifies
     // offline exactly as a single node's: one sent before the crash, one while v3 was down.
     for hash in [acknowledged[5], after_kill[after_kill.len() - 1]] {

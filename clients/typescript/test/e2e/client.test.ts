@@ -117,6 +117,9 @@ describe('every method', () => {
     assert.deepEqual(byHeight?.header, head);
     assert.deepEqual(byHash?.header, head);
     assert.equal(byHeight?.transactions, null);
+    // A chain one node produces: no block carries a parent's certificate.
+    assert.equal(byHeight?.lastCommit, null);
+    assert.equal(head.lastCommitHash, `0x${'00'.repeat(32)}`);
     assert.equal(latest?.transactions?.length, head.txCount);
     assert.ok(latest?.transactionHashes.includes(incrementHash));
     assert.equal(await client.chainGetBlock(head.height + 1000), null);

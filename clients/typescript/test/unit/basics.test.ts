@@ -177,6 +177,7 @@ const HEADER = {
   height: 3,
   hash: `0x${'11'.repeat(32)}`,
   parentHash: `0x${'22'.repeat(32)}`,
+  lastCommitHash: `0x${'00'.repeat(32)}`,
   timestampMs: 5,
   stateRoot: `0x${'33'.repeat(32)}`,
   transactionsRoot: `0x${'44'.repeat(32)}`,

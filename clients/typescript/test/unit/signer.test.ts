@@ -66,7 +66,7 @@ function scriptedNode(options: {
             ok: true,
             result: {
               chainId: 'test-chain',
-              head: { chainId: 'test-chain', height: 0, hash: ZERO32, parentHash: ZERO32, timestampMs: 0, stateRoot: ZERO32, transactionsRoot: ZERO32, receiptsRoot: ZERO32, gasUsed: '0', txCount: 0, scheduleHash: ZERO32 },
+              head: { chainId: 'test-chain', height: 0, hash: ZERO32, parentHash: ZERO32, lastCommitHash: ZERO32, timestampMs: 0, stateRoot: ZERO32, transactionsRoot: ZERO32, receiptsRoot: ZERO32, gasUsed: '0', txCount: 0, scheduleHash: ZERO32 },
               scheduleVersion: 1,
               scheduleHash: ZERO32,
               dev: true,

@@ -20,6 +20,7 @@ const header = (height: number): unknown => ({
   height,
   hash: ZERO32,
   parentHash: ZERO32,
+  lastCommitHash: ZERO32,
   timestampMs: 0,
   stateRoot: ZERO32,
   transactionsRoot: ZERO32,

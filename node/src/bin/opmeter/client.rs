@@ -924,6 +924,15 @@ async fn block(s: &Session<'_>, id: Option<String>, txs: bool) -> anyhow::Result
         let h = &block.header;
         println!("block #{} {}", h.height, h.hash);
         println!("  parent      {}", h.parent_hash);
+        if let Some(commit) = &block.last_commit {
+            println!(
+                "  last commit {} (block #{}, round {}, {} precommits)",
+                h.last_commit_hash,
+                commit.height,
+                commit.round,
+                commit.signatures.len()
+            );
+        }
         println!("  time (ms)   {}", h.timestamp_ms);
         println!("  state root  {}", h.state_root);
         println!("  gas used    {}", group(h.gas_used));
