@@ -193,3 +193,33 @@ fn build_prints_each_contract_with_size_and_code_hash() {
     assert_eq!(missing.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no Cargo.toml"));
 }
+
+#[test]
+fn a_plain_node_refuses_a_genesis_that_lists_validators() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut genesis = opmeter_node::genesis::Genesis::dev();
+    genesis
+        .validators
+        .push(opmeter_node::genesis::GenesisValidator {
+            name: "v0".into(),
+            public_key: format!("0x{}", "11".repeat(32)),
+            voting_power: 1,
+        });
+    let path = write(dir.path(), "genesis.json", &genesis.to_json());
+    let data = dir.path().join("data");
+    let out = opmeter(&[
+        "node",
+        "--genesis",
+        &path,
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--rpc-addr",
+        "127.0.0.1:0",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("lists 1 validators") && stderr.contains("--validator --home"),
+        "{stderr}"
+    );
+}

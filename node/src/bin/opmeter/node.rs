@@ -185,6 +185,14 @@ pub(crate) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             config.data_dir.display()
         )
     })?;
+    let validators = node.chain().genesis().validators.len();
+    if validators > 0 {
+        // Its blocks must carry the validators' commit certificates: one node cannot make them.
+        bail!(
+            "this chain's genesis lists {validators} validators: its blocks are decided by them, \
+             so run `opmeter node --validator --home DIR` (see `opmeter testnet`), not a plain node"
+        );
+    }
     print_banner(&node, &config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
