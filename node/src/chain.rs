@@ -988,6 +988,8 @@ impl Chain {
         let members = opmeter_vm::warm_set::members(&state.view)
             .map_err(|e| NodeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
         let mut compiled = 0u32;
+        // Blocks run on the plain engine, read-only calls on the interruptible one: fill both.
+        let read_vm = self.vm.with_interrupt(opmeter_vm::Interrupt::new());
         for code_hash in members {
             let Some(code) = opmeter_vm::StateView::code(&state.view, &code_hash)
                 .map_err(|e| NodeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?
@@ -997,7 +999,7 @@ impl Chain {
             let Ok(prepared) = self.vm.prepare(&code) else {
                 continue;
             };
-            if self.vm.precompile(&prepared).is_ok() {
+            if self.vm.precompile(&prepared).is_ok() && read_vm.precompile(&prepared).is_ok() {
                 compiled += 1;
             }
         }

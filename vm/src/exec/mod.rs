@@ -264,12 +264,13 @@ impl Vm {
     }
 
     /// Compiles prepared code into the module cache now (a node calls this after a deployment so
-    /// the first call is warm; benchmarks use it to time compilation).
+    /// the first call is warm; benchmarks use it to time compilation). A vm made by
+    /// [`Vm::with_interrupt`] fills the interruptible engine's cache, which read-only calls use.
     ///
     /// # Errors
     /// [`VmError::CorruptCode`] when the engine refuses the instrumented code.
     pub fn precompile(&self, code: &PreparedCode) -> Result<(), VmError> {
-        let generation = self.shared.current_generation(false);
+        let generation = self.shared.current_generation(self.interrupt.is_some());
         self.shared.remember_instrumented(code);
         let view = DeployView {
             inner: Arc::new(crate::state::MemoryState::default()),
