@@ -541,6 +541,22 @@ async fn a_contract_that_spends_its_daily_quota_gets_429_others_do_not_and_a_res
     // `put` needs no more gas than it uses: one run at the cap, one at the estimate.
     assert_eq!(estimated.executions, 2);
     assert_eq!(spent, 2 * estimated.gas_used.0);
+    // An address without code runs none and has no quota to spend: calling random addresses
+    // does not grow the quota table.
+    let nobody = format!("0x{}", "09".repeat(32));
+    for _ in 0..3 {
+        assert_eq!(get(&addr, &format!("/v1/c/{nobody}/get")).await.status, 404);
+    }
+    let untouched = client
+        .contract_quota(contract(&nobody).into())
+        .await
+        .unwrap();
+    assert_eq!(untouched.used_gas.0, 0);
+    // The saved table (written within a second of a change: the estimate above changed it)
+    // has `b` and not the address without code.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let table = std::fs::read_to_string(&saved).unwrap();
+    assert!(table.contains(&b) && !table.contains(&nobody), "{table}");
 }
 
 /// The samples of a metrics page, parsed by a Prometheus parser.
