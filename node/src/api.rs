@@ -557,17 +557,12 @@ impl Backend for NodeBackend {
     }
 
     fn quota_charge(&self, contract: Address, gas: u64) -> QuotaState {
-        // Only contracts have quotas: a call of an address without code ran none, and charging
-        // it would let a client grow the quota table (and `quotas.json`) by one entry per random
-        // address it calls.
-        let has_code = self
-            .chain()
-            .committed_account(&contract)
-            .is_ok_and(|account| account.code_hash.is_some());
-        if !has_code {
-            return self.quota_status(contract);
-        }
-        let status = self.quotas.charge(&contract, gas, now_ms());
+        // The account is read only the first time a contract is charged in the window.
+        let status = self.quotas.charge(&contract, gas, now_ms(), || {
+            self.chain()
+                .committed_account(&contract)
+                .is_ok_and(|account| account.code_hash.is_some())
+        });
         QuotaState {
             daily_gas: status.daily_gas,
             used_gas: status.used_gas,

@@ -985,14 +985,16 @@ impl Chain {
         let Some(state) = self.read_state(None)? else {
             return Ok(0);
         };
-        let members = opmeter_vm::warm_set::members(&state.view)
-            .map_err(|e| NodeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?;
+        let corrupt = |e: opmeter_vm::StateError| {
+            NodeError::Store(crate::store::StoreError::Corrupt(e.to_string()))
+        };
+        let members = opmeter_vm::warm_set::members(&state.view).map_err(corrupt)?;
         let mut compiled = 0u32;
         // Blocks run on the plain engine, read-only calls on the interruptible one: fill both.
         let read_vm = self.vm.with_interrupt(opmeter_vm::Interrupt::new());
         for code_hash in members {
-            let Some(code) = opmeter_vm::StateView::code(&state.view, &code_hash)
-                .map_err(|e| NodeError::Store(crate::store::StoreError::Corrupt(e.to_string())))?
+            let Some(code) =
+                opmeter_vm::StateView::code(&state.view, &code_hash).map_err(corrupt)?
             else {
                 continue;
             };

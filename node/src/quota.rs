@@ -294,9 +294,19 @@ impl Quotas {
     }
 
     /// Charges `gas` of read-only execution to `contract` at `now_ms`; returns where it stands.
-    pub fn charge(&self, contract: &Address, gas: u64, now_ms: u64) -> QuotaStatus {
+    /// Only contracts have quotas: `has_code` is asked (once per contract the table does not
+    /// hold yet, outside the table's lock) whether `contract` has code; without it nothing is
+    /// recorded, so calls of random addresses cannot grow the table (and `quotas.json`).
+    pub fn charge(
+        &self,
+        contract: &Address,
+        gas: u64,
+        now_ms: u64,
+        has_code: impl FnOnce() -> bool,
+    ) -> QuotaStatus {
         let daily_gas = self.config.daily_gas(contract);
-        if daily_gas.is_none() {
+        let known = self.usage.lock().contains_key(contract);
+        if daily_gas.is_none() || (!known && !has_code()) {
             return QuotaStatus {
                 daily_gas,
                 used_gas: 0,
@@ -378,11 +388,11 @@ mod tests {
         let a = Address([1; 32]);
         let t0 = 100 * WINDOW_MS + 5 * 60 * 1000;
         assert_eq!(q.check(&a, t0).unwrap().remaining_gas(), Some(1_000));
-        q.charge(&a, 600, t0);
+        q.charge(&a, 600, t0, || true);
         // Two hours later, 500 more: over budget.
         let t1 = t0 + 2 * HOUR_MS;
         assert_eq!(q.check(&a, t1).unwrap().remaining_gas(), Some(400));
-        assert_eq!(q.charge(&a, 500, t1).used_gas, 1_100);
+        assert_eq!(q.charge(&a, 500, t1, || true).used_gas, 1_100);
         let refused = q.check(&a, t1).unwrap_err();
         // The first 600 leave when their bucket is 24 h old: then 500 < 1,000.
         let frees_at = (t0 / BUCKET_MS + BUCKETS) * BUCKET_MS;
@@ -393,8 +403,26 @@ mod tests {
         // Other contracts have their own budget; an override of 0 is unlimited.
         assert!(q.check(&Address([2; 32]), t1).is_ok());
         let free = Address([9; 32]);
-        q.charge(&free, u64::MAX, t1);
+        q.charge(&free, u64::MAX, t1, || true);
         assert_eq!(q.check(&free, t1).unwrap().daily_gas, None);
+    }
+
+    #[test]
+    fn only_contracts_are_recorded_and_asked_about_once() {
+        let q = quotas(1_000);
+        let now = 100 * WINDOW_MS;
+        let nobody = Address([3; 32]);
+        assert_eq!(q.charge(&nobody, 400, now, || false).used_gas, 0);
+        assert!(q.all(now).is_empty());
+        let contract = Address([4; 32]);
+        let asked = std::cell::Cell::new(0);
+        let has_code = || {
+            asked.set(asked.get() + 1);
+            true
+        };
+        q.charge(&contract, 400, now, has_code);
+        assert_eq!(q.charge(&contract, 100, now, has_code).used_gas, 500);
+        assert_eq!(asked.get(), 1, "the table knows it after the first charge");
     }
 
     #[test]
@@ -408,7 +436,7 @@ mod tests {
         let now = now_ms();
         {
             let q = Quotas::open(dir.path(), config.clone()).unwrap();
-            q.charge(&a, 1_500, now);
+            q.charge(&a, 1_500, now, || true);
             q.save().unwrap();
         }
         let q = Quotas::open(dir.path(), config.clone()).unwrap();
