@@ -17,7 +17,7 @@ use opmeter_rpc::types::{CallArgs, EstimateArgs, EventFilter, EventNotice, Heade
 use opmeter_vm::{Address, U256};
 use serde_json::{json, Value};
 
-use crate::support::{json_of, opmeter, Running};
+use crate::support::{json_of, opmeter, post_from, Running};
 
 /// One raw HTTP/1.1 POST; returns the status code and the body.
 fn post(addr: &str, body: &[u8]) -> (u16, String) {
@@ -34,34 +34,6 @@ fn post(addr: &str, body: &[u8]) -> (u16, String) {
     let _ = stream.write_all(body);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-/// One raw HTTP/1.1 POST of a JSON-RPC body from the local address `from`; the status (0 when the
-/// socket is closed unanswered) and the body, bounded by a 10 s read timeout.
-async fn post_from(from: &str, addr: &str, body: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let mut response = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut response));
-    read.await.expect("answered or closed within 10 s").ok();
     let text = String::from_utf8_lossy(&response).to_string();
     let status = text
         .split_whitespace()

@@ -233,3 +233,34 @@ pub(crate) fn assert_spec_current(name: &str, document: &serde_json::Value, reru
     let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
     assert!(on_disk == text, "specs/{name} is stale: run `{rerun}`");
 }
+
+/// One raw HTTP/1.1 POST of a JSON-RPC body from the local address `from`; the status (0 when the
+/// socket is closed unanswered) and the body, bounded by a 10 s read timeout.
+pub(crate) async fn post_from(from: &str, addr: &str, body: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
+    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let head = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let mut response = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        stream.read_to_end(&mut response),
+    );
+    read.await.expect("answered or closed within 10 s").ok();
+    let text = String::from_utf8_lossy(&response).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}

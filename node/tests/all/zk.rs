@@ -15,7 +15,7 @@ use opmeter_rpc::types::{ProofJobView, ProofView, ProveArgs};
 use opmeter_vm::Address;
 use serde_json::{json, Value};
 
-use crate::support::{json_of, opmeter, Running};
+use crate::support::{json_of, opmeter, post_from, Running};
 
 /// Seed of the test keys' setup randomness (development keys: anyone knowing it can forge).
 const SEED: &str = "48879";
@@ -549,20 +549,9 @@ fn missing_or_corrupt_keys_are_typed_errors_and_the_node_keeps_serving() {
 
 /// One raw JSON-RPC POST from the local address `from`: the parsed answer.
 async fn post_json_from(from: &str, addr: &str, body: &Value) -> Value {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.bind(format!("{from}:0").parse().unwrap()).unwrap();
-    let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
-    let body = body.to_string();
-    let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let text = String::from_utf8_lossy(&response).to_string();
-    serde_json::from_str(text.split_once("\r\n\r\n").unwrap().1).unwrap()
+    let (status, answer) = post_from(from, addr, &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    serde_json::from_str(&answer).unwrap()
 }
 
 #[test]
