@@ -31,6 +31,7 @@ pub mod error;
 pub mod genesis;
 pub mod mempool;
 pub mod quota;
+mod replace_file;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -360,10 +360,8 @@ impl Quotas {
             path: path.clone(),
             source,
         };
-        let temporary = path.with_extension("json.tmp");
         let bytes = serde_json::to_vec(&saved).unwrap_or_default();
-        std::fs::write(&temporary, bytes).map_err(io)?;
-        std::fs::rename(&temporary, path).map_err(io)
+        crate::replace_file::replace_file(path, &bytes, false).map_err(io)
     }
 }
 

@@ -1,6 +1,10 @@
 //! The node's prover: the keys of the profiles it serves, a bounded queue of prove jobs, and one
 //! worker thread that proves them on its own rayon pool. Nothing here touches consensus state:
-//! a job holds the code it read from one committed state, and proofs are kept in memory only.
+//! a job holds the code it read from one committed state. With a jobs directory
+//! ([`ZkConfig::jobs_dir`], `<data dir>/proofs` for `opmeter node`), every job is saved as
+//! `<id>.json` when accepted and again when finished, so proofs survive a restart and job ids are
+//! never reused; a job the node stopped before proving comes back failed with
+//! `proverInterrupted` (submit it again).
 //!
 //! ```text
 //! proof_prove ─▶ (blocking RPC thread) read code at a height, compile, run natively + in the vm
@@ -20,13 +24,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use opmeter_ledger::encoding::HexBytes;
+use opmeter_prover::ErrorCode;
 use opmeter_prover::{
     KeyOrigin, Keys, PreparedVerifyingKey, Profile, Progress, ProvableProgram, ProverError,
     VerifyingKey,
 };
 use opmeter_rpc::backend::{JobFailure, JobStage, ProofJob, Proved};
+use opmeter_rpc::types::{origin_by_name, ProofJobView};
 use opmeter_vm::{Address, CodeHash};
 use parking_lot::{Condvar, Mutex};
+use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 /// How the node proves.
@@ -44,8 +52,11 @@ pub struct ZkConfig {
     pub queue_per_client_max: usize,
     /// Threads of the prover's rayon pool.
     pub threads: usize,
-    /// Finished jobs remembered for `proof_job` / `proof_get` (oldest forgotten first).
+    /// Finished jobs remembered for `proof_job` / `proof_get` (oldest forgotten first, with
+    /// their files).
     pub keep_finished: usize,
+    /// Where jobs are saved (`<id>.json`) to survive a restart; `None`: in memory only.
+    pub jobs_dir: Option<PathBuf>,
 }
 
 impl ZkConfig {
@@ -66,6 +77,7 @@ impl ZkConfig {
             queue_per_client_max: ZkConfig::QUEUE_PER_CLIENT_MAX,
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
             keep_finished: ZkConfig::KEEP_FINISHED,
+            jobs_dir: None,
         }
     }
 
@@ -132,7 +144,15 @@ pub struct NewJob {
 }
 
 struct Entry {
-    job: NewJob,
+    contract: Address,
+    code_hash: CodeHash,
+    height: u64,
+    method: String,
+    args: Vec<u64>,
+    profile: Profile,
+    client: Option<std::net::IpAddr>,
+    /// The compiled method, until the worker takes it to prove (restored jobs have none).
+    program: Option<ProvableProgram>,
     stage: JobStage,
     steps: Option<usize>,
     accepted: Instant,
@@ -188,13 +208,17 @@ impl ProofService {
             keys.insert(profile.name, state);
         }
         let (updates, _) = broadcast::channel(1024);
+        let jobs = match &config.jobs_dir {
+            Some(dir) => restore(dir, config.keep_finished),
+            None => Jobs {
+                next_id: 1,
+                ..Jobs::default()
+            },
+        };
         let service = Arc::new(ProofService {
             keys: Mutex::new(keys),
             vks: Mutex::new(HashMap::new()),
-            jobs: Mutex::new(Jobs {
-                next_id: 1,
-                ..Jobs::default()
-            }),
+            jobs: Mutex::new(jobs),
             work: Condvar::new(),
             expected: Mutex::new(HashMap::new()),
             updates,
@@ -336,7 +360,7 @@ impl ProofService {
                 .filter(|id| {
                     jobs.entries
                         .get(id)
-                        .is_some_and(|e| e.job.client == Some(client))
+                        .is_some_and(|e| e.client == Some(client))
                 })
                 .count();
             if waiting >= self.config.queue_per_client_max {
@@ -347,10 +371,26 @@ impl ProofService {
         jobs.next_id += 1;
         let position = jobs.queue.len();
         jobs.queue.push_back(id);
+        let NewJob {
+            contract,
+            code_hash,
+            height,
+            program,
+            args,
+            profile,
+            client,
+        } = job;
         jobs.entries.insert(
             id,
             Entry {
-                job,
+                contract,
+                code_hash,
+                height,
+                method: program.method.clone(),
+                args,
+                profile,
+                client,
+                program: Some(program),
                 stage: JobStage::Queued { position },
                 steps: None,
                 accepted: Instant::now(),
@@ -361,6 +401,9 @@ impl ProofService {
             },
         );
         let view = Self::view(&jobs, id);
+        // Saved before the worker can see the job, so its final record is always the later
+        // write (not made durable: a job lost in a crash was never proven anyway).
+        self.save(&jobs, id, false);
         self.work.notify_all();
         drop(jobs);
         let _ = self.updates.send(id);
@@ -385,12 +428,12 @@ impl ProofService {
             .or_else(|| entry.proving_since.map(|t| t.elapsed()));
         Some(ProofJob {
             id,
-            contract: entry.job.contract,
-            code_hash: entry.job.code_hash,
-            height: entry.job.height,
-            method: entry.job.program.method.clone(),
-            args: entry.job.args.clone(),
-            profile: entry.job.profile,
+            contract: entry.contract,
+            code_hash: entry.code_hash,
+            height: entry.height,
+            method: entry.method.clone(),
+            args: entry.args.clone(),
+            profile: entry.profile,
             stage,
             steps: entry.steps,
             elapsed: entry.accepted.elapsed(),
@@ -482,15 +525,14 @@ impl ProofService {
 
     fn prove_one(&self, pool: &rayon::ThreadPool, id: u64) {
         let (program, args, profile) = {
-            let jobs = self.jobs.lock();
-            let Some(entry) = jobs.entries.get(&id) else {
+            let mut jobs = self.jobs.lock();
+            let Some(entry) = jobs.entries.get_mut(&id) else {
                 return;
             };
-            (
-                entry.job.program.clone(),
-                entry.job.args.clone(),
-                entry.job.profile,
-            )
+            let Some(program) = entry.program.take() else {
+                return;
+            };
+            (program, entry.args.clone(), entry.profile)
         };
         self.update(id, |e| e.stage = JobStage::Executing);
         let keys = match self.keys.lock().get(profile.name) {
@@ -552,17 +594,309 @@ impl ProofService {
             }
         }
         jobs.finished.push_back(id);
+        let mut forgotten = Vec::new();
         while jobs.finished.len() > self.config.keep_finished {
             if let Some(old) = jobs.finished.pop_front() {
                 jobs.entries.remove(&old);
+                forgotten.push(old);
             }
         }
+        let record = self.jobs_dir().and_then(|_| record(&jobs, id));
         drop(jobs);
+        if let (Some(dir), Some(bytes)) = (self.jobs_dir(), record) {
+            // Durable: a proof may have taken minutes.
+            if let Err(e) = crate::replace_file::replace_file(&job_path(dir, id), &bytes, true) {
+                tracing::warn!("cannot save prove job {id} in {}: {e}", dir.display());
+            }
+            for old in forgotten {
+                let _ = std::fs::remove_file(job_path(dir, old));
+            }
+        }
         let _ = self.updates.send(id);
     }
+
+    fn jobs_dir(&self) -> Option<&Path> {
+        self.config.jobs_dir.as_deref()
+    }
+
+    /// Saves job `id` (called with the jobs locked, so writes of one job never reorder).
+    fn save(&self, jobs: &Jobs, id: u64, durable: bool) {
+        let Some(dir) = self.jobs_dir() else {
+            return;
+        };
+        let Some(bytes) = record(jobs, id) else {
+            return;
+        };
+        if let Err(e) = crate::replace_file::replace_file(&job_path(dir, id), &bytes, durable) {
+            tracing::warn!("cannot save prove job {id} in {}: {e}", dir.display());
+        }
+    }
+}
+
+/// A job as saved in `<jobs dir>/<id>.json`: what `proof_job` serves, and once done the verifying
+/// key it was proven with (so `proof_get` serves the same snarkjs export after a restart).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JobRecord {
+    /// Format version: 1.
+    version: u32,
+    /// The job.
+    job: ProofJobView,
+    /// `vk.bin`'s bytes, once done.
+    #[serde(default)]
+    vk: Option<HexBytes>,
+}
+
+impl JobRecord {
+    const VERSION: u32 = 1;
+
+    /// The entry this record describes; unfinished jobs have no result.
+    fn entry(self) -> Result<Entry, String> {
+        if self.version != JobRecord::VERSION {
+            return Err(format!("record version {}", self.version));
+        }
+        let view = self.job;
+        let profile = Profile::by_name(&view.profile)
+            .ok_or_else(|| format!("unknown profile `{}`", view.profile))?;
+        let (stage, result) = match view.state.as_str() {
+            "done" => {
+                let proof = view.proof.ok_or("a done job without its proof")?;
+                let (statement, bytes) = proof.statement().map_err(|e| e.to_string())?;
+                let vk = self.vk.ok_or("a done job without its verifying key")?;
+                let proved = Proved {
+                    statement,
+                    proof: bytes,
+                    origin: proof
+                        .key_origin
+                        .as_deref()
+                        .and_then(origin_by_name)
+                        .ok_or("a done job without its key origin")?,
+                    vk: opmeter_prover::keys::vk_from_bytes(&vk.0)?,
+                    vk_blake3: proof.vk_blake3.unwrap_or_default(),
+                };
+                (JobStage::Done, Some(Ok(proved)))
+            }
+            "failed" => {
+                let error = view.error.ok_or("a failed job without its error")?;
+                let code = ErrorCode::ALL
+                    .iter()
+                    .copied()
+                    .find(|c| c.name() == error.name)
+                    .unwrap_or(ErrorCode::Internal);
+                let failure = JobFailure {
+                    code,
+                    message: error.message,
+                };
+                (JobStage::Failed, Some(Err(failure)))
+            }
+            _ => (JobStage::Executing, None),
+        };
+        let ms = Duration::from_millis;
+        Ok(Entry {
+            contract: view.contract,
+            code_hash: CodeHash(view.code_hash.0),
+            height: view.height,
+            method: view.method,
+            args: view.args.iter().map(|a| a.0).collect(),
+            profile,
+            client: None,
+            program: None,
+            stage,
+            steps: view.steps.and_then(|s| usize::try_from(s).ok()),
+            accepted: Instant::now()
+                .checked_sub(ms(view.elapsed_ms))
+                .unwrap_or_else(Instant::now),
+            proving_since: None,
+            proving_took: view.proving_ms.map(ms),
+            expected: ms(view.expected_proving_ms),
+            result,
+        })
+    }
+}
+
+fn job_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id}.json"))
+}
+
+/// The saved form of job `id`.
+fn record(jobs: &Jobs, id: u64) -> Option<Vec<u8>> {
+    let job = ProofService::view(jobs, id)?;
+    let vk = match &job.result {
+        Some(Ok(proved)) => Some(HexBytes(opmeter_prover::keys::vk_to_bytes(&proved.vk))),
+        _ => None,
+    };
+    let record = JobRecord {
+        version: JobRecord::VERSION,
+        job: ProofJobView::from(&job),
+        vk,
+    };
+    serde_json::to_vec(&record).ok()
+}
+
+/// The jobs saved under `dir`: finished ones as they were; unfinished ones (the node stopped
+/// first) failed with [`ProverError::Interrupted`] and saved so. The newest `keep_finished` are
+/// kept (older files are removed); ids continue after the largest seen. An unreadable file is
+/// reported and left alone.
+fn restore(dir: &Path, keep_finished: usize) -> Jobs {
+    let mut jobs = Jobs {
+        next_id: 1,
+        ..Jobs::default()
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        tracing::warn!(
+            "prove jobs directory {}: {e}; jobs are kept in memory only",
+            dir.display()
+        );
+        return jobs;
+    }
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return jobs;
+    };
+    let mut found = BTreeMap::new();
+    for file in listing.flatten() {
+        let path = file.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".json"))
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        jobs.next_id = jobs.next_id.max(id.saturating_add(1));
+        let entry = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|bytes| {
+                serde_json::from_slice::<JobRecord>(&bytes).map_err(|e| e.to_string())
+            })
+            .and_then(JobRecord::entry);
+        match entry {
+            Ok(entry) => {
+                found.insert(id, entry);
+            }
+            Err(e) => tracing::warn!("prove job file {}: {e}; skipped", path.display()),
+        }
+    }
+    let mut interrupted = Vec::new();
+    for (id, mut entry) in found {
+        if entry.result.is_none() {
+            entry.stage = JobStage::Failed;
+            entry.result = Some(Err(JobFailure::from(&ProverError::Interrupted)));
+            interrupted.push(id);
+        }
+        jobs.entries.insert(id, entry);
+        jobs.finished.push_back(id);
+    }
+    while jobs.finished.len() > keep_finished {
+        if let Some(old) = jobs.finished.pop_front() {
+            jobs.entries.remove(&old);
+            let _ = std::fs::remove_file(job_path(dir, old));
+        }
+    }
+    for id in interrupted {
+        if let Some(bytes) = jobs
+            .entries
+            .contains_key(&id)
+            .then(|| record(&jobs, id))
+            .flatten()
+        {
+            if let Err(e) = crate::replace_file::replace_file(&job_path(dir, id), &bytes, true) {
+                tracing::warn!("cannot save prove job {id} in {}: {e}", dir.display());
+            }
+        }
+    }
+    if !jobs.entries.is_empty() {
+        tracing::info!(
+            "{} prove jobs restored from {}",
+            jobs.entries.len(),
+            dir.display()
+        );
+    }
+    jobs
 }
 
 /// The default keys directory of a node: `<data dir>/zk`.
 pub fn default_keys_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("zk")
+}
+
+/// Where a node saves its prove jobs: `<data dir>/proofs`.
+pub fn default_jobs_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("proofs")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opmeter_ledger::encoding::{DecU64, Hash32};
+    use opmeter_rpc::types::ProofErrorView;
+
+    fn saved(dir: &Path, id: u64, state: &str) {
+        let view = ProofJobView {
+            id,
+            state: state.into(),
+            queue_position: (state == "queued").then_some(0),
+            contract: Address([7; 32]),
+            code_hash: Hash32([9; 32]),
+            height: 3,
+            method: "fib".into(),
+            args: vec![DecU64(20)],
+            profile: "s".into(),
+            steps: None,
+            step_bound: 112,
+            elapsed_ms: 5,
+            proving_ms: None,
+            expected_proving_ms: 1_630,
+            proof: None,
+            error: (state == "failed").then(|| ProofErrorView {
+                code: 3009,
+                name: "executionTrapped".into(),
+                message: "the call traps".into(),
+            }),
+        };
+        let record = JobRecord {
+            version: JobRecord::VERSION,
+            job: view,
+            vk: None,
+        };
+        std::fs::write(job_path(dir, id), serde_json::to_vec(&record).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn restore_keeps_the_newest_fails_the_unfinished_and_never_reuses_an_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        for id in 1..=3 {
+            saved(dir, id, "failed");
+        }
+        saved(dir, 4, "queued");
+        std::fs::write(dir.join("9.json"), b"{ torn").unwrap();
+        std::fs::write(dir.join("notes.txt"), b"not a job").unwrap();
+
+        let jobs = restore(dir, 3);
+        // The oldest beyond the bound is forgotten with its file; the torn file is left alone
+        // but its id is never given again.
+        assert_eq!(jobs.entries.keys().copied().collect::<Vec<_>>(), [2, 3, 4]);
+        assert!(!job_path(dir, 1).exists());
+        assert!(dir.join("9.json").exists() && dir.join("notes.txt").exists());
+        assert_eq!(jobs.next_id, 10);
+        assert!(jobs.queue.is_empty());
+        let failure = |id: u64| match &jobs.entries[&id].result {
+            Some(Err(failure)) => failure.clone(),
+            other => panic!("job {id}: {other:?}"),
+        };
+        assert_eq!(failure(2).code, ErrorCode::ExecutionTrapped);
+        assert_eq!(failure(2).message, "the call traps");
+        // The queued job was never proven: failed as interrupted, and saved so.
+        assert_eq!(failure(4).code, ErrorCode::Interrupted);
+        let again = restore(dir, 3);
+        assert_eq!(
+            match &again.entries[&4].result {
+                Some(Err(failure)) => failure.code,
+                other => panic!("{other:?}"),
+            },
+            ErrorCode::Interrupted
+        );
+        assert_eq!(again.entries[&4].stage, JobStage::Failed);
+    }
 }

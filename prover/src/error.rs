@@ -63,6 +63,8 @@ codes! {
     Io = 12 => "keysIo",
     /// The constraint system could not be built (a bug).
     Internal = 13 => "proverInternal",
+    /// The node stopped before the job finished (its proof was not made; submit it again).
+    Interrupted = 14 => "proverInterrupted",
 }
 
 /// Why proving, verifying or handling keys failed.
@@ -142,6 +144,9 @@ pub enum ProverError {
     /// The constraint system failed (a bug).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The node stopped while the job was queued or being proven; nothing was proven.
+    #[error("the node stopped before this job was proven; submit it again")]
+    Interrupted,
 }
 
 impl ProverError {
@@ -161,6 +166,7 @@ impl ProverError {
             ProverError::Busy(_) | ProverError::ClientBusy(_) => ErrorCode::Busy,
             ProverError::Io { .. } => ErrorCode::Io,
             ProverError::Internal(_) => ErrorCode::Internal,
+            ProverError::Interrupted => ErrorCode::Interrupted,
         }
     }
 }

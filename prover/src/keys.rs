@@ -75,6 +75,28 @@ pub struct Manifest {
     pub vk_bytes: u64,
 }
 
+/// A verifying key's bytes as `vk.bin` holds them (arkworks, uncompressed).
+pub fn vk_to_bytes(vk: &VerifyingKey<Bn254>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(vk.uncompressed_size());
+    // Writing into a Vec cannot fail.
+    let _ = vk.serialize_uncompressed(&mut out);
+    out
+}
+
+/// Decodes [`vk_to_bytes`] with curve and subgroup checks, and checks it has one input per
+/// public signal.
+///
+/// # Errors
+/// Why the bytes are not such a key.
+pub fn vk_from_bytes(bytes: &[u8]) -> Result<VerifyingKey<Bn254>, String> {
+    let vk = VerifyingKey::<Bn254>::deserialize_with_mode(bytes, Compress::No, Validate::Yes)
+        .map_err(|e| e.to_string())?;
+    if vk.gamma_abc_g1.len() != crate::statement::PUBLIC_SIGNALS + 1 {
+        return Err("the key has the wrong number of public inputs".into());
+    }
+    Ok(vk)
+}
+
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ProverError + '_ {
     move |source| ProverError::Io {
         path: path.display().to_string(),
@@ -112,10 +134,7 @@ impl Keys {
         self.pk
             .serialize_uncompressed(&mut pk)
             .map_err(|e| ProverError::Internal(e.to_string()))?;
-        let mut vk = Vec::new();
-        self.vk()
-            .serialize_uncompressed(&mut vk)
-            .map_err(|e| ProverError::Internal(e.to_string()))?;
+        let vk = vk_to_bytes(self.vk());
         let manifest = Manifest {
             profile: self.profile.name.to_string(),
             profile_id: self.profile.id(),
@@ -189,16 +208,7 @@ impl Keys {
         let manifest = Keys::manifest(dir, profile)?;
         let path = Keys::dir(dir, profile).join("vk.bin");
         let data = Keys::checked_file(&path, &manifest.vk_blake3, manifest.vk_bytes)?;
-        let vk =
-            VerifyingKey::<Bn254>::deserialize_with_mode(&data[..], Compress::No, Validate::Yes)
-                .map_err(|e| corrupt(&path, e.to_string()))?;
-        if vk.gamma_abc_g1.len() != crate::statement::PUBLIC_SIGNALS + 1 {
-            return Err(corrupt(
-                &path,
-                "the key has the wrong number of public inputs",
-            ));
-        }
-        Ok(vk)
+        vk_from_bytes(&data).map_err(|reason| corrupt(&path, reason))
     }
 
     /// Reads `profile`'s keys from `dir`, checking both files against the manifest first. The

@@ -390,12 +390,13 @@ mod tests {
             .filter(|c| matches!(c, ErrorCode::Prover(_)))
             .map(|c| (c.code(), c.name()))
             .collect();
-        assert_eq!(prover.len(), 13);
+        assert_eq!(prover.len(), 14);
         assert_eq!(prover[0], (3001, "notProvable"));
         assert_eq!(prover[10], (3011, "proverBusy"));
         assert_eq!(prover[12], (3013, "proverInternal"));
+        assert_eq!(prover[13], (3014, "proverInterrupted"));
         assert_eq!(ErrorCode::from_code(3000), None);
-        assert_eq!(ErrorCode::from_code(3014), None);
+        assert_eq!(ErrorCode::from_code(3015), None);
         // The jsonrpsee constants the server emits itself agree with ours.
         use jsonrpsee::types::error as j;
         assert_eq!(

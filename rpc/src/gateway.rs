@@ -140,7 +140,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::UnknownContract
         | ErrorCode::UnknownProofJob => StatusCode::NOT_FOUND,
         ErrorCode::Prover(prover) => match prover {
-            ProverCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ProverCode::Busy | ProverCode::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
             ProverCode::KeysMissing
             | ProverCode::KeysCorrupt
             | ProverCode::Io

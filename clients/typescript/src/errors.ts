@@ -153,9 +153,10 @@ export const PROVER_REASONS = [
   'proverBusy',
   'keysIo',
   'proverInternal',
+  'proverInterrupted',
 ] as const;
 
-/** Why proving or verifying failed (`data.reason` of codes 3001–3013, `name` of a job's error). */
+/** Why proving or verifying failed (`data.reason` of codes 3001–3014, `name` of a job's error). */
 export type ProverReason = (typeof PROVER_REASONS)[number];
 
 /** The code of a prover error: `proverCode('proverBusy') === 3011`. */

@@ -72,7 +72,7 @@ export interface MethodSpec<R = unknown> {
   readonly result: Codec<R>;
   /**
    * Codes the document lists for it (`1000` stands for the admission range 1001–1015, `3000`
-   * for the prover range 3001–3013).
+   * for the prover range 3001–3014).
    */
   readonly errors: readonly number[];
   /** For subscriptions: the notification's method name and the unsubscribe method. */

@@ -600,3 +600,94 @@ fn one_client_cannot_fill_the_prover_queue() {
     });
     drop(node);
 }
+
+#[test]
+fn proofs_survive_a_restart_and_unfinished_jobs_come_back_interrupted() {
+    let keys = keys_dir().to_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let args = ["--zk-keys", keys.as_str()];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (child, url) = crate::support::spawn_node(&data, &args);
+    let node = crate::support::Killed(child);
+    let deployed = json_of(&opmeter(
+        &url,
+        &dir.path().join("keys"),
+        &["deploy", provable_wasm().to_str().unwrap(), "--json"],
+    ));
+    let address = Address::from_hex(deployed["contractAddress"].as_str().unwrap()).unwrap();
+    let (proved, unfinished) = runtime.block_on(async {
+        let client = http(&url).unwrap();
+        let job = client
+            .proof_prove(prove_args(address, "fib", &[20]))
+            .await
+            .unwrap();
+        let done = wait_done(&client, job.id).await;
+        assert_eq!(done.state, "done", "{done:?}");
+        // Two more: the first starts proving, the second waits behind it; the node is killed
+        // (SIGKILL: no shutdown path runs) before either can finish.
+        let second = client
+            .proof_prove(prove_args(address, "fib", &[20]))
+            .await
+            .unwrap();
+        let third = client
+            .proof_prove(prove_args(address, "fib", &[20]))
+            .await
+            .unwrap();
+        let waiting = client.proof_job(third.id).await.unwrap().unwrap();
+        assert_eq!(waiting.state, "queued", "{waiting:?}");
+        (done, [second.id, third.id])
+    });
+    drop(node);
+    assert!(data
+        .join("proofs")
+        .join(format!("{}.json", proved.id))
+        .exists());
+
+    let (child, url) = crate::support::spawn_node(&data, &args);
+    let _node = crate::support::Killed(child);
+    runtime.block_on(async {
+        let client = http(&url).unwrap();
+        // The finished job is served as it was: the same proof, statement and snarkjs export.
+        let again = client.proof_job(proved.id).await.unwrap().expect("kept");
+        assert_eq!(again.state, "done");
+        assert_eq!(again.proof, proved.proof);
+        assert_eq!(again.steps, proved.steps);
+        assert_eq!(again.proving_ms, proved.proving_ms);
+        let proof = client.proof_get(proved.id).await.unwrap().expect("kept");
+        assert_eq!(Some(&proof), proved.proof.as_ref());
+        let verdict = client.proof_verify(proof).await.unwrap();
+        assert!(verdict.valid, "{verdict:?}");
+        // The job that was waiting was never proven: failed, typed, and says so.
+        let interrupted = client
+            .proof_job(unfinished[1])
+            .await
+            .unwrap()
+            .expect("kept");
+        assert_eq!(interrupted.state, "failed", "{interrupted:?}");
+        let error = interrupted.error.expect("an error");
+        assert_eq!(
+            (error.code, error.name.as_str()),
+            (3014, "proverInterrupted")
+        );
+        assert!(interrupted.proof.is_none());
+        // The one being proven was either finished in time or failed the same way.
+        let first = client
+            .proof_job(unfinished[0])
+            .await
+            .unwrap()
+            .expect("kept");
+        match first.state.as_str() {
+            "done" => assert!(first.proof.is_some()),
+            "failed" => assert_eq!(first.error.unwrap().code, 3014),
+            other => panic!("job {} is {other} after a restart", first.id),
+        }
+        // New jobs never reuse an id, and prove as before.
+        let next = client
+            .proof_prove(prove_args(address, "fib", &[12]))
+            .await
+            .unwrap();
+        assert!(next.id > unfinished[1], "{} reused an id", next.id);
+        assert_eq!(wait_done(&client, next.id).await.state, "done");
+    });
+}

@@ -20,6 +20,13 @@ pub fn origin_name(origin: KeyOrigin) -> &'static str {
     }
 }
 
+/// The key origin called `name` ([`origin_name`]'s inverse).
+pub fn origin_by_name(name: &str) -> Option<KeyOrigin> {
+    [KeyOrigin::Development, KeyOrigin::Ceremony]
+        .into_iter()
+        .find(|o| origin_name(*o) == name)
+}
+
 /// A proof with the statement it proves: what `proof_get` returns, what `opmeter prove` writes
 /// to a file and what `proof_verify` and `opmeter zk verify` check. Every public signal is
 /// derived from these fields (`specs/proofs.md`, section 5); `publicSignals` and `snarkjs` are

@@ -322,6 +322,7 @@ fn zk_config(args: &NodeArgs, data_dir: &std::path::Path) -> anyhow::Result<ZkCo
     let mut config = ZkConfig::new(keys_dir, profiles);
     config.queue_max = args.zk_queue.max(1);
     config.queue_per_client_max = args.zk_queue_per_client.max(1);
+    config.jobs_dir = Some(opmeter_node::zk::default_jobs_dir(data_dir));
     Ok(config)
 }
 
