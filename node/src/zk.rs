@@ -453,19 +453,22 @@ impl ProofService {
         let _ = self.updates.send(id);
     }
 
-    fn load_keys(&self) {
+    fn load_keys(&self, pool: &rayon::ThreadPool) {
         for profile in &self.config.profiles {
             if !matches!(self.keys.lock().get(profile.name), Some(KeyState::Loading)) {
                 continue;
             }
             let started = Instant::now();
+            // The circuit's matrices are built with the keys, so no proof pays for them; on the
+            // pool, whose threads trace nothing (the circuit's gadgets open tracing spans).
             let state = match Keys::read(&self.config.keys_dir, profile).and_then(|keys| {
                 let manifest = Keys::manifest(&self.config.keys_dir, profile)?;
-                Ok((keys, manifest))
+                let nonzeros = pool.install(|| keys.prepare())?;
+                Ok((keys, manifest, nonzeros))
             }) {
-                Ok((keys, manifest)) => {
+                Ok((keys, manifest, nonzeros)) => {
                     tracing::info!(
-                        "zk profile `{}`: {:?} keys loaded in {:.2} s",
+                        "zk profile `{}`: {:?} keys loaded and {nonzeros} constraint coefficients built in {:.2} s",
                         profile.name,
                         keys.origin,
                         started.elapsed().as_secs_f64()
@@ -517,7 +520,7 @@ impl ProofService {
                 return;
             }
         };
-        self.load_keys();
+        self.load_keys(&pool);
         while let Some(id) = self.next() {
             self.prove_one(&pool, id);
         }

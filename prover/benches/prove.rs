@@ -89,6 +89,10 @@ fn main() {
     let t = Instant::now();
     let keys = opmeter_prover::Keys::read(&dir, &profile).expect("read keys");
     let load_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let nonzeros = keys.prepare().expect("matrices");
+    let matrices_s = t.elapsed().as_secs_f64();
+    let matrices_peak = peak_rss_mb();
 
     reset_peak_rss();
     let reps = if profile.steps > 2_000 { 1 } else { 3 };
@@ -131,7 +135,7 @@ fn main() {
         setup_peak,
     );
     println!(
-        "constraints {constraints}, program {} instructions, gas {}, load average {}",
+        "constraints {constraints}, matrices {nonzeros} non-zeros built in {matrices_s:.2} s (peak RSS {matrices_peak:.0} MB with the keys), program {} instructions, gas {}, load average {}",
         program.program.code.len(),
         statement.gas_used,
         load.split_whitespace()

@@ -33,6 +33,19 @@ pub enum KeyOrigin {
     Ceremony,
 }
 
+/// The R1CS-to-QAP reduction a proving key was made for: its `H` query depends on it, so a proof
+/// must use the same one (verification does not depend on it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reduction {
+    /// arkworks' default (libsnark's). Keys made before the manifest named a reduction.
+    #[default]
+    Libsnark,
+    /// snarkjs' ([`crate::reduction::SnarkjsReduction`]): every key this crate makes now, and
+    /// every key imported from a snarkjs ceremony. One FFT fewer per proof.
+    Snarkjs,
+}
+
 /// The key pair of one profile.
 #[derive(Clone)]
 pub struct Keys {
@@ -40,10 +53,14 @@ pub struct Keys {
     pub profile: Profile,
     /// Who generated them.
     pub origin: KeyOrigin,
+    /// The reduction the proving key is for.
+    pub reduction: Reduction,
     /// The proving key.
     pub pk: ProvingKey<Bn254>,
     /// The verifying key, prepared for fast verification.
     pub pvk: PreparedVerifyingKey<Bn254>,
+    /// The circuit's constraint matrices, built once ([`Keys::prepare`] or the first proof).
+    pub(crate) matrices: std::sync::OnceLock<std::sync::Arc<crate::prove::CircuitMatrices>>,
 }
 
 impl std::fmt::Debug for Keys {
@@ -65,6 +82,10 @@ pub struct Manifest {
     pub profile_id: u64,
     /// Who generated the keys.
     pub origin: KeyOrigin,
+    /// The reduction the proving key is for (absent in manifests older than the field:
+    /// `libsnark`).
+    #[serde(default)]
+    pub reduction: Reduction,
     /// `blake3` of `pk.bin`, hex.
     pub pk_blake3: String,
     /// Size of `pk.bin`.
@@ -139,6 +160,7 @@ impl Keys {
             profile: self.profile.name.to_string(),
             profile_id: self.profile.id(),
             origin: self.origin,
+            reduction: self.reduction,
             pk_blake3: blake3::hash(&pk).to_hex().to_string(),
             pk_bytes: pk.len() as u64,
             vk_blake3: blake3::hash(&vk).to_hex().to_string(),
@@ -233,8 +255,10 @@ impl Keys {
         Ok(Keys {
             profile: *profile,
             origin: manifest.origin,
+            reduction: manifest.reduction,
             pk,
             pvk: ark_groth16::prepare_verifying_key(&vk),
+            matrices: std::sync::OnceLock::new(),
         })
     }
 }

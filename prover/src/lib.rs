@@ -42,6 +42,7 @@
 //! | profiles | [`profile`] |
 //! | the statement and its public signals | [`statement`] |
 //! | key pairs on disk | [`keys`] |
+//! | the R1CS-to-QAP reduction snarkjs uses | [`reduction`] |
 //! | snarkjs JSON | [`snarkjs`] |
 //! | errors and their codes | [`error`] |
 
@@ -52,15 +53,17 @@ pub mod isa;
 pub mod keys;
 pub mod profile;
 mod prove;
+pub mod reduction;
 pub mod snarkjs;
 pub mod statement;
 
 pub use compile::{compile_method, compile_module, NotProvable, Provability};
 pub use error::{ErrorCode, ProverError};
-pub use keys::{KeyOrigin, Keys, Manifest};
+pub use keys::{KeyOrigin, Keys, Manifest, Reduction};
 pub use profile::Profile;
 pub use prove::{
-    prove, setup, verify, verify_prepared, Execution, Progress, Proof, ProvableProgram, Prover,
+    prove, setup, setup_for, verify, verify_prepared, Execution, Progress, Proof, ProvableProgram,
+    Prover,
 };
 pub use statement::Statement;
 

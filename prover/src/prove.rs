@@ -5,17 +5,23 @@ use std::sync::Arc;
 
 use ark_bn254::{Bn254, Fr};
 use ark_groth16::{Groth16, VerifyingKey};
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, Matrix, OptimizationGoal, SynthesisMode,
+    R1CS_PREDICATE_LABEL,
+};
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize};
 use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore};
+use ark_std::UniformRand;
 use opmeter_vm::{CodeHash, Schedule};
 
 use crate::circuit::{VmCircuit, Witness};
 use crate::compile::compile_method;
 use crate::error::ProverError;
 use crate::isa::{self, Program, Stop, ValType};
-use crate::keys::{KeyOrigin, Keys};
+use crate::keys::{KeyOrigin, Keys, Reduction};
 use crate::profile::Profile;
+use crate::reduction::SnarkjsReduction;
 use crate::statement::{code_commitment, program_words, Statement};
 
 /// Generates development keys for `profile` (see [`KeyOrigin::Development`]: whoever runs this
@@ -24,16 +30,36 @@ use crate::statement::{code_commitment, program_words, Statement};
 /// # Errors
 /// [`ProverError::Internal`] when the circuit cannot be built.
 pub fn setup<R: RngCore + CryptoRng>(profile: Profile, rng: &mut R) -> Result<Keys, ProverError> {
+    setup_for(profile, Reduction::Snarkjs, rng)
+}
+
+/// [`setup`] for a chosen reduction (keys for [`Reduction::Libsnark`] are what this crate made
+/// before it used snarkjs' reduction; they still prove).
+///
+/// # Errors
+/// As [`setup`].
+pub fn setup_for<R: RngCore + CryptoRng>(
+    profile: Profile,
+    reduction: Reduction,
+    rng: &mut R,
+) -> Result<Keys, ProverError> {
     let circuit = VmCircuit {
         profile,
         witness: None,
     };
-    let (pk, vk) = Groth16::<Bn254>::circuit_specific_setup(circuit, rng)?;
+    let (pk, vk) = match reduction {
+        Reduction::Libsnark => Groth16::<Bn254>::circuit_specific_setup(circuit, rng)?,
+        Reduction::Snarkjs => {
+            Groth16::<Bn254, SnarkjsReduction>::circuit_specific_setup(circuit, rng)?
+        }
+    };
     Ok(Keys {
         profile,
         origin: KeyOrigin::Development,
+        reduction,
         pvk: ark_groth16::prepare_verifying_key(&vk),
         pk,
+        matrices: std::sync::OnceLock::new(),
     })
 }
 
@@ -241,13 +267,129 @@ pub fn prove<R: RngCore + CryptoRng>(
         trace,
     };
     progress(Progress::Proving);
-    let circuit = VmCircuit {
-        profile,
-        witness: Some(&witness),
+    let matrices = keys.circuit_matrices()?;
+    let assignment = matrices.assignment(profile, &witness)?;
+    let (r, s) = (Fr::rand(rng), Fr::rand(rng));
+    let m = &matrices;
+    let proof = match keys.reduction {
+        Reduction::Libsnark => Groth16::<Bn254>::create_proof_with_reduction_and_matrices(
+            &keys.pk,
+            r,
+            s,
+            &m.matrices,
+            m.num_instance,
+            m.num_constraints,
+            &assignment,
+        )?,
+        Reduction::Snarkjs => {
+            Groth16::<Bn254, SnarkjsReduction>::create_proof_with_reduction_and_matrices(
+                &keys.pk,
+                r,
+                s,
+                &m.matrices,
+                m.num_instance,
+                m.num_constraints,
+                &assignment,
+            )?
+        }
     };
-    let proof = Groth16::<Bn254>::prove(&keys.pk, circuit, rng)?;
     progress(Progress::Done);
     Ok((statement, Proof(proof)))
+}
+
+/// The R1CS matrices of a profile's circuit. They are the same for every proof in the profile,
+/// so they are built once per key pair and kept, and a proof only computes its assignment: this
+/// saves rebuilding and converting millions of constraints per proof (≈ 5 s of one core for `l`;
+/// README). Memory: one entry per non-zero coefficient (`nonzeros`).
+pub(crate) struct CircuitMatrices {
+    /// `A`, `B`, `C`: per constraint, the (coefficient, variable) pairs.
+    matrices: Vec<Matrix<Fr>>,
+    /// Instance variables, the constant `1` included.
+    num_instance: usize,
+    /// Witness variables.
+    num_witness: usize,
+    /// Constraints.
+    num_constraints: usize,
+}
+
+impl CircuitMatrices {
+    /// Builds the matrices of `profile`'s circuit (synthesis without a witness).
+    fn build(profile: Profile) -> Result<CircuitMatrices, ProverError> {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        VmCircuit {
+            profile,
+            witness: None,
+        }
+        .generate_constraints(cs.clone())?;
+        cs.finalize();
+        let matrices = cs
+            .to_matrices()?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or_else(|| ProverError::Internal("the circuit has no R1CS constraints".into()))?;
+        Ok(CircuitMatrices {
+            matrices,
+            num_instance: cs.num_instance_variables(),
+            num_witness: cs.num_witness_variables(),
+            num_constraints: cs.num_constraints(),
+        })
+    }
+
+    /// Every variable's value (instance, then witness) for `witness`: the circuit synthesized
+    /// without recording its constraints.
+    fn assignment(&self, profile: Profile, witness: &Witness) -> Result<Vec<Fr>, ProverError> {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Prove {
+            construct_matrices: false,
+            generate_lc_assignments: false,
+        });
+        VmCircuit {
+            profile,
+            witness: Some(witness),
+        }
+        .generate_constraints(cs.clone())?;
+        let mut assignment = cs.instance_assignment()?;
+        assignment.extend(cs.witness_assignment()?);
+        if assignment.len() != self.num_instance + self.num_witness {
+            return Err(ProverError::Internal(format!(
+                "the witness has {} variables, the circuit {}",
+                assignment.len(),
+                self.num_instance + self.num_witness
+            )));
+        }
+        Ok(assignment)
+    }
+
+    /// Non-zero coefficients in the three matrices.
+    fn nonzeros(&self) -> usize {
+        self.matrices
+            .iter()
+            .map(|m| m.iter().map(Vec::len).sum::<usize>())
+            .sum()
+    }
+}
+
+impl Keys {
+    /// Builds the circuit's constraint matrices now if they are not built yet (otherwise the
+    /// first proof does): a node calls it when it loads keys, so no proof pays for it. Returns
+    /// the number of non-zero coefficients kept.
+    ///
+    /// # Errors
+    /// [`ProverError::Internal`] when the circuit cannot be synthesized.
+    pub fn prepare(&self) -> Result<usize, ProverError> {
+        Ok(self.circuit_matrices()?.nonzeros())
+    }
+
+    fn circuit_matrices(&self) -> Result<std::sync::Arc<CircuitMatrices>, ProverError> {
+        if let Some(built) = self.matrices.get() {
+            return Ok(std::sync::Arc::clone(built));
+        }
+        let built = std::sync::Arc::new(CircuitMatrices::build(self.profile)?);
+        // Another thread may have built them meanwhile: keep whichever was stored first.
+        Ok(std::sync::Arc::clone(self.matrices.get_or_init(|| built)))
+    }
 }
 
 /// Verifies `proof` of `statement` with the profile's verifying key.

@@ -364,3 +364,41 @@ fn snarkjs_verifies_an_exported_proof() {
         "snarkjs accepted a wrong output"
     );
 }
+
+#[test]
+fn keys_prove_with_the_reduction_they_were_made_for_and_old_manifests_mean_libsnark() {
+    use opmeter_prover::{setup_for, Reduction};
+    assert_eq!(
+        keys().reduction,
+        Reduction::Snarkjs,
+        "new keys use snarkjs' reduction"
+    );
+    let program = ProvableProgram::compile(wasm(), &Schedule::v1(), "gcd").expect("compiles");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let old = setup_for(PROFILE, Reduction::Libsnark, &mut rng()).expect("setup");
+    old.write(dir.path()).expect("writes");
+    // A manifest written before the field existed: without `reduction`.
+    let path = dir.path().join(PROFILE.name).join("manifest.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("reads")).expect("json");
+    assert_eq!(manifest["reduction"], "libsnark");
+    manifest
+        .as_object_mut()
+        .expect("object")
+        .remove("reduction");
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("writes");
+    let read = Keys::read(dir.path(), &PROFILE).expect("reads");
+    assert_eq!(read.reduction, Reduction::Libsnark);
+    let (statement, proof) =
+        prove(&read, &program, &[1_071, 462], &mut rng(), &mut |_| {}).expect("proves");
+    verify(read.vk(), &statement, &proof).expect("a libsnark key's proof verifies");
+    // The reduction is part of the key: proving with the other one yields a proof that fails.
+    let mut wrong = read.clone();
+    wrong.reduction = Reduction::Snarkjs;
+    let (statement, proof) =
+        prove(&wrong, &program, &[1_071, 462], &mut rng(), &mut |_| {}).expect("proves");
+    assert_eq!(
+        verify(wrong.vk(), &statement, &proof).map_err(|e| e.code()),
+        Err(ErrorCode::InvalidProof)
+    );
+}
