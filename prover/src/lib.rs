@@ -42,10 +42,12 @@
 //! | profiles | [`profile`] |
 //! | the statement and its public signals | [`statement`] |
 //! | key pairs on disk | [`keys`] |
+//! | ceremony keys: `.r1cs` export, `.zkey` import | [`ceremony`] |
 //! | the R1CS-to-QAP reduction snarkjs uses | [`reduction`] |
 //! | snarkjs JSON | [`snarkjs`] |
 //! | errors and their codes | [`error`] |
 
+pub mod ceremony;
 mod circuit;
 pub mod compile;
 pub mod error;

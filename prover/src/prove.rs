@@ -303,18 +303,18 @@ pub fn prove<R: RngCore + CryptoRng>(
 /// README). Memory: one entry per non-zero coefficient (`nonzeros`).
 pub(crate) struct CircuitMatrices {
     /// `A`, `B`, `C`: per constraint, the (coefficient, variable) pairs.
-    matrices: Vec<Matrix<Fr>>,
+    pub(crate) matrices: Vec<Matrix<Fr>>,
     /// Instance variables, the constant `1` included.
-    num_instance: usize,
+    pub(crate) num_instance: usize,
     /// Witness variables.
-    num_witness: usize,
+    pub(crate) num_witness: usize,
     /// Constraints.
-    num_constraints: usize,
+    pub(crate) num_constraints: usize,
 }
 
 impl CircuitMatrices {
     /// Builds the matrices of `profile`'s circuit (synthesis without a witness).
-    fn build(profile: Profile) -> Result<CircuitMatrices, ProverError> {
+    pub(crate) fn build(profile: Profile) -> Result<CircuitMatrices, ProverError> {
         let cs = ConstraintSystem::<Fr>::new_ref();
         cs.set_optimization_goal(OptimizationGoal::Constraints);
         cs.set_mode(SynthesisMode::Setup);

@@ -173,6 +173,63 @@ fn zk_setup_labels_development_keys_and_refuses_bad_input() {
     assert_eq!(verdict["reason"]["code"], 3007);
 }
 
+/// The ceremony commands of the CLI (the ceremony itself, snarkjs included, is tested in the
+/// prover's `ceremony` tests on a profile small enough for a quick powers-of-tau file).
+#[test]
+fn the_cli_exports_the_constraint_system_and_refuses_a_zkey_for_other_constraints() {
+    let work = tempfile::tempdir().unwrap();
+    let r1cs = work.path().join("s.r1cs");
+    let exported = json_of(&cli(&[
+        "zk",
+        "export-r1cs",
+        "--profile",
+        "s",
+        "--out",
+        r1cs.to_str().unwrap(),
+        "--json",
+    ]));
+    let bytes = std::fs::read(&r1cs).unwrap();
+    assert_eq!(&bytes[..4], b"r1cs");
+    assert_eq!(exported["bytes"], bytes.len());
+    assert_eq!(exported["constraints"], 62_859);
+    assert_eq!(exported["blake3"], blake3::hash(&bytes).to_hex().as_str());
+    // Not a zkey at all (the r1cs file itself), and a file that is not there.
+    let keys = work.path().join("keys");
+    let keys_arg = keys.to_str().unwrap();
+    let wrong = cli(&[
+        "zk",
+        "import",
+        "--profile",
+        "s",
+        "--zkey",
+        r1cs.to_str().unwrap(),
+        "--dir",
+        keys_arg,
+    ]);
+    assert_eq!(wrong.status.code(), Some(2));
+    assert!(
+        stderr(&wrong).contains("code 3006, keysCorrupt") && stderr(&wrong).contains("zkey"),
+        "{}",
+        stderr(&wrong)
+    );
+    let missing = cli(&[
+        "zk",
+        "import",
+        "--profile",
+        "s",
+        "--zkey",
+        "/nonexistent.zkey",
+        "--dir",
+        keys_arg,
+    ]);
+    assert!(
+        stderr(&missing).contains("code 3012, keysIo"),
+        "{}",
+        stderr(&missing)
+    );
+    assert!(!keys.join("s").exists(), "nothing is written on a refusal");
+}
+
 #[test]
 fn deploy_prove_and_verify_offline_through_the_cli() {
     let (node, work, address, deployed) = node_with_contract(&[], "warn");

@@ -1,6 +1,7 @@
-//! The prover's integration tests, one binary: the compiler against the vm (`subset`) and
-//! proofs end to end (`prove`).
+//! The prover's integration tests, one binary: the compiler against the vm (`subset`), proofs
+//! end to end (`prove`) and keys from a snarkjs ceremony (`ceremony`).
 
+mod ceremony;
 mod prove;
 mod subset;
 mod support;

@@ -41,6 +41,32 @@ pub(crate) enum ZkCommand {
         #[arg(long, hide = true)]
         seed: Option<u64>,
     },
+    /// Write a profile's constraint system as an iden3 `.r1cs` file: the input of a snarkjs
+    /// ceremony (`snarkjs groth16 setup FILE POT.ptau 0.zkey`, contributions, a beacon).
+    ExportR1cs {
+        /// The profile: s, m or l.
+        #[arg(long)]
+        profile: String,
+        /// The file to write (default: `<profile>.r1cs`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Import the final `.zkey` of a snarkjs ceremony over `zk export-r1cs`'s file as the
+    /// profile's keys (origin: ceremony). Checks it was made for this profile's constraints.
+    Import {
+        /// The profile: s, m or l.
+        #[arg(long)]
+        profile: String,
+        /// The ceremony's final zkey.
+        #[arg(long)]
+        zkey: PathBuf,
+        /// The keys directory (default as for `zk setup`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Replace keys that are already there.
+        #[arg(long)]
+        force: bool,
+    },
     /// Verify a proof file offline with the profile's verifying key; with --wasm also re-derive
     /// the code commitment from the module. Exits 1 when the proof is invalid.
     Verify {
@@ -102,6 +128,19 @@ pub(crate) fn run(command: ZkCommand, json: bool) -> anyhow::Result<ExitCode> {
             seed,
             json,
         ),
+        ZkCommand::ExportR1cs { profile, out } => export_r1cs(&profile, out, json),
+        ZkCommand::Import {
+            profile,
+            zkey,
+            dir,
+            force,
+        } => import(
+            &profile,
+            &zkey,
+            dir.unwrap_or_else(default_keys_dir),
+            force,
+            json,
+        ),
         ZkCommand::Verify { file, keys, wasm } => verify(
             &file,
             &keys.unwrap_or_else(default_keys_dir),
@@ -140,14 +179,7 @@ fn setup(
         None => opmeter_prover::setup(profile, &mut rand_core::OsRng),
     }
     .map_err(|e| prover_failure(&e))?;
-    let manifest = keys.write(&dir).map_err(|e| prover_failure(&e))?;
-    let profile_dir = Keys::dir(&dir, &profile);
-    let vk_json = profile_dir.join("verification_key.json");
-    std::fs::write(
-        &vk_json,
-        serde_json::to_vec_pretty(&opmeter_prover::snarkjs::verification_key_json(keys.vk()))?,
-    )
-    .with_context(|| format!("cannot write {}", vk_json.display()))?;
+    let (manifest, profile_dir, vk_json) = write_keys(&keys, &dir)?;
     let seconds = started.elapsed().as_secs_f64();
     if json {
         print_json(&json!({
@@ -173,6 +205,105 @@ fn setup(
         println!("  origin      DEVELOPMENT: this machine drew the setup randomness, so whoever");
         println!("              controls it could forge proofs; use ceremony keys for proofs that");
         println!("              must convince third parties (specs/proofs.md, section 7)");
+        println!(
+            "next: restart the node (it serves the profiles it finds under its data dir's zk/)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `keys` under `dir` with the snarkjs JSON of the verifying key beside them.
+fn write_keys(
+    keys: &Keys,
+    dir: &Path,
+) -> anyhow::Result<(opmeter_prover::Manifest, PathBuf, PathBuf)> {
+    let manifest = keys.write(dir).map_err(|e| prover_failure(&e))?;
+    let profile_dir = Keys::dir(dir, &keys.profile);
+    let vk_json = profile_dir.join("verification_key.json");
+    std::fs::write(
+        &vk_json,
+        serde_json::to_vec_pretty(&opmeter_prover::snarkjs::verification_key_json(keys.vk()))?,
+    )
+    .with_context(|| format!("cannot write {}", vk_json.display()))?;
+    Ok((manifest, profile_dir, vk_json))
+}
+
+/// `opmeter zk export-r1cs --profile NAME [--out FILE]`.
+fn export_r1cs(name: &str, out: Option<PathBuf>, json: bool) -> anyhow::Result<ExitCode> {
+    let profile = profile_named(name)?;
+    let out = out.unwrap_or_else(|| PathBuf::from(format!("{}.r1cs", profile.name)));
+    let bytes = opmeter_prover::ceremony::r1cs(profile).map_err(|e| prover_failure(&e))?;
+    std::fs::write(&out, &bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    let constraints = opmeter_prover::constraint_count(profile).map_err(|e| prover_failure(&e))?;
+    let blake3 = blake3::hash(&bytes).to_hex().to_string();
+    if json {
+        print_json(&json!({
+            "profile": profile.name,
+            "path": out,
+            "bytes": bytes.len(),
+            "constraints": constraints,
+            "blake3": blake3,
+        }))?;
+    } else {
+        println!("constraint system of profile {profile}");
+        println!(
+            "  file          {} ({} bytes)",
+            out.display(),
+            group(bytes.len() as u64)
+        );
+        println!("  constraints   {}", group(constraints as u64));
+        println!("  blake3        {blake3}");
+        println!(
+            "next: snarkjs groth16 setup {} POT.ptau 0.zkey (a powers-of-tau file of at least {} constraints), contributions, a beacon; then opmeter zk import --profile {} --zkey final.zkey",
+            out.display(),
+            group(constraints as u64 + 15),
+            profile.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `opmeter zk import --profile NAME --zkey FILE [--dir DIR] [--force]`.
+fn import(
+    name: &str,
+    zkey: &Path,
+    dir: PathBuf,
+    force: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let profile = profile_named(name)?;
+    if !force && Keys::manifest(&dir, &profile).is_ok() {
+        bail!(
+            "keys for profile `{}` are already in {} (pass --force to replace them)",
+            profile.name,
+            Keys::dir(&dir, &profile).display()
+        );
+    }
+    let bytes = std::fs::read(zkey).map_err(|source| {
+        prover_failure(&ProverError::Io {
+            path: zkey.display().to_string(),
+            source,
+        })
+    })?;
+    let keys = opmeter_prover::ceremony::import_zkey(profile, &bytes, &zkey.display().to_string())
+        .map_err(|e| prover_failure(&e))?;
+    let (manifest, profile_dir, vk_json) = write_keys(&keys, &dir)?;
+    if json {
+        print_json(&json!({
+            "dir": profile_dir,
+            "manifest": manifest,
+            "verificationKeyJson": vk_json,
+        }))?;
+    } else {
+        println!("ceremony keys for profile {profile}");
+        println!("  dir         {}", profile_dir.display());
+        println!(
+            "  vk.bin      {} bytes, blake3 {}",
+            group(manifest.vk_bytes),
+            manifest.vk_blake3
+        );
+        println!("  snarkjs     {}", vk_json.display());
+        println!("  origin      ceremony: sound unless every contributor kept their randomness");
         println!(
             "next: restart the node (it serves the profiles it finds under its data dir's zk/)"
         );
