@@ -91,9 +91,9 @@ impl ZkConfig {
 /// measurement on the 2-core development machine.
 fn measured(profile: &Profile) -> Duration {
     match profile.name {
-        "s" => Duration::from_millis(1_630),
-        "m" => Duration::from_millis(22_930),
-        _ => Duration::from_millis(114_990),
+        "s" => Duration::from_millis(400),
+        "m" => Duration::from_millis(5_130),
+        _ => Duration::from_millis(25_010),
     }
 }
 

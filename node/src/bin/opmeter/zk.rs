@@ -168,7 +168,7 @@ fn setup(
     }
     if !json {
         eprintln!(
-            "generating development keys for profile {profile} (s: seconds, m: minutes, l: ~7 minutes)"
+            "generating development keys for profile {profile} (s: seconds, m: about a minute, l: about 4 minutes)"
         );
     }
     let started = std::time::Instant::now();
