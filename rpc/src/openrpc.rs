@@ -76,10 +76,10 @@ const AUDIT_ERRORS: &[ErrorCode] = &[
     ErrorCode::Internal,
 ];
 
-/// Admission codes documented once: `1000 + n`, n = 1..=15.
+/// Admission codes documented once: `1000 + n`, n = 1..=`AdmissionCode::ALL.len()`.
 const ADMISSION: ErrorCode = ErrorCode::Admission(AdmissionCode::TooLarge);
 
-/// Prover codes documented once: `3000 + n`, n = 1..=13.
+/// Prover codes documented once: `3000 + n`, n = 1..=`opmeter_prover::ErrorCode::ALL.len()`.
 const PROVER: ErrorCode = ErrorCode::Prover(opmeter_prover::ErrorCode::NotProvable);
 
 const JOB_ID: Param = p("id", s::<u64>, "the prove job's id (from proof_prove)");
@@ -414,11 +414,17 @@ fn error_json(code: ErrorCode) -> Value {
     match code {
         ErrorCode::Admission(_) => json!({
             "code": 1000,
-            "message": "admission refused: the code is 1000 + n, n = 1..15 (data.reason names it; see specs/node.md)",
+            "message": format!(
+                "admission refused: the code is 1000 + n, n = 1..{} (data.reason names it; see specs/node.md)",
+                AdmissionCode::ALL.len()
+            ),
         }),
         ErrorCode::Prover(_) => json!({
             "code": 3000,
-            "message": "proof error: the code is 3000 + n, n = 1..13 (data.reason names it; see specs/proofs.md)",
+            "message": format!(
+                "proof error: the code is 3000 + n, n = 1..{} (data.reason names it; see specs/proofs.md)",
+                opmeter_prover::ErrorCode::ALL.len()
+            ),
         }),
         code => json!({ "code": code.code(), "message": code.name() }),
     }

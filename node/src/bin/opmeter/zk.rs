@@ -150,6 +150,20 @@ pub(crate) fn run(command: ZkCommand, json: bool) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The profile called `name`, when its keys may be written under `dir`: none are there yet, or
+/// `force` replaces them.
+fn profile_to_write(name: &str, dir: &Path, force: bool) -> anyhow::Result<Profile> {
+    let profile = profile_named(name)?;
+    if !force && Keys::manifest(dir, &profile).is_ok() {
+        bail!(
+            "keys for profile `{}` are already in {} (pass --force to replace them)",
+            profile.name,
+            Keys::dir(dir, &profile).display()
+        );
+    }
+    Ok(profile)
+}
+
 /// `opmeter zk setup --profile NAME [--dir DIR] [--force]`.
 fn setup(
     name: &str,
@@ -158,14 +172,7 @@ fn setup(
     seed: Option<u64>,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let profile = profile_named(name)?;
-    if !force && Keys::manifest(&dir, &profile).is_ok() {
-        bail!(
-            "keys for profile `{}` are already in {} (pass --force to replace them)",
-            profile.name,
-            Keys::dir(&dir, &profile).display()
-        );
-    }
+    let profile = profile_to_write(name, &dir, force)?;
     if !json {
         eprintln!(
             "generating development keys for profile {profile} (s: seconds, m: about a minute, l: about 4 minutes)"
@@ -271,14 +278,7 @@ fn import(
     force: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let profile = profile_named(name)?;
-    if !force && Keys::manifest(&dir, &profile).is_ok() {
-        bail!(
-            "keys for profile `{}` are already in {} (pass --force to replace them)",
-            profile.name,
-            Keys::dir(&dir, &profile).display()
-        );
-    }
+    let profile = profile_to_write(name, &dir, force)?;
     let bytes = std::fs::read(zkey).map_err(|source| {
         prover_failure(&ProverError::Io {
             path: zkey.display().to_string(),
