@@ -306,7 +306,8 @@ describe('OpenRPC document', () => {
       assert.equal(Number(range[1]), PROVER_REASONS.length, message);
     }
     assert.equal(errorName(3011), 'prover');
-    assert.equal(errorName(3014), null);
+    assert.equal(errorName(PROVER_CODE_BASE + PROVER_REASONS.length), 'prover');
+    assert.equal(errorName(PROVER_CODE_BASE + PROVER_REASONS.length + 1), null);
   });
 
   // The comparison itself: each kind of change to the document is reported.
