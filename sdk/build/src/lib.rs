@@ -329,13 +329,51 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), BuildError> {
     std::fs::rename(&temporary, path).map_err(|e| BuildError::Write(path.to_path_buf(), e))
 }
 
+/// The Opmeter checkout this crate was built from (where the sdk lives).
+fn checkout() -> PathBuf {
+    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    checkout.canonicalize().unwrap_or(checkout)
+}
+
+/// One fixed path that stands for the Opmeter checkout while a contract inside it builds.
+///
+/// Cargo hashes a path dependency outside the building workspace (the sdk, for the workspace
+/// under `contracts/`) by its absolute path into `-C metadata`, so symbol hashes, and with them
+/// the order the linker lays functions out in, depend on where the checkout is: the same
+/// contract built in two clones differed in bytes, code hash and state root (same size). Built
+/// through this alias, every checkout presents the same paths to cargo and rustc.
+fn checkout_alias() -> PathBuf {
+    std::env::temp_dir().join("opmeter-checkout")
+}
+
+/// Points [`checkout_alias`] at `checkout` and returns the lock that keeps it there: builds from
+/// other checkouts wait for it (a build from the same checkout already waits on its target
+/// directory's lock, taken first).
+fn hold_checkout_alias(checkout: &Path) -> Result<std::fs::File, BuildError> {
+    let alias = checkout_alias();
+    let lock_path = alias.with_extension("lock");
+    let lock =
+        std::fs::File::create(&lock_path).map_err(|e| BuildError::Write(lock_path.clone(), e))?;
+    lock.lock().map_err(|e| BuildError::Write(lock_path, e))?;
+    if std::fs::read_link(&alias).ok().as_deref() != Some(checkout) {
+        let temporary = alias.with_extension(format!("{}.tmp", std::process::id()));
+        let _ = std::fs::remove_file(&temporary);
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(checkout, &temporary)
+            .map_err(|e| BuildError::Write(temporary.clone(), e))?;
+        std::fs::rename(&temporary, &alias).map_err(|e| BuildError::Write(alias.clone(), e))?;
+    }
+    Ok(lock)
+}
+
 /// The rustc flags of every contract build, joined as `CARGO_ENCODED_RUSTFLAGS` wants them.
 ///
 /// Panic locations embed source paths, so without remapping the same contract built from two
 /// checkouts differs in bytes, code hash and deploy gas. The Opmeter checkout (where the sdk
-/// lives), the contract workspace and cargo's home are mapped to fixed names; rustc applies the
-/// last matching prefix, so the most specific comes last.
-fn contract_rustflags(dir: &Path) -> String {
+/// lives, seen through [`checkout_alias`] when the contract is inside it), the contract workspace
+/// and cargo's home are mapped to fixed names; rustc applies the last matching prefix, so the
+/// most specific comes last.
+fn contract_rustflags(dir: &Path, checkout: &Path, inside_checkout: bool) -> String {
     let mut flags = vec!["-Clink-arg=-zstack-size=65536".to_string()];
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
@@ -346,14 +384,12 @@ fn contract_rustflags(dir: &Path) -> String {
             cargo_home.display()
         ));
     }
-    let checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let checkout = checkout.canonicalize().unwrap_or(checkout);
     flags.push(format!(
         "--remap-path-prefix={}=/opmeter",
         checkout.display()
     ));
-    let contracts = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    if !contracts.starts_with(&checkout) {
+    if !inside_checkout {
+        let contracts = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         flags.push(format!(
             "--remap-path-prefix={}=/contract",
             contracts.display()
@@ -381,6 +417,22 @@ pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
     let lock =
         std::fs::File::create(&lock_path).map_err(|e| BuildError::Write(lock_path.clone(), e))?;
     lock.lock().map_err(|e| BuildError::Write(lock_path, e))?;
+    // A contract inside the Opmeter checkout is built through the checkout's fixed alias.
+    let real_checkout = checkout();
+    let inside = dir
+        .canonicalize()
+        .ok()
+        .and_then(|d| d.strip_prefix(&real_checkout).ok().map(Path::to_path_buf));
+    let inside_checkout = inside.is_some();
+    let (_alias_lock, manifest, checkout) = match inside {
+        Some(relative) if cfg!(unix) => {
+            let alias_lock = hold_checkout_alias(&real_checkout)?;
+            let alias = checkout_alias();
+            let manifest = alias.join(relative).join("Cargo.toml");
+            (Some(alias_lock), manifest, alias)
+        }
+        _ => (None, manifest, real_checkout),
+    };
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .arg("build")
@@ -397,7 +449,10 @@ pub fn build_contracts(dir: &Path) -> Result<Vec<BuiltContract>, BuildError> {
         .args(["--config", "profile.release.codegen-units=1"])
         .args(["--config", "profile.release.panic=\"abort\""])
         .args(["--config", "profile.release.debug=false"])
-        .env("CARGO_ENCODED_RUSTFLAGS", contract_rustflags(dir))
+        .env(
+            "CARGO_ENCODED_RUSTFLAGS",
+            contract_rustflags(dir, &checkout, inside_checkout),
+        )
         .env_remove("RUSTFLAGS")
         .stderr(Stdio::inherit())
         .output()
