@@ -9,6 +9,12 @@
 //! }
 //! ```
 //!
+//! **The same bytes from every checkout.** Source paths are remapped to fixed names, and a
+//! contract inside the Opmeter checkout is built through one fixed alias of the checkout
+//! (`<temp dir>/opmeter-checkout`, held under a lock while cargo runs): cargo hashes the sdk, a
+//! path dependency outside the contracts' workspace, by its absolute path into symbol names, which
+//! changed the linked function order (and so code hashes and state roots) between clones.
+//!
 //! The flags are passed on the command line, so a contract crate needs no special profile:
 //! opt-level 3, LTO, one codegen unit, `panic = "abort"` and a 64 KiB shadow stack
 //! (`-zstack-size=65536`, so memory starts at 2 pages instead of 17). Size-optimised rustc builds
