@@ -34,17 +34,7 @@ fn post(addr: &str, body: &[u8]) -> (u16, String) {
     let _ = stream.write_all(body);
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
-    let text = String::from_utf8_lossy(&response).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
+    crate::support::status_and_body(&response)
 }
 
 fn rpc_error_code(addr: &str, body: &str) -> i64 {

@@ -252,7 +252,12 @@ pub(crate) async fn post_from(from: &str, addr: &str, body: &str) -> (u16, Strin
         stream.read_to_end(&mut response),
     );
     read.await.expect("answered or closed within 10 s").ok();
-    let text = String::from_utf8_lossy(&response).to_string();
+    crate::support::status_and_body(&response)
+}
+
+/// The status code (0 when there is none) and the body of a raw HTTP/1.1 response.
+pub(crate) fn status_and_body(response: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(response);
     let status = text
         .split_whitespace()
         .nth(1)
